@@ -1,0 +1,61 @@
+"""The live progress line shown on stderr while a search runs."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where a running search stands; handed to the progress callback about twice a second."""
+
+    generated: int
+    distinct: int
+    queue: int
+    depth: int
+    seconds: float
+
+
+class ProgressLine:
+    """Rewrites one line on a terminal with ``\\r``: cheap, and it leaves no scrollback.
+
+    Plain ``\\r`` rather than a ``rich`` live display because the engine calls it from its hot
+    loop and a live display runs its own refresh thread; the line is all we need.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self._last_generated = 0
+        self._last_seconds = 0.0
+        self._width = 0
+
+    def __call__(self, snap: Snapshot) -> None:
+        """Show ``snap``, with the rate of generated states since the previous call."""
+        elapsed = snap.seconds - self._last_seconds
+        rate = (snap.generated - self._last_generated) / elapsed if elapsed > 0 else 0.0
+        self._last_generated, self._last_seconds = snap.generated, snap.seconds
+        text = (
+            f"{snap.seconds:7.1f}s  generated {snap.generated:,}  distinct {snap.distinct:,}  "
+            f"queue {snap.queue:,}  depth {snap.depth}  {rate:,.0f} states/s"
+        )
+        pad = " " * max(self._width - len(text), 0)
+        self._width = len(text)
+        self.stream.write("\r" + text + pad)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Erase the line so the summary starts on a clean one."""
+        if self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
+
+
+def progress_for(stream: TextIO | None = None, enabled: bool = True) -> ProgressLine | None:
+    """A progress line on ``stream`` (stderr) if enabled and it is a terminal, else ``None``."""
+    stream = stream if stream is not None else sys.stderr
+    if not enabled or not stream.isatty():
+        return None
+    return ProgressLine(stream)
