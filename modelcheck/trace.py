@@ -169,8 +169,30 @@ def trace_lines(model: Model[Any], trace: Sequence[Step]) -> list[str]:
             if not changes:
                 lines.append("     (no variable changed)")
             for name, old, new in changes:
-                lines.append(f"     {name}: {_show(old)} -> {_show(new)}")
+                if isinstance(old, list) and isinstance(new, list):
+                    # Bags and sets (the network, vote sets) read better as what came and went.
+                    lines.extend(_list_change(name, old, new))
+                else:
+                    lines.append(f"     {name}: {_show(old)} -> {_show(new)}")
         previous = described
+    return lines
+
+
+def _list_change(name: str, old: list[Any], new: list[Any]) -> list[str]:
+    old_keys = [format_value(v) for v in old]
+    new_keys = [format_value(v) for v in new]
+    removed = list(old_keys)
+    added = []
+    for key in new_keys:
+        if key in removed:
+            removed.remove(key)
+        else:
+            added.append(key)
+    if not removed and not added:  # same elements, new order
+        return [f"     {name}: {format_value(old)} -> {format_value(new)}"]
+    lines = [f"     {name}:"]
+    lines.extend(f"       - {key}" for key in removed)
+    lines.extend(f"       + {key}" for key in added)
     return lines
 
 
