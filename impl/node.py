@@ -1,0 +1,1032 @@
+"""The sans-IO Raft protocol core: one deterministic state machine per node.
+
+A ``Node`` owns no socket, clock, thread or file. The caller feeds it inputs:
+
+- ``step(msg)``: a message from a peer,
+- ``tick()``: one unit of logical time (elections and heartbeats count ticks),
+- ``propose(data)`` / ``propose_many(datas)``: a client command (leader only),
+- ``read_index(request)``: a linearizable read (leader only),
+- ``compact(index, data)``: the application took a snapshot of its state machine,
+
+and every call returns a ``Ready``: the IO the caller must now perform. Given the same config,
+RNG seed and inputs, a node produces the same outputs (tests and traces rely on this).
+
+The caller's contract (persist before send)
+--------------------------------------------
+For each ``Ready``, **in order**:
+
+1. ``snapshot``: if set, save it durably. Log entries with index <= ``snapshot.index`` may then be
+   discarded from storage.
+2. ``truncate_from``: if set, delete stored log entries with index >= it; then append
+   ``entries``; then save ``hard_state`` if set. Make all of this durable (fsync) **before step 3**.
+3. Send ``messages``. They may depend on step 2: a granted vote on the persisted vote, an
+   AppendEntries success on the persisted entries, a leader's entries on its own durable copy.
+   Sending first and crashing before the fsync lets a node vote twice in a term or forget entries
+   a leader counted as replicated — the safety properties break (see the tests).
+4. If ``restore_snapshot`` is set, replace the state machine's state with it; then apply
+   ``committed_entries`` in order.
+5. Serve ``read_states``: each says "request may be answered from the state machine now"
+   (step 4 already brought it up to the read's index). ``dropped_reads`` must be retried elsewhere.
+
+Readys must be handled in the order they were returned, before the next is handled (a caller that
+batches several Readys into one fsync performs steps 1-2 of each, one fsync, then steps 3-5 of
+each). Restart a node from what was persisted: ``Node(config, rng, hard_state=..., snapshot=...,
+entries=..., boot=n)`` and handle ``start()``'s Ready first.
+
+The protocol follows Figure 2 of the Raft paper and chapter 3 of Ongaro's dissertation, with
+PreVote and leader stickiness (§9.6), the leader's no-op entry (§6.4), ReadIndex (§6.4),
+snapshots and InstallSnapshot (§5 / Figure 13), fast log back-off, batching and pipelining.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Config
+from .events import (
+    ADVANCE_COMMIT_INDEX,
+    BECOME_CANDIDATE,
+    BECOME_FOLLOWER,
+    BECOME_LEADER,
+    BECOME_PRECANDIDATE,
+    CLIENT_REQUEST,
+    COMPACTED,
+    ENTRIES_APPENDED,
+    LOG_TRUNCATED,
+    READ_INDEX_CONFIRMED,
+    RECEIVE,
+    RESTART,
+    SEND,
+    SNAPSHOT_INSTALLED,
+    Event,
+    NodeState,
+    Observer,
+)
+from .log import RaftLog
+from .messages import (
+    ENTRY_NOOP,
+    ENTRY_NORMAL,
+    AppendEntries,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    Message,
+    NodeId,
+    PreVote,
+    PreVoteResponse,
+    RequestVote,
+    RequestVoteResponse,
+    Snapshot,
+)
+
+FOLLOWER = "follower"
+PRECANDIDATE = "precandidate"
+CANDIDATE = "candidate"
+LEADER = "leader"
+
+# Replication progress of one follower, as seen by the leader.
+PROBE = "probe"  # one AppendEntries at a time until we find where the logs match
+REPLICATE = "replicate"  # logs match: stream entries, up to max_inflight messages ahead
+SNAPSHOT = "snapshot"  # the entries it needs are compacted: an InstallSnapshot is on its way
+
+
+class NotLeader(Exception):
+    """Raised by ``propose`` / ``read_index`` on a node that is not the leader."""
+
+    def __init__(self, leader_id: NodeId | None) -> None:
+        super().__init__(f"not the leader; leader is {leader_id!r}")
+        self.leader_id = leader_id
+
+
+@dataclass(frozen=True, slots=True)
+class HardState:
+    """What Figure 2 calls persistent state, apart from the log: currentTerm and votedFor."""
+
+    term: int = 0
+    vote: NodeId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    """A confirmed ReadIndex read: ``request`` may be answered once entries up to ``index`` are
+    applied (which the Ready that carries it guarantees after its step 4)."""
+
+    request: Any
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The IO a call asks for. See the module docstring for the order the caller must follow."""
+
+    hard_state: HardState | None = None
+    snapshot: Snapshot | None = None
+    truncate_from: int | None = None
+    entries: tuple[Entry, ...] = ()
+    messages: tuple[Message, ...] = ()
+    restore_snapshot: Snapshot | None = None
+    committed_entries: tuple[Entry, ...] = ()
+    read_states: tuple[ReadState, ...] = ()
+    dropped_reads: tuple[Any, ...] = ()
+
+    @property
+    def must_persist(self) -> bool:
+        """True if steps 1-2 have something to write (and fsync) before sending."""
+        return bool(
+            self.hard_state is not None
+            or self.snapshot is not None
+            or self.truncate_from is not None
+            or self.entries
+        )
+
+    def is_empty(self) -> bool:
+        """True if there is nothing at all to do."""
+        return not (
+            self.must_persist
+            or self.messages
+            or self.restore_snapshot is not None
+            or self.committed_entries
+            or self.read_states
+            or self.dropped_reads
+        )
+
+
+class Progress:
+    """The leader's view of one follower (Figure 2's nextIndex and matchIndex, plus flow
+    control)."""
+
+    __slots__ = (
+        "match",
+        "next",
+        "state",
+        "paused",
+        "inflight",
+        "pending_snapshot",
+        "snapshot_wait",
+        "recent_active",
+        "acked_round",
+    )
+
+    def __init__(self, next_index: int) -> None:
+        self.match = 0
+        self.next = next_index
+        self.state = PROBE
+        self.paused = False
+        self.inflight: list[int] = []  # last index of each unacknowledged AppendEntries
+        self.pending_snapshot = 0
+        self.snapshot_wait = 0
+        self.recent_active = False
+        self.acked_round = 0
+
+    def __repr__(self) -> str:
+        return f"Progress(match={self.match}, next={self.next}, state={self.state})"
+
+
+class _PendingRead:
+    __slots__ = ("request", "index", "round")
+
+    def __init__(self, request: Any, index: int, round_: int) -> None:
+        self.request = request
+        self.index = index
+        self.round = round_
+
+
+class Node:
+    """One Raft server's protocol state machine. See the module docstring for the contract."""
+
+    def __init__(
+        self,
+        config: Config,
+        rng: random.Random,
+        *,
+        hard_state: HardState | None = None,
+        snapshot: Snapshot | None = None,
+        entries: Sequence[Entry] = (),
+        boot: int = 0,
+        observer: Observer | None = None,
+    ) -> None:
+        """Build a node from what storage holds (nothing, for a brand-new node).
+
+        ``boot`` must differ between starts of the same node (e.g. a persisted start counter):
+        it makes message ids unique across restarts. ``rng`` drives the randomized election
+        timeouts; seed it for reproducible runs.
+        """
+        self.config = config
+        self.id: NodeId = config.id
+        self._rng = rng
+        self._observer = observer
+        self._boot = boot
+        self._msg_counter = 0
+        hs = hard_state or HardState()
+        self.term = hs.term
+        self.vote: NodeId | None = hs.vote
+        self._persisted_hs = hs
+        self._snapshot = snapshot
+        if snapshot is not None:
+            self.log = RaftLog(snapshot.index, snapshot.term, tuple(entries))
+        else:
+            self.log = RaftLog(0, 0, tuple(entries))
+        self.commit_index = self.log.snapshot_index
+        self.applied_index = self.log.snapshot_index
+        self.role = FOLLOWER
+        self.leader_id: NodeId | None = None
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._randomized_timeout = self._new_timeout()
+        self._votes: dict[NodeId, bool] = {}
+        self.progress: dict[NodeId, Progress] = {}
+        self._round = 0
+        self._reads: list[_PendingRead] = []
+        self._reads_waiting_commit: list[Any] = []
+        self._started = False
+        # Output accumulated during one call, returned (and reset) by _take_ready.
+        self._out_msgs: list[Message] = []
+        self._out_entries: list[Entry] = []
+        self._out_truncate: int | None = None
+        self._out_snapshot: Snapshot | None = None
+        self._out_restore: Snapshot | None = None
+        self._out_reads: list[ReadState] = []
+        self._out_dropped: list[Any] = []
+
+    # ------------------------------------------------------------------ public inputs
+
+    def start(self) -> Ready:
+        """First call after construction: reports the restart and asks the caller to restore the
+        state machine from the snapshot it was built with (if any)."""
+        self._ensure_started()
+        return self._take_ready()
+
+    def tick(self) -> Ready:
+        """Advance logical time by one tick: may start an election or send heartbeats."""
+        self._ensure_started()
+        if self.role == LEADER:
+            self._tick_leader()
+        else:
+            self._election_elapsed += 1
+            if self._election_elapsed >= self._randomized_timeout:
+                self._campaign()
+        return self._take_ready()
+
+    def campaign(self) -> Ready:
+        """Start an election now, as if the election timeout had fired (PreVote first if on)."""
+        self._ensure_started()
+        if self.role != LEADER:
+            self._campaign()
+        return self._take_ready()
+
+    def step(self, msg: Message) -> Ready:
+        """Handle a message from a peer. Messages for another node or from a non-member are
+        ignored; stale ones are answered or dropped as Figure 2 says."""
+        self._ensure_started()
+        if self._observer is not None:
+            self._emit(RECEIVE, msg)
+        if msg.dst != self.id or msg.src not in self.config.peers or msg.src == self.id:
+            return self._take_ready()
+        self._step(msg)
+        return self._take_ready()
+
+    def propose(self, data: bytes) -> Ready:
+        """Append a client command to the leader's log and start replicating it. The new entry
+        is ``ready.entries[-1]``. Raises ``NotLeader`` on other roles."""
+        return self.propose_many([data])
+
+    def propose_many(self, datas: Sequence[bytes]) -> Ready:
+        """Append several commands at once (one Ready, one fsync): the new entries are the last
+        ``len(datas)`` of ``ready.entries``."""
+        self._ensure_started()
+        if self.role != LEADER:
+            raise NotLeader(self.leader_id)
+        base = self.log.last_index
+        self._leader_append(
+            [Entry(self.term, base + i + 1, bytes(d), ENTRY_NORMAL) for i, d in enumerate(datas)]
+        )
+        return self._take_ready()
+
+    def read_index(self, request: Any) -> Ready:
+        """Ask for a linearizable read (dissertation §6.4). ``request`` is an opaque token that
+        comes back in ``Ready.read_states`` once a majority has confirmed this node is still the
+        leader, or in ``Ready.dropped_reads`` if it loses leadership first. Raises ``NotLeader``
+        on other roles."""
+        self._ensure_started()
+        if self.role != LEADER:
+            raise NotLeader(self.leader_id)
+        if self.log.term_at(self.commit_index) != self.term:
+            # Until an entry of its own term commits, a new leader's commit index may lag behind
+            # what earlier leaders committed, so it cannot be a read index yet.
+            self._reads_waiting_commit.append(request)
+        else:
+            self._register_reads([request])
+        return self._take_ready()
+
+    def compact(self, index: int, data: bytes) -> Ready:
+        """The application snapshotted its state machine after applying entries up to
+        ``index``; ``data`` is that snapshot. The log up to ``index`` is dropped and the snapshot
+        is what lagging followers will be sent. The Ready asks to save it."""
+        self._ensure_started()
+        if index > self.applied_index:
+            raise ValueError(f"compact: index {index} is beyond applied index {self.applied_index}")
+        if index <= self.log.snapshot_index:
+            return self._take_ready()
+        term = self.log.term_at(index)
+        assert term is not None
+        self.log.compact(index, term)
+        self._snapshot = Snapshot(index, term, bytes(data))
+        self._out_snapshot = self._snapshot
+        if self._observer is not None:
+            self._emit(COMPACTED, index=index, term=term)
+        return self._take_ready()
+
+    # ------------------------------------------------------------------ read-only views
+
+    @property
+    def is_leader(self) -> bool:
+        """True if this node is the leader of its current term."""
+        return self.role == LEADER
+
+    @property
+    def last_index(self) -> int:
+        """Index of the last log entry."""
+        return self.log.last_index
+
+    @property
+    def last_term(self) -> int:
+        """Term of the last log entry."""
+        return self.log.last_term
+
+    @property
+    def hard_state(self) -> HardState:
+        """Current term and vote (what the next Ready persists if it changed)."""
+        return HardState(self.term, self.vote)
+
+    @property
+    def latest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot this node holds (taken locally or installed)."""
+        return self._snapshot
+
+    def state(self) -> NodeState:
+        """The node's protocol state, as reported with every observer event."""
+        log = self.log
+        return NodeState(
+            self.term,
+            self.vote,
+            self.role,
+            self.commit_index,
+            log.last_index,
+            log.last_term,
+            log.snapshot_index,
+            log.snapshot_term,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """A summary for operators (``raftkv status``)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "role": self.role,
+            "term": self.term,
+            "vote": self.vote,
+            "leader": self.leader_id,
+            "commit_index": self.commit_index,
+            "applied_index": self.applied_index,
+            "last_index": self.log.last_index,
+            "last_term": self.log.last_term,
+            "snapshot_index": self.log.snapshot_index,
+        }
+        if self.role == LEADER:
+            out["progress"] = {
+                p: {"match": pr.match, "next": pr.next, "state": pr.state}
+                for p, pr in self.progress.items()
+            }
+        return out
+
+    # ------------------------------------------------------------------ output plumbing
+
+    def _ensure_started(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self._snapshot is not None:
+            self._out_restore = self._snapshot
+        if self._observer is not None:
+            self._emit(RESTART, boot=self._boot)
+
+    def _emit(self, kind: str, msg: Message | None = None, **info: Any) -> None:
+        # Callers guard with `if self._observer is not None` so that an unobserved node does not
+        # even build the keyword dict.
+        self._observer(Event(self.id, kind, self.state(), msg, info))  # type: ignore[misc]
+
+    def _next_id(self) -> str:
+        self._msg_counter += 1
+        return f"{self.id}.{self._boot}.{self._msg_counter}"
+
+    def _send(self, msg: Message) -> None:
+        self._out_msgs.append(msg)
+        if self._observer is not None:
+            self._emit(SEND, msg)
+
+    def _take_ready(self) -> Ready:
+        committed: tuple[Entry, ...] = ()
+        if self.commit_index > self.applied_index:
+            committed = self.log.slice(self.applied_index + 1, self.commit_index)
+            self.applied_index = self.commit_index
+        hs: HardState | None = None
+        if self.term != self._persisted_hs.term or self.vote != self._persisted_hs.vote:
+            hs = HardState(self.term, self.vote)
+            self._persisted_hs = hs
+        ready = Ready(
+            hard_state=hs,
+            snapshot=self._out_snapshot,
+            truncate_from=self._out_truncate,
+            entries=tuple(self._out_entries),
+            messages=tuple(self._out_msgs),
+            restore_snapshot=self._out_restore,
+            committed_entries=committed,
+            read_states=tuple(self._out_reads),
+            dropped_reads=tuple(self._out_dropped),
+        )
+        self._out_msgs = []
+        self._out_entries = []
+        self._out_truncate = None
+        self._out_snapshot = None
+        self._out_restore = None
+        if self._out_reads:
+            self._out_reads = []
+        if self._out_dropped:
+            self._out_dropped = []
+        return ready
+
+    def _record_truncate(self, index: int) -> None:
+        self._out_entries = [e for e in self._out_entries if e.index < index]
+        if self._out_truncate is None or index < self._out_truncate:
+            self._out_truncate = index
+
+    # ------------------------------------------------------------------ roles
+
+    def _new_timeout(self) -> int:
+        et = self.config.election_tick
+        return et + self._rng.randrange(et)
+
+    def _reset_election_timer(self) -> None:
+        self._election_elapsed = 0
+        self._randomized_timeout = self._new_timeout()
+
+    def _become_follower(self, term: int, leader: NodeId | None) -> None:
+        was_leader = self.role == LEADER
+        changed = term != self.term or self.role != FOLLOWER or leader != self.leader_id
+        if term != self.term:
+            self.term = term
+            self.vote = None
+        self.role = FOLLOWER
+        self.leader_id = leader
+        self._reset_election_timer()
+        if was_leader:
+            self.progress = {}
+            self._drop_reads()
+        if changed and self._observer is not None:
+            self._emit(BECOME_FOLLOWER, leader=leader)
+
+    def _drop_reads(self) -> None:
+        self._out_dropped.extend(r.request for r in self._reads)
+        self._out_dropped.extend(self._reads_waiting_commit)
+        self._reads = []
+        self._reads_waiting_commit = []
+
+    def _campaign(self) -> None:
+        if self.config.pre_vote:
+            self._become_precandidate()
+        else:
+            self._become_candidate()
+
+    def _become_precandidate(self) -> None:
+        # Neither term nor vote changes: a PreVote round that fails leaves no trace on anyone.
+        self.role = PRECANDIDATE
+        self.leader_id = None
+        self._reset_election_timer()
+        self._votes = {self.id: True}
+        if self._observer is not None:
+            self._emit(BECOME_PRECANDIDATE)
+        if self._count_votes() == "won":
+            self._become_candidate()
+            return
+        for peer in self.config.others:
+            self._send(
+                PreVote(
+                    self.term + 1,
+                    self.id,
+                    peer,
+                    self._next_id(),
+                    self.log.last_index,
+                    self.log.last_term,
+                )
+            )
+
+    def _become_candidate(self) -> None:
+        # §5.2: increment currentTerm, vote for self, reset the election timer, ask everyone.
+        self.role = CANDIDATE
+        self.term += 1
+        self.vote = self.id
+        self.leader_id = None
+        self._reset_election_timer()
+        self._votes = {self.id: True}
+        if self._observer is not None:
+            self._emit(BECOME_CANDIDATE)
+        if self._count_votes() == "won":
+            self._become_leader()
+            return
+        for peer in self.config.others:
+            self._send(
+                RequestVote(
+                    self.term,
+                    self.id,
+                    peer,
+                    self._next_id(),
+                    self.log.last_index,
+                    self.log.last_term,
+                )
+            )
+
+    def _count_votes(self) -> str:
+        granted = sum(1 for v in self._votes.values() if v)
+        refused = len(self._votes) - granted
+        if granted >= self.config.quorum:
+            return "won"
+        if refused >= self.config.quorum:
+            return "lost"
+        return "pending"
+
+    def _become_leader(self) -> None:
+        self.role = LEADER
+        self.leader_id = self.id
+        self._heartbeat_elapsed = 0
+        self._election_elapsed = 0
+        nxt = self.log.last_index + 1
+        self.progress = {p: Progress(nxt) for p in self.config.others}
+        if self._observer is not None:
+            self._emit(BECOME_LEADER)
+        # §6.4 / §5.4.2: the leader cannot count replicas of earlier terms' entries; committing
+        # a no-op of its own term commits them, and also tells it its real commit index.
+        self._leader_append([Entry(self.term, nxt, b"", ENTRY_NOOP)])
+
+    # ------------------------------------------------------------------ leader work
+
+    def _tick_leader(self) -> None:
+        self._heartbeat_elapsed += 1
+        self._election_elapsed += 1
+        if self._election_elapsed >= self.config.election_tick:
+            self._election_elapsed = 0
+            if self.config.check_quorum:
+                active = 1 + sum(1 for pr in self.progress.values() if pr.recent_active)
+                if active < self.config.quorum:
+                    self._become_follower(self.term, None)
+                    return
+                for pr in self.progress.values():
+                    pr.recent_active = False
+        if self._heartbeat_elapsed >= self.config.heartbeat_tick:
+            self._heartbeat_elapsed = 0
+            self._broadcast_heartbeat()
+
+    def _leader_append(self, entries: list[Entry]) -> None:
+        self.log.append(entries)
+        self._out_entries.extend(entries)
+        if self._observer is not None:
+            for e in entries:
+                self._emit(CLIENT_REQUEST, index=e.index, term=e.term, kind=e.kind)
+        self._maybe_commit()
+        for peer in self.config.others:
+            self._send_append(peer)
+
+    def _broadcast_heartbeat(self) -> None:
+        for peer, pr in self.progress.items():
+            if pr.state == SNAPSHOT:
+                pr.snapshot_wait -= 1
+                if pr.snapshot_wait > 0:
+                    continue
+                # No answer to the snapshot for a while: assume it was lost and probe again.
+                pr.state = PROBE
+                pr.paused = False
+                pr.next = pr.match + 1
+                self._send_append(peer)
+            elif pr.state == PROBE:
+                pr.paused = False
+                self._send_append(peer, heartbeat=True)
+            else:
+                self._send_heartbeat(peer, pr)
+
+    def _send_heartbeat(self, peer: NodeId, pr: Progress) -> None:
+        # Anchor the heartbeat at the known match point, not at `next`: with entries in flight
+        # a heartbeat that overtakes them would otherwise be rejected for a gap.
+        prev = pr.match
+        prev_term = self.log.term_at(prev)
+        if prev_term is None:
+            self._send_append(peer, heartbeat=True)
+            return
+        self._send(
+            AppendEntries(
+                self.term,
+                self.id,
+                peer,
+                self._next_id(),
+                prev,
+                prev_term,
+                (),
+                min(self.commit_index, prev),
+                self._round,
+            )
+        )
+
+    def _send_append(self, peer: NodeId, heartbeat: bool = False) -> bool:
+        """Send what ``peer`` needs next, if flow control allows. Returns True if sent."""
+        pr = self.progress[peer]
+        if pr.state == SNAPSHOT:
+            return False
+        if pr.state == PROBE and pr.paused and not heartbeat:
+            return False
+        if pr.state == REPLICATE and len(pr.inflight) >= self.config.max_inflight:
+            return False
+        prev = pr.next - 1
+        prev_term = self.log.term_at(prev)
+        if prev_term is None:
+            return self._send_snapshot(peer, pr)
+        last = self.log.last_index
+        if pr.state == REPLICATE and pr.next > last:
+            return False  # nothing new; heartbeats keep the follower's timer reset
+        entries: tuple[Entry, ...] = ()
+        if pr.next <= last:
+            entries = self.log.slice(
+                pr.next, last, self.config.max_entries_per_msg, self.config.max_bytes_per_msg
+            )
+        self._send(
+            AppendEntries(
+                self.term,
+                self.id,
+                peer,
+                self._next_id(),
+                prev,
+                prev_term,
+                entries,
+                self.commit_index,
+                self._round,
+            )
+        )
+        if pr.state == PROBE:
+            pr.paused = True
+        elif entries:
+            # Pipelining: assume the batch arrives; a rejection sends us back to probing.
+            pr.next = entries[-1].index + 1
+            pr.inflight.append(entries[-1].index)
+        return True
+
+    def _send_snapshot(self, peer: NodeId, pr: Progress) -> bool:
+        snap = self._snapshot
+        if snap is None:  # cannot happen: entries are only compacted into a snapshot
+            raise AssertionError("log compacted without a snapshot")
+        pr.state = SNAPSHOT
+        pr.pending_snapshot = snap.index
+        pr.snapshot_wait = self.config.election_tick
+        pr.inflight.clear()
+        self._send(
+            InstallSnapshot(
+                self.term,
+                self.id,
+                peer,
+                self._next_id(),
+                snap.index,
+                snap.term,
+                snap.data,
+                self._round,
+            )
+        )
+        return True
+
+    def _maybe_commit(self) -> None:
+        # Figure 2, leaders: N is the largest index replicated on a majority (our own log counts
+        # once it is persisted, which the Ready contract ensures before anyone hears about it).
+        matches = sorted(
+            [self.log.last_index] + [pr.match for pr in self.progress.values()], reverse=True
+        )
+        n = matches[self.config.quorum - 1]
+        # §5.4.2: only an entry of the current term is committed by counting replicas.
+        if n > self.commit_index and self.log.term_at(n) == self.term:
+            first_of_term = self.log.term_at(self.commit_index) != self.term
+            self._set_commit(n)
+            if first_of_term and self._reads_waiting_commit:
+                waiting = self._reads_waiting_commit
+                self._reads_waiting_commit = []
+                self._register_reads(waiting)
+
+    def _set_commit(self, index: int) -> None:
+        old = self.commit_index
+        self.commit_index = index
+        if self._observer is not None:
+            self._emit(ADVANCE_COMMIT_INDEX, old=old, new=index)
+
+    def _register_reads(self, requests: list[Any]) -> None:
+        index = self.commit_index
+        if self.config.quorum == 1:
+            for r in requests:
+                self._confirm_read(r, index)
+            return
+        # A new round: only acknowledgements of messages sent from now on prove we were still
+        # the leader after the read arrived.
+        self._round += 1
+        for r in requests:
+            self._reads.append(_PendingRead(r, index, self._round))
+        for peer, pr in self.progress.items():
+            if pr.state == SNAPSHOT:
+                self._send_snapshot(peer, pr)
+            else:
+                self._send_heartbeat(peer, pr)
+
+    def _confirm_read(self, request: Any, index: int) -> None:
+        # applied_index reaches commit_index (>= index) in the same Ready, so the caller can serve
+        # the read after applying that Ready's committed entries.
+        self._out_reads.append(ReadState(request, index))
+        if self._observer is not None:
+            self._emit(READ_INDEX_CONFIRMED, index=index)
+
+    def _check_reads(self) -> None:
+        quorum = self.config.quorum
+        while self._reads:
+            r = self._reads[0]
+            acks = 1 + sum(1 for pr in self.progress.values() if pr.acked_round >= r.round)
+            if acks < quorum:
+                break
+            self._reads.pop(0)
+            self._confirm_read(r.request, r.index)
+
+    # ------------------------------------------------------------------ message handling
+
+    def _step(self, m: Message) -> None:
+        if m.term > self.term:
+            if isinstance(m, PreVote) or (isinstance(m, PreVoteResponse) and m.vote_granted):
+                # A PreVote carries the term the sender *would* use; adopting it would defeat the
+                # point of PreVote. A granted answer echoes that term back.
+                pass
+            else:
+                # Figure 2, all servers: a higher term makes us a follower of that term.
+                leader = m.src if isinstance(m, AppendEntries | InstallSnapshot) else None
+                self._become_follower(m.term, leader)
+        elif m.term < self.term:
+            # Stale sender. Answer requests so that an old leader or candidate learns the newer
+            # term and steps down; drop stale responses.
+            if isinstance(m, AppendEntries):
+                self._send(
+                    AppendEntriesResponse(
+                        self.term, self.id, m.src, self._next_id(), False, 0, m.prev_log_index
+                    )
+                )
+            elif isinstance(m, InstallSnapshot):
+                self._send(InstallSnapshotResponse(self.term, self.id, m.src, self._next_id(), 0))
+            elif isinstance(m, RequestVote):
+                self._send(RequestVoteResponse(self.term, self.id, m.src, self._next_id(), False))
+            elif isinstance(m, PreVote):
+                self._send(PreVoteResponse(self.term, self.id, m.src, self._next_id(), False))
+            return
+
+        if isinstance(m, AppendEntries):
+            self._handle_append_entries(m)
+        elif isinstance(m, AppendEntriesResponse):
+            self._handle_append_response(m)
+        elif isinstance(m, RequestVote):
+            self._handle_request_vote(m)
+        elif isinstance(m, RequestVoteResponse):
+            if self.role == CANDIDATE and m.term == self.term:
+                self._votes[m.src] = m.vote_granted
+                outcome = self._count_votes()
+                if outcome == "won":
+                    self._become_leader()
+                elif outcome == "lost":
+                    self._become_follower(self.term, None)
+        elif isinstance(m, PreVote):
+            self._handle_pre_vote(m)
+        elif isinstance(m, PreVoteResponse):
+            # Refusals carry the responder's term, which may equal ours.
+            if self.role == PRECANDIDATE and (
+                m.term == self.term + 1 or (m.term == self.term and not m.vote_granted)
+            ):
+                self._votes[m.src] = m.vote_granted
+                outcome = self._count_votes()
+                if outcome == "won":
+                    self._become_candidate()
+                elif outcome == "lost":
+                    self._become_follower(self.term, None)
+        elif isinstance(m, InstallSnapshot):
+            self._handle_install_snapshot(m)
+        elif isinstance(m, InstallSnapshotResponse):
+            self._handle_snapshot_response(m)
+
+    def _log_up_to_date(self, last_index: int, last_term: int) -> bool:
+        # §5.4.1: compare last terms; with equal terms the longer log is more up to date.
+        my_term = self.log.last_term
+        return last_term > my_term or (last_term == my_term and last_index >= self.log.last_index)
+
+    def _handle_request_vote(self, m: RequestVote) -> None:
+        grant = (self.vote is None or self.vote == m.src) and self._log_up_to_date(
+            m.last_log_index, m.last_log_term
+        )
+        if grant:
+            self.vote = m.src
+            # Figure 2, followers: granting a vote resets the election timer.
+            self._reset_election_timer()
+        self._send(RequestVoteResponse(self.term, self.id, m.src, self._next_id(), grant))
+
+    def _handle_pre_vote(self, m: PreVote) -> None:
+        # Leader stickiness (§9.6): while we hear from a leader, refuse to help depose it.
+        in_lease = self.role == LEADER or (
+            self.leader_id is not None and self._election_elapsed < self.config.election_tick
+        )
+        grant = (
+            m.term > self.term
+            and not in_lease
+            and self._log_up_to_date(m.last_log_index, m.last_log_term)
+        )
+        term = m.term if grant else self.term
+        self._send(PreVoteResponse(term, self.id, m.src, self._next_id(), grant))
+
+    def _handle_append_entries(self, m: AppendEntries) -> None:
+        # Same term: the sender is this term's leader (Election Safety); candidates give way.
+        if self.role != FOLLOWER or self.leader_id != m.src:
+            self._become_follower(self.term, m.src)
+        else:
+            self._election_elapsed = 0
+        prev, prev_term, entries = m.prev_log_index, m.prev_log_term, m.entries
+        if prev < self.commit_index:
+            # Our committed prefix is in every later leader's log (Leader Completeness), so skip
+            # the part of the message it covers; this also handles a prefix we have compacted.
+            skip = self.commit_index - prev
+            entries = entries[skip:]
+            prev = self.commit_index
+            prev_term = self.log.term_at(prev)  # type: ignore[assignment]
+        elif not self.log.matches(prev, prev_term):
+            # Figure 2, receiver rule 2, with hints for the leader to skip a whole term at once.
+            if prev > self.log.last_index:
+                c_index, c_term = self.log.last_index + 1, 0
+            else:
+                c_term = self.log.term_at(prev) or 0
+                c_index = self.log.first_index_of_term(prev)
+            self._send(
+                AppendEntriesResponse(
+                    self.term,
+                    self.id,
+                    m.src,
+                    self._next_id(),
+                    False,
+                    0,
+                    m.prev_log_index,
+                    c_index,
+                    c_term,
+                    m.round,
+                )
+            )
+            return
+        # Receiver rules 3 and 4: drop a conflicting suffix, append what is new. Entries that
+        # already match are kept, so a duplicated or reordered message never truncates them.
+        new: list[Entry] = []
+        for i, e in enumerate(entries):
+            t = self.log.term_at(e.index)
+            if t is None:
+                new = list(entries[i:])
+                break
+            if t != e.term:
+                if e.index <= self.commit_index:
+                    raise AssertionError(
+                        f"{self.id}: leader {m.src} conflicts with committed entry {e.index}"
+                    )
+                self.log.truncate_from(e.index)
+                self._record_truncate(e.index)
+                if self._observer is not None:
+                    self._emit(LOG_TRUNCATED, from_index=e.index)
+                new = list(entries[i:])
+                break
+        if new:
+            self.log.append(new)
+            self._out_entries.extend(new)
+            if self._observer is not None:
+                self._emit(ENTRIES_APPENDED, first=new[0].index, last=new[-1].index)
+        last_new = prev + len(entries)
+        # Receiver rule 5: commitIndex = min(leaderCommit, index of last new entry).
+        if m.leader_commit > self.commit_index:
+            c = min(m.leader_commit, last_new)
+            if c > self.commit_index:
+                self._set_commit(c)
+        self._send(
+            AppendEntriesResponse(
+                self.term,
+                self.id,
+                m.src,
+                self._next_id(),
+                True,
+                last_new,
+                m.prev_log_index,
+                0,
+                0,
+                m.round,
+            )
+        )
+
+    def _handle_append_response(self, m: AppendEntriesResponse) -> None:
+        if self.role != LEADER:
+            return
+        pr = self.progress[m.src]
+        pr.recent_active = True
+        if m.round > pr.acked_round:
+            pr.acked_round = m.round
+            self._check_reads()
+        if m.success:
+            progressed = m.match_index > pr.match
+            if progressed:
+                pr.match = m.match_index
+            if pr.state == PROBE:
+                # The logs agree up to pr.match: stream from there on.
+                pr.state = REPLICATE
+                pr.next = pr.match + 1
+                pr.inflight.clear()
+            elif pr.state == REPLICATE:
+                if progressed:
+                    pr.next = max(pr.next, pr.match + 1)
+                    pr.inflight = [i for i in pr.inflight if i > pr.match]
+                elif pr.inflight:
+                    # A heartbeat answer with no progress: if messages were lost the window
+                    # would stay full forever; free a slot so replication resumes (a gap is
+                    # then rejected and we fall back to probing).
+                    pr.inflight.pop(0)
+            elif pr.match >= pr.pending_snapshot:
+                pr.state = REPLICATE
+                pr.next = pr.match + 1
+                pr.inflight.clear()
+            if progressed:
+                self._maybe_commit()
+            while self._send_append(m.src):
+                if pr.state != REPLICATE:
+                    break
+            return
+        # Rejected. Ignore answers to messages older than what we already know.
+        if pr.state == REPLICATE:
+            if m.prev_log_index <= pr.match:
+                return
+        elif pr.state == PROBE:
+            if m.prev_log_index != pr.next - 1:
+                return
+        else:
+            return
+        nxt = m.conflict_index
+        if m.conflict_term:
+            last_of_term = self.log.last_index_of_term(m.conflict_term)
+            if last_of_term > 0:
+                nxt = last_of_term + 1
+        pr.next = max(pr.match + 1, min(nxt, m.prev_log_index))
+        pr.state = PROBE
+        pr.paused = False
+        pr.inflight.clear()
+        self._send_append(m.src)
+
+    def _handle_install_snapshot(self, m: InstallSnapshot) -> None:
+        if self.role != FOLLOWER or self.leader_id != m.src:
+            self._become_follower(self.term, m.src)
+        else:
+            self._election_elapsed = 0
+        idx, term = m.last_included_index, m.last_included_term
+        if idx > self.commit_index:
+            keeps_suffix = self.log.matches(idx, term)
+            had_last = self.log.last_index
+            self.log.compact(idx, term)
+            snap = Snapshot(idx, term, bytes(m.data))
+            self._snapshot = snap
+            self._out_snapshot = snap
+            self._out_restore = snap
+            if not keeps_suffix:
+                # Figure 13 rule 7: the log disagrees with the snapshot, so discard all of it.
+                self._out_entries = []
+                if had_last > idx:
+                    self._record_truncate(idx + 1)
+            else:
+                self._out_entries = [e for e in self._out_entries if e.index > idx]
+            self._set_commit(idx)
+            self.applied_index = idx
+            if self._observer is not None:
+                self._emit(SNAPSHOT_INSTALLED, index=idx, term=term)
+        self._send(
+            InstallSnapshotResponse(
+                self.term, self.id, m.src, self._next_id(), self.commit_index, m.round
+            )
+        )
+
+    def _handle_snapshot_response(self, m: InstallSnapshotResponse) -> None:
+        if self.role != LEADER:
+            return
+        pr = self.progress[m.src]
+        pr.recent_active = True
+        if m.round > pr.acked_round:
+            pr.acked_round = m.round
+            self._check_reads()
+        if m.match_index > pr.match:
+            pr.match = m.match_index
+            self._maybe_commit()
+        if pr.state == SNAPSHOT and pr.match >= pr.pending_snapshot:
+            pr.state = PROBE
+            pr.paused = False
+            pr.next = pr.match + 1
+            self._send_append(m.src)
