@@ -1,0 +1,165 @@
+"""`raftmc` as a user runs it: exit statuses, one-line errors, JSON, and TLC's figures."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from raftkit.modelcheck.cli import main
+
+# raft.tla without history, 3 servers, MaxTerm 2, MaxLogLen 0, MaxDup 1, MaxInFlight 1, one
+# value, no faults, as TLC counts it (RAFT-TLA-NOTES, configuration A).
+SMALL = ["--max-term", "2", "--max-log", "0", "--max-inflight", "1", "--values", "1"]
+
+
+def raftmc(*args, timeout=300):
+    env = dict(os.environ, COLUMNS="120")
+    return subprocess.run(
+        [sys.executable, "-m", "raftkit.modelcheck.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", "--servers", "7"], "--servers must be between 1 and 5 (got 7)"),
+        (["check", "--servers", "three"], "--servers"),
+        (["check", "--max-term", "0"], "--max-term"),
+        (["check", "--bogus"], "unrecognized arguments: --bogus"),
+        (["check", "--mutant", "no-such-bug"], "unknown mutant 'no-such-bug'"),
+        (["check", "--max-states", "0"], "--max-states must be at least 1 (got 0)"),
+        (["check", "--max-seconds", "-1"], "--max-seconds must be positive"),
+        (["check", "--max-seconds", "soon"], "--max-seconds"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args, message):
+    proc = raftmc(*args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("raftmc: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_documents_flags_defaults_and_exit_status():
+    proc = raftmc("check", "--help")
+    assert proc.returncode == 0
+    for flag in (
+        "--servers",
+        "--values",
+        "--max-term",
+        "--max-log",
+        "--max-dup",
+        "--max-inflight",
+        "--faults",
+        "--no-faults",
+        "--symmetry",
+        "--no-symmetry",
+        "--mutant",
+        "--history",
+        "--ghost",
+        "--json",
+        "--max-states",
+        "--max-seconds",
+        "--exact-store",
+    ):
+        assert flag in proc.stdout
+    assert "(default: 3)" in proc.stdout
+    assert "exit status" in proc.stdout
+    assert "3  incomplete" in proc.stdout
+
+
+def test_json_run_matches_tlc_with_symmetry():
+    proc = raftmc("check", *SMALL, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    out = json.loads(proc.stdout)
+    for key in (
+        "result",
+        "distinct_states",
+        "states_generated",
+        "depth",
+        "seconds",
+        "coverage",
+        "sometimes",
+        "collision_probability",
+        "parameters",
+    ):
+        assert key in out
+    assert out["result"] == "ok"
+    # TLC: 10,362 distinct and 88,594 generated with symmetry; depth 40 as without.
+    assert (out["distinct_states"], out["states_generated"], out["depth"]) == (10362, 88594, 40)
+    assert out["parameters"]["servers"] == 3
+    assert out["parameters"]["symmetry"] is True
+    assert out["sometimes"]["LeaderElected"] is True
+    assert set(out["coverage"]["Timeout"]) == {"enabled", "distinct"}
+
+
+def test_people_output(capsys):
+    status = main(["check", *SMALL])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "10,362" in out and "88,594" in out
+    assert "Coverage" in out and "Sometimes" in out
+    assert "no violation" in out
+
+
+def test_limit_gives_exit_3():
+    proc = raftmc("check", *SMALL, "--max-states", "500", "--json")
+    assert proc.returncode == 3
+    out = json.loads(proc.stdout)
+    assert out["result"] == "incomplete"
+    assert out["stopped_by"] == "max_states"
+
+
+def test_mutants_lists_each_with_the_property_it_breaks():
+    from raftkit.spec.mutants import MUTANTS
+
+    proc = raftmc("mutants")
+    assert proc.returncode == 0
+    for m in MUTANTS.values():
+        assert m.name in proc.stdout
+        assert m.breaks in proc.stdout
+    listed = json.loads(raftmc("mutants", "--json").stdout)
+    assert {m["name"] for m in listed} == set(MUTANTS)
+
+
+@pytest.mark.slow
+def test_json_run_matches_tlc_without_symmetry():
+    proc = raftmc("check", *SMALL, "--no-symmetry", "--json")
+    out = json.loads(proc.stdout)
+    # TLC: 61,805 distinct, 528,679 generated, depth 40.
+    assert (out["distinct_states"], out["states_generated"], out["depth"]) == (61805, 528679, 40)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["forget-vote-on-restart"])
+def test_mutant_is_found_and_its_trace_replays(name):
+    from raftkit.modelcheck.engine import check
+    from raftkit.modelcheck.trace import replay
+    from raftkit.spec.model import RaftModel
+    from raftkit.spec.mutants import MUTANTS
+    from raftkit.spec.params import Params
+
+    mutant = MUTANTS[name]
+    model = RaftModel(Params(mutant=name, **mutant.bounds))
+    result = check(model)
+    assert result.result == "violation"
+    assert result.violation.property == mutant.breaks
+    replay(model, result.violation.trace)
+
+    proc = raftmc("check", "--mutant", name, "--json")
+    assert proc.returncode == 1
+    out = json.loads(proc.stdout)
+    assert out["violation"]["property"] == mutant.breaks
+    assert out["violation"]["trace"][0]["action"] is None
+    assert len(out["violation"]["trace"]) == len(result.violation.trace)
