@@ -1,0 +1,587 @@
+"""The actions of Raft, one function per action of raft.tla, in raft.tla's order.
+
+Read this file beside raft.tla (ongardie/raft.tla) and Figure 2 of the Raft paper ("In Search of
+an Understandable Consensus Algorithm", Ongaro and Ousterhout). Each function takes the
+parameters ``p``, a state ``s`` and the action's arguments, and returns the next state, or
+``None`` when the action is not enabled. ``i`` is the server acting (or receiving), ``j`` the
+other server, ``m`` a message.
+
+Known-bug variants (mutants, see ``mutants.py``) appear where the bug would be, behind
+``p.mutant == ...``: each is one wrong line in one action.
+
+raft.tla's history variables (``elections``, ``voterLog``, ``allLogs`` and the ``mlog`` field of
+messages) are kept only with ``p.history``; our ghost variables only with ``p.ghost``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .params import Params
+from .state import (
+    NIL,
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Election,
+    Entry,
+    Ghost,
+    Message,
+    MType,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Role,
+    Server,
+    State,
+    is_quorum,
+    last_term,
+    set_add,
+    with_message,
+    without_message,
+)
+
+Label = tuple[Any, ...]
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _set_server(s: State, i: int, server: Server) -> State:
+    servers = s.servers
+    return s._replace(servers=servers[:i] + (server,) + servers[i + 1 :])
+
+
+def _set_voter_log(s: State, i: int, voter_log: tuple) -> State:
+    h = s.history
+    if not h:
+        return s
+    vl = h.voterLog
+    return s._replace(history=h._replace(voterLog=vl[:i] + (voter_log,) + vl[i + 1 :]))
+
+
+def _send(s: State, m: Message) -> State:
+    """raft.tla's ``Send``."""
+    return s._replace(messages=with_message(m, s.messages))
+
+
+def _discard(s: State, m: Message) -> State:
+    """raft.tla's ``Discard``."""
+    return s._replace(messages=without_message(m, s.messages))
+
+
+def _reply(s: State, response: Message, request: Message) -> State:
+    """raft.tla's ``Reply``: send the response and consume the request in one step."""
+    return s._replace(messages=without_message(request, with_message(response, s.messages)))
+
+
+def _replace_at(t: tuple, k: int, value: object) -> tuple:
+    return t[:k] + (value,) + t[k + 1 :]
+
+
+# --- server actions ------------------------------------------------------------------------
+
+
+def restart(p: Params, s: State, i: int) -> State:
+    """Restart(i): server i restarts from stable storage.
+
+    Figure 2, "Persistent state on all servers: currentTerm, votedFor, log[] (updated on stable
+    storage before responding to RPCs)": everything else is volatile and is lost.
+    """
+    srv = s.servers[i]
+    n = p.servers
+    new = srv._replace(
+        state=Role.Follower,
+        votesResponded=(),
+        votesGranted=(),
+        nextIndex=(1,) * n,
+        matchIndex=(0,) * n,
+        commitIndex=0,
+    )
+    if p.mutant == "forget-vote-on-restart":
+        # BUG: votedFor is persistent state; losing it lets a server vote twice in one term.
+        new = new._replace(votedFor=NIL)
+    return _set_voter_log(_set_server(s, i, new), i, ())
+
+
+def timeout(p: Params, s: State, i: int) -> State | None:
+    """Timeout(i): server i times out and starts a new election.
+
+    Figure 2, Followers: "If election timeout elapses without receiving AppendEntries RPC from
+    current leader or granting vote to candidate: convert to candidate". Candidates: "On
+    conversion to candidate, start election: increment currentTerm". As in raft.tla, the vote
+    for itself is not cast here: it travels as a RequestVote from i to i like any other.
+    """
+    srv = s.servers[i]
+    if srv.state not in (Role.Follower, Role.Candidate):
+        return None
+    new = srv._replace(
+        state=Role.Candidate,
+        currentTerm=srv.currentTerm + 1,
+        votedFor=NIL,
+        votesResponded=(),
+        votesGranted=(),
+    )
+    return _set_voter_log(_set_server(s, i, new), i, ())
+
+
+def request_vote(p: Params, s: State, i: int, j: int) -> State | None:
+    """RequestVote(i, j): candidate i asks server j for its vote.
+
+    Figure 2, Candidates: "Send RequestVote RPCs to all other servers" with arguments term,
+    candidateId, lastLogIndex, lastLogTerm.
+    """
+    srv = s.servers[i]
+    if srv.state != Role.Candidate or j in srv.votesResponded:
+        return None
+    return _send(
+        s,
+        RequestVoteRequest(
+            mtype=MType.RequestVoteRequest,
+            mterm=srv.currentTerm,
+            mlastLogTerm=last_term(srv.log),
+            mlastLogIndex=len(srv.log),
+            msource=i,
+            mdest=j,
+        ),
+    )
+
+
+def append_entries(p: Params, s: State, i: int, j: int) -> State | None:
+    """AppendEntries(i, j): leader i sends j an AppendEntries request with at most one entry.
+
+    Figure 2, Leaders: "If last log index >= nextIndex for a follower: send AppendEntries RPC
+    with log entries starting at nextIndex"; with no entry to send it is a heartbeat. Arguments:
+    term, leaderId, prevLogIndex, prevLogTerm, entries[], leaderCommit.
+    """
+    if i == j:
+        return None
+    srv = s.servers[i]
+    if srv.state != Role.Leader:
+        return None
+    log = srv.log
+    next_index = srv.nextIndex[j]
+    prev_log_index = next_index - 1
+    prev_log_term = log[prev_log_index - 1].term if prev_log_index > 0 else 0
+    if p.mutant == "entry-term-is-current-term" and prev_log_index > 0:
+        # BUG: the leader's current term is not the term of the entry at prevLogIndex.
+        prev_log_term = srv.currentTerm
+    last_entry = min(len(log), next_index)
+    entries = log[next_index - 1 : last_entry]
+    return _send(
+        s,
+        AppendEntriesRequest(
+            mtype=MType.AppendEntriesRequest,
+            mterm=srv.currentTerm,
+            mprevLogIndex=prev_log_index,
+            mprevLogTerm=prev_log_term,
+            mentries=entries,
+            mlog=log if p.history else (),
+            mcommitIndex=min(srv.commitIndex, last_entry),
+            msource=i,
+            mdest=j,
+        ),
+    )
+
+
+def become_leader(p: Params, s: State, i: int) -> State | None:
+    """BecomeLeader(i): candidate i has votes from a majority and becomes leader.
+
+    Figure 2, Candidates: "If votes received from majority of servers: become leader". Leaders,
+    volatile state "(Reinitialized after election)": nextIndex = last log index + 1,
+    matchIndex = 0.
+    """
+    srv = s.servers[i]
+    if srv.state != Role.Candidate or not is_quorum(srv.votesGranted, p.servers):
+        return None
+    n = p.servers
+    new = srv._replace(
+        state=Role.Leader,
+        nextIndex=(len(srv.log) + 1,) * n,
+        matchIndex=(0,) * n,
+    )
+    s = _set_server(s, i, new)
+    h = s.history
+    if h:
+        election = Election(
+            eterm=srv.currentTerm,
+            eleader=i,
+            elog=srv.log,
+            evotes=srv.votesGranted,
+            evoterLog=h.voterLog[i],
+        )
+        s = s._replace(history=h._replace(elections=set_add(h.elections, election)))
+    return s
+
+
+def client_request(p: Params, s: State, i: int, v: int) -> State | None:
+    """ClientRequest(i, v): leader i appends the client's command v to its log.
+
+    Figure 2, Leaders: "If command received from client: append entry to local log".
+    """
+    srv = s.servers[i]
+    if srv.state != Role.Leader:
+        return None
+    entry = Entry(term=srv.currentTerm, value=v)
+    return _set_server(s, i, srv._replace(log=srv.log + (entry,)))
+
+
+def advance_commit_index(p: Params, s: State, i: int) -> State | None:
+    """AdvanceCommitIndex(i): leader i commits the entries a majority has stored.
+
+    Figure 2, Leaders: "If there exists an N such that N > commitIndex, a majority of
+    matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N". As in raft.tla the
+    step is always enabled for a leader and may change nothing.
+    """
+    srv = s.servers[i]
+    if srv.state != Role.Leader:
+        return None
+    n = p.servers
+    log = srv.log
+    match = srv.matchIndex
+
+    def agree(index: int) -> tuple[int, ...]:
+        # The leader counts itself: its own log always has the entry.
+        return tuple(k for k in range(n) if k == i or match[k] >= index)
+
+    agree_indexes = [index for index in range(1, len(log) + 1) if is_quorum(agree(index), n)]
+    new_commit = srv.commitIndex
+    if agree_indexes:
+        top = max(agree_indexes)
+        if log[top - 1].term == srv.currentTerm or p.mutant == "commit-old-term":
+            # (The mutant is the BUG of Figure 8: counting replicas of an entry from an earlier
+            # term does not make it committed.)
+            new_commit = top
+    return _set_server(s, i, srv._replace(commitIndex=new_commit))
+
+
+# --- message handlers: i = recipient, j = sender, m = message --------------------------------
+
+
+def handle_request_vote_request(
+    p: Params, s: State, i: int, j: int, m: RequestVoteRequest
+) -> State | None:
+    """HandleRequestVoteRequest(i, j, m): server i answers j's RequestVote with mterm <= its term.
+
+    Figure 2, RequestVote RPC, receiver: "1. Reply false if term < currentTerm. 2. If votedFor is
+    null or candidateId, and candidate's log is at least as up-to-date as receiver's log, grant
+    vote" (§5.2, §5.4: up-to-date means a later last term, or the same last term and a log at
+    least as long).
+    """
+    srv = s.servers[i]
+    if m.mterm > srv.currentTerm:
+        return None
+    log = srv.log
+    my_last_term = last_term(log)
+    log_ok = m.mlastLogTerm > my_last_term or (
+        m.mlastLogTerm == my_last_term and m.mlastLogIndex >= len(log)
+    )
+    if p.mutant == "vote-without-log-check":
+        # BUG: the election restriction (§5.4.1) is what makes leaders hold every committed entry.
+        log_ok = True
+    grant = m.mterm == srv.currentTerm and log_ok and srv.votedFor in (NIL, j)
+    if grant:
+        s = _set_server(s, i, srv._replace(votedFor=j))
+    response = RequestVoteResponse(
+        mtype=MType.RequestVoteResponse,
+        mterm=srv.currentTerm,
+        mvoteGranted=grant,
+        mlog=log if p.history else (),
+        msource=i,
+        mdest=j,
+    )
+    return _reply(s, response, m)
+
+
+def handle_request_vote_response(
+    p: Params, s: State, i: int, j: int, m: RequestVoteResponse
+) -> State | None:
+    """HandleRequestVoteResponse(i, j, m): server i tallies j's vote of its current term.
+
+    Figure 2, Candidates: "If votes received from majority of servers: become leader" — this step
+    counts one vote; BecomeLeader checks for the majority. As in raft.tla, votes are tallied
+    whatever i's role: they are only looked at by a candidate.
+    """
+    srv = s.servers[i]
+    if m.mterm != srv.currentTerm:
+        return None
+    new = srv._replace(votesResponded=set_add(srv.votesResponded, j))
+    if m.mvoteGranted:
+        new = new._replace(votesGranted=set_add(srv.votesGranted, j))
+        h = s.history
+        if h:
+            voter_log = h.voterLog[i]
+            # raft.tla's @@ keeps the left side: a voter's first recorded log stays.
+            if all(voter != j for voter, _ in voter_log):
+                s = _set_voter_log(s, i, tuple(sorted((*voter_log, (j, m.mlog)))))
+    return _discard(_set_server(s, i, new), m)
+
+
+def handle_append_entries_request(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m): i handles an AppendEntries with mterm <= its term.
+
+    Figure 2, AppendEntries RPC, receiver: "1. Reply false if term < currentTerm. 2. Reply false
+    if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm. 3. If an
+    existing entry conflicts with a new one (same index but different terms), delete the
+    existing entry and all that follow it. 4. Append any new entries not already in the log.
+    5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new
+    entry)." Candidates: "If AppendEntries RPC received from new leader: convert to follower".
+
+    As in raft.tla these are separate steps: a conflicting entry is removed one at a time and
+    an entry appended without replying; the message stays until the "already done" branch
+    replies (which may also lower commitIndex when the message is old).
+    """
+    srv = s.servers[i]
+    if m.mterm > srv.currentTerm:
+        return None
+    log = srv.log
+    prev = m.mprevLogIndex
+    log_ok = prev == 0 or (0 < prev <= len(log) and m.mprevLogTerm == log[prev - 1].term)
+
+    # Reject: stale term, or a follower whose log does not match at prevLogIndex.
+    if m.mterm < srv.currentTerm or (srv.state == Role.Follower and not log_ok):
+        response = AppendEntriesResponse(
+            mtype=MType.AppendEntriesResponse,
+            mterm=srv.currentTerm,
+            msuccess=False,
+            mmatchIndex=0,
+            msource=i,
+            mdest=j,
+        )
+        return _reply(s, response, m)
+
+    # Same term from here on.
+    if srv.state == Role.Candidate:
+        # Return to follower state; the message stays to be handled as a follower.
+        return _set_server(s, i, srv._replace(state=Role.Follower))
+
+    if srv.state != Role.Follower:
+        # A leader receiving AppendEntries of its own term: no branch of raft.tla applies.
+        return None
+
+    index = prev + 1
+    entries = m.mentries
+    if p.mutant == "truncate-on-any-append":
+        # BUG: cutting the log at prevLogIndex even when the entries already match lets an old,
+        # reordered request erase entries that later requests added (and that may be committed).
+        if log[prev:] != entries:
+            return _set_server(s, i, srv._replace(log=log[:prev] + entries))
+    elif entries and (len(log) < index or log[index - 1].term != entries[0].term):
+        if len(log) >= index:
+            # Conflict: remove one entry (the last); the message stays.
+            return _set_server(s, i, srv._replace(log=log[:-1]))
+        # No conflict (len(log) == prevLogIndex): append the entry; the message stays.
+        return _set_server(s, i, srv._replace(log=log + (entries[0],)))
+
+    # Already done with the request: set commitIndex and reply success.
+    response = AppendEntriesResponse(
+        mtype=MType.AppendEntriesResponse,
+        mterm=srv.currentTerm,
+        msuccess=True,
+        mmatchIndex=prev + len(entries),
+        msource=i,
+        mdest=j,
+    )
+    s = _set_server(s, i, srv._replace(commitIndex=m.mcommitIndex))
+    return _reply(s, response, m)
+
+
+def handle_append_entries_response(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesResponse
+) -> State | None:
+    """HandleAppendEntriesResponse(i, j, m): leader i learns how far j's log matches its own.
+
+    Figure 2, Leaders: "If successful: update nextIndex and matchIndex for follower. If
+    AppendEntries fails because of log inconsistency: decrement nextIndex and retry". As in
+    raft.tla there is no role check: responses of i's current term are handled even if i is no
+    longer leader.
+    """
+    srv = s.servers[i]
+    if m.mterm != srv.currentTerm:
+        return None
+    if m.msuccess:
+        new = srv._replace(
+            nextIndex=_replace_at(srv.nextIndex, j, m.mmatchIndex + 1),
+            matchIndex=_replace_at(srv.matchIndex, j, m.mmatchIndex),
+        )
+    else:
+        new = srv._replace(nextIndex=_replace_at(srv.nextIndex, j, max(srv.nextIndex[j] - 1, 1)))
+    return _discard(_set_server(s, i, new), m)
+
+
+def update_term(p: Params, s: State, i: int, j: int, m: Message) -> State | None:
+    """UpdateTerm(i, j, m): a message with a newer term makes i adopt it and become follower.
+
+    Figure 2, Rules for All Servers: "If RPC request or response contains term T > currentTerm:
+    set currentTerm = T, convert to follower". The message stays, to be handled next.
+    """
+    srv = s.servers[i]
+    if m.mterm <= srv.currentTerm:
+        return None
+    new = srv._replace(currentTerm=m.mterm, state=Role.Follower, votedFor=NIL)
+    return _set_server(s, i, new)
+
+
+def drop_stale_response(p: Params, s: State, i: int, j: int, m: Message) -> State | None:
+    """DropStaleResponse(i, j, m): a response from an older term is ignored and removed.
+
+    Figure 2 (implicitly, §5.1): "If a server receives a request with a stale term number, it
+    rejects the request"; responses of old terms carry nothing a server may act on.
+    """
+    if m.mterm >= s.servers[i].currentTerm:
+        return None
+    return _discard(s, m)
+
+
+def duplicate_message(p: Params, s: State, m: Message) -> State:
+    """DuplicateMessage(m): the network delivers a message twice (§5.1: RPCs may be repeated)."""
+    return _send(s, m)
+
+
+def drop_message(p: Params, s: State, m: Message) -> State:
+    """DropMessage(m): the network loses a message (§5.1: RPCs may be lost)."""
+    return _discard(s, m)
+
+
+# --- Next ----------------------------------------------------------------------------------
+
+
+def receive(p: Params, s: State, m: Message) -> Iterator[tuple[Label, State]]:
+    """Receive(m): the recipient handles a message; at most one handler is enabled.
+
+    A newer term is adopted first (UpdateTerm); stale responses are dropped; otherwise the
+    handler for the message's type runs.
+    """
+    i, j = m.mdest, m.msource
+    t = update_term(p, s, i, j, m)
+    if t is not None:
+        yield ("UpdateTerm", i, j, m), t
+        return
+    mtype = m.mtype
+    if mtype == MType.RequestVoteRequest:
+        t = handle_request_vote_request(p, s, i, j, m)  # type: ignore[arg-type]
+        name = "HandleRequestVoteRequest"
+    elif mtype == MType.AppendEntriesRequest:
+        t = handle_append_entries_request(p, s, i, j, m)  # type: ignore[arg-type]
+        name = "HandleAppendEntriesRequest"
+    else:
+        t = drop_stale_response(p, s, i, j, m)
+        name = "DropStaleResponse"
+        if t is None:
+            if mtype == MType.RequestVoteResponse:
+                t = handle_request_vote_response(p, s, i, j, m)  # type: ignore[arg-type]
+                name = "HandleRequestVoteResponse"
+            else:
+                t = handle_append_entries_response(p, s, i, j, m)  # type: ignore[arg-type]
+                name = "HandleAppendEntriesResponse"
+    if t is not None:
+        yield (name, i, j, m), t
+
+
+ACTION_NAMES: tuple[str, ...] = (
+    "Timeout",
+    "Restart",
+    "RequestVote",
+    "BecomeLeader",
+    "ClientRequest",
+    "AdvanceCommitIndex",
+    "AppendEntries",
+    "UpdateTerm",
+    "HandleRequestVoteRequest",
+    "HandleRequestVoteResponse",
+    "HandleAppendEntriesRequest",
+    "HandleAppendEntriesResponse",
+    "DropStaleResponse",
+    "DuplicateMessage",
+    "DropMessage",
+)
+
+FAULT_ACTIONS = frozenset({"Restart", "DuplicateMessage", "DropMessage"})
+
+
+def action_names(p: Params) -> tuple[str, ...]:
+    """The actions of Next for these parameters (without the fault actions when they are off)."""
+    return tuple(a for a in ACTION_NAMES if p.faults or a not in FAULT_ACTIONS)
+
+
+def next_steps(p: Params, s: State) -> Iterator[tuple[Label, State]]:
+    """raft.tla's ``Next``: every enabled action instance and its successor.
+
+    With ``p.faults`` off, Restart, DuplicateMessage and DropMessage are left out. The history
+    variable ``allLogs`` gains the logs as they were before the step, on every step, as in
+    raft.tla; the ghost variables are updated from what the step did.
+    """
+    for label, t in _core_steps(p, s):
+        if p.history:
+            t = _record_all_logs(s, t)
+        if p.ghost:
+            t = _record_ghost(s, label, t)
+        yield label, t
+
+
+def _core_steps(p: Params, s: State) -> Iterator[tuple[Label, State]]:
+    servers = range(p.servers)
+    faults = p.faults
+    for i in servers:
+        t = timeout(p, s, i)
+        if t is not None:
+            yield ("Timeout", i), t
+    if faults:
+        for i in servers:
+            yield ("Restart", i), restart(p, s, i)
+    for i in servers:
+        for j in servers:
+            t = request_vote(p, s, i, j)
+            if t is not None:
+                yield ("RequestVote", i, j), t
+    for i in servers:
+        t = become_leader(p, s, i)
+        if t is not None:
+            yield ("BecomeLeader", i), t
+    for i in servers:
+        for v in range(1, p.values + 1):
+            t = client_request(p, s, i, v)
+            if t is not None:
+                yield ("ClientRequest", i, v), t
+    for i in servers:
+        t = advance_commit_index(p, s, i)
+        if t is not None:
+            yield ("AdvanceCommitIndex", i), t
+    for i in servers:
+        for j in servers:
+            t = append_entries(p, s, i, j)
+            if t is not None:
+                yield ("AppendEntries", i, j), t
+    for m, _count in s.messages:
+        yield from receive(p, s, m)
+    if faults:
+        for m, _count in s.messages:
+            yield ("DuplicateMessage", m), duplicate_message(p, s, m)
+        for m, _count in s.messages:
+            yield ("DropMessage", m), drop_message(p, s, m)
+
+
+def _record_all_logs(before: State, after: State) -> State:
+    # allLogs' = allLogs \cup {log[i] : i \in Server}, with the logs of the state before the step.
+    h = after.history
+    all_logs = h.allLogs
+    for srv in before.servers:
+        all_logs = set_add(all_logs, srv.log)
+    return after._replace(history=h._replace(allLogs=all_logs))
+
+
+def _record_ghost(before: State, label: Label, after: State) -> State:
+    g = after.ghost
+    elected, committed = g.elected, g.committed
+    if label[0] == "BecomeLeader":
+        i = label[1]
+        elected = set_add(elected, (after.servers[i].currentTerm, i))
+    for old, new in zip(before.servers, after.servers, strict=True):
+        if new.commitIndex > old.commitIndex:
+            top = min(new.commitIndex, len(new.log))
+            for index in range(old.commitIndex + 1, top + 1):
+                committed = set_add(committed, (index, new.log[index - 1], new.currentTerm))
+    if elected is g.elected and committed is g.committed:
+        return after
+    return after._replace(ghost=Ghost(elected=elected, committed=committed))

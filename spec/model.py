@@ -1,0 +1,186 @@
+"""Raft as a model for the checker: the spec's actions, bounds, properties and symmetry.
+
+This is the only place where spec/ meets the checker's protocol (``raftkit.modelcheck.model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ..modelcheck.model import (
+    ActionProperty,
+    Invariant,
+    Label,
+    Properties,
+    Sometimes,
+    SometimesStep,
+)
+from . import properties as props
+from .actions import action_names, next_steps
+from .params import Params
+from .state import (
+    NIL,
+    AppendEntriesRequest,
+    Entry,
+    Log,
+    Message,
+    MType,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Role,
+    State,
+    init_state,
+    server_name,
+)
+from .symmetry import canonical
+
+
+def within_bounds(p: Params, s: State) -> bool:
+    """The state constraint: terms, log lengths, copies of a message and messages in flight."""
+    for srv in s.servers:
+        if srv.currentTerm > p.max_term or len(srv.log) > p.max_log:
+            return False
+    if len(s.messages) > p.max_inflight:
+        return False
+    return all(count <= p.max_dup for _m, count in s.messages)
+
+
+class RaftModel:
+    """raft.tla for one bounded configuration, with or without symmetry reduction."""
+
+    def __init__(self, params: Params, symmetry: bool = True) -> None:
+        params.validate()
+        self.params = params
+        self.symmetry = symmetry
+
+    def init_states(self) -> Iterator[State]:
+        yield init_state(self.params)
+
+    def successors(self, state: State) -> Iterator[tuple[Label, State]]:
+        return next_steps(self.params, state)
+
+    def within_bounds(self, state: State) -> bool:
+        return within_bounds(self.params, state)
+
+    def canonical(self, state: State) -> Hashable:
+        return canonical(state) if self.symmetry else state
+
+    def properties(self) -> Properties[State]:
+        return Properties(
+            invariants=tuple(Invariant(p.name, p.fn, p.doc) for p in props.INVARIANTS),
+            action_properties=tuple(
+                ActionProperty(p.name, p.fn, p.doc) for p in props.ACTION_PROPERTIES
+            ),
+            sometimes=tuple(Sometimes(p.name, p.fn, p.doc) for p in props.SOMETIMES),
+            sometimes_steps=tuple(
+                SometimesStep(p.name, p.fn, p.doc) for p in props.SOMETIMES_STEPS
+            ),
+        )
+
+    def action_names(self) -> Sequence[str]:
+        return action_names(self.params)
+
+    def describe(self, state: State) -> Mapping[str, Any]:
+        return describe(state)
+
+    def format_label(self, label: Label) -> str:
+        return format_label(label)
+
+
+# --- for people and programs -------------------------------------------------------------------
+
+
+def _log_json(log: Log) -> list[list[int]]:
+    return [[e.term, e.value] for e in log]
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    """A message as a JSON object with raft.tla's field names."""
+    out: dict[str, Any] = {"mtype": MType(m.mtype).name}
+    for name, value in zip(m._fields[1:], m[1:], strict=True):
+        if name in ("msource", "mdest"):
+            out[name] = server_name(value)
+        elif name in ("mentries", "mlog"):
+            out[name] = _log_json(value)
+        else:
+            out[name] = value
+    return out
+
+
+def describe(s: State) -> dict[str, Any]:
+    """The state as named variables: ``currentTerm[s1]``, ..., ``messages``, history, ghost."""
+    out: dict[str, Any] = {}
+    for i, srv in enumerate(s.servers):
+        name = server_name(i)
+        out[f"currentTerm[{name}]"] = srv.currentTerm
+        out[f"state[{name}]"] = Role(srv.state).name
+        out[f"votedFor[{name}]"] = None if srv.votedFor == NIL else server_name(srv.votedFor)
+        out[f"log[{name}]"] = _log_json(srv.log)
+        out[f"commitIndex[{name}]"] = srv.commitIndex
+        out[f"votesResponded[{name}]"] = [server_name(k) for k in srv.votesResponded]
+        out[f"votesGranted[{name}]"] = [server_name(k) for k in srv.votesGranted]
+        out[f"nextIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.nextIndex)}
+        out[f"matchIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.matchIndex)}
+    out["messages"] = [{**message_json(m), "count": c} for m, c in s.messages]
+    if s.history:
+        h = s.history
+        out["elections"] = [
+            {
+                "eterm": e.eterm,
+                "eleader": server_name(e.eleader),
+                "elog": _log_json(e.elog),
+                "evotes": [server_name(v) for v in e.evotes],
+                "evoterLog": {server_name(v): _log_json(lg) for v, lg in e.evoterLog},
+            }
+            for e in h.elections
+        ]
+        out["allLogs"] = [_log_json(lg) for lg in h.allLogs]
+        for i, vl in enumerate(h.voterLog):
+            out[f"voterLog[{server_name(i)}]"] = {server_name(v): _log_json(lg) for v, lg in vl}
+    if s.ghost:
+        out["ghost.elected"] = [[term, server_name(i)] for term, i in s.ghost.elected]
+        out["ghost.committed"] = [
+            {"index": index, "entry": [e.term, e.value], "term": term}
+            for index, e, term in s.ghost.committed
+        ]
+    return out
+
+
+def _message_brief(m: Message) -> str:
+    route = f"{server_name(m.msource)}->{server_name(m.mdest)}"
+    if m.mtype == MType.RequestVoteRequest:
+        assert isinstance(m, RequestVoteRequest)
+        return f"RequestVoteRequest {route} term {m.mterm} last {m.mlastLogIndex}@{m.mlastLogTerm}"
+    if m.mtype == MType.RequestVoteResponse:
+        assert isinstance(m, RequestVoteResponse)
+        granted = "granted" if m.mvoteGranted else "denied"
+        return f"RequestVoteResponse {route} term {m.mterm} {granted}"
+    if m.mtype == MType.AppendEntriesRequest:
+        assert isinstance(m, AppendEntriesRequest)
+        entries = ",".join(f"{e.term}:v{e.value}" for e in m.mentries)
+        return (
+            f"AppendEntriesRequest {route} term {m.mterm} prev {m.mprevLogIndex}@{m.mprevLogTerm}"
+            f" entries [{entries}] commit {m.mcommitIndex}"
+        )
+    return (
+        f"AppendEntriesResponse {route} term {m.mterm} "
+        f"{'ok' if m.msuccess else 'fail'} match {m.mmatchIndex}"  # type: ignore[union-attr]
+    )
+
+
+def format_label(label: Label) -> str:
+    """``Timeout(s1)``, ``RequestVote(s1, s2)``, ``HandleAppendEntriesRequest(s2 <- ...)``."""
+    name, *args = label
+    if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
+        return f"{name}({server_name(args[0])})"
+    if name in ("RequestVote", "AppendEntries"):
+        return f"{name}({server_name(args[0])}, {server_name(args[1])})"
+    if name == "ClientRequest":
+        return f"{name}({server_name(args[0])}, v{args[1]})"
+    if name in ("DuplicateMessage", "DropMessage"):
+        return f"{name}({_message_brief(args[0])})"
+    return f"{name}({_message_brief(args[2])})"
+
+
+__all__ = ["RaftModel", "within_bounds", "describe", "format_label", "message_json", "Entry"]

@@ -1,0 +1,55 @@
+"""The constants of the specification and the bounds that make its state space finite.
+
+raft.tla leaves ``Server`` and ``Value`` open; a model checker needs them fixed, and needs a state
+constraint (here: ``max_term``, ``max_log``, ``max_dup``, ``max_inflight``) to stop the search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Params:
+    """One bounded configuration of the spec.
+
+    ``servers`` and ``values`` are raft.tla's ``Server`` and ``Value``. The bounds act like a TLC
+    ``CONSTRAINT``: a state breaking them is still checked, but not explored further.
+    """
+
+    servers: int = 3
+    values: int = 1
+    max_term: int = 3
+    max_log: int = 1
+    max_dup: int = 1
+    max_inflight: int = 1
+    faults: bool = False
+    history: bool = False
+    ghost: bool = False
+    mutant: str | None = None
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` with a one-line message naming the CLI flag at fault."""
+        _in_range("--servers", self.servers, 1, 5)
+        _in_range("--values", self.values, 1, 3)
+        _in_range("--max-term", self.max_term, 1, 20)
+        _in_range("--max-log", self.max_log, 0, 20)
+        _in_range("--max-dup", self.max_dup, 1, 20)
+        _in_range("--max-inflight", self.max_inflight, 1, 50)
+        if self.mutant is not None:
+            from .mutants import MUTANTS
+
+            if self.mutant not in MUTANTS:
+                known = ", ".join(sorted(MUTANTS))
+                raise ValueError(f"--mutant: unknown mutant {self.mutant!r} (known: {known})")
+
+    def describe(self) -> dict[str, object]:
+        """The parameters as a JSON object."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _in_range(flag: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{flag} must be an integer (got {value!r})")
+    if not low <= value <= high:
+        raise ValueError(f"{flag} must be between {low} and {high} (got {value})")

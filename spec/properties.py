@@ -1,0 +1,171 @@
+"""The five safety properties of Raft (Figure 3 of the paper), and what must be reachable.
+
+Each property is checked in the strongest form that raises no false alarm on the unmutated spec.
+Three of them speak of history ("at most one leader can be elected in a given term", "committed
+in a given term", "applied") which a single state does not show:
+
+* Without ``--ghost`` they are checked on what one state shows. ElectionSafety then sees only
+  leaders of one term that exist at the same time. LeaderCompleteness and StateMachineSafety
+  take an entry as committed when a server's commitIndex covers it: a server in term t only
+  learns of commits made in terms <= t, so every leader of a term >= t must hold the entry.
+  (The naive "every leader holds every committed entry" is wrong: a stale leader of an old term
+  may legally lack an entry a newer leader committed.)
+* With ``--ghost`` the ghost variables (see ``state.Ghost``) record every election and every
+  commit, and the properties are checked over the whole behaviour so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .state import Role, State
+
+Label = tuple[Any, ...]
+
+
+def election_safety(s: State) -> bool:
+    """Election Safety: at most one leader can be elected in a given term (§5.2).
+
+    State form: no two servers are leaders of the same term. With ghost state: no term has two
+    BecomeLeader steps by different servers in the behaviour so far.
+    """
+    terms = [srv.currentTerm for srv in s.servers if srv.state == Role.Leader]
+    if len(terms) != len(set(terms)):
+        return False
+    if s.ghost:
+        elected_terms = [term for term, _leader in s.ghost.elected]
+        return len(elected_terms) == len(set(elected_terms))
+    return True
+
+
+def leader_append_only(before: State, label: Label, after: State) -> bool:
+    """Leader Append-Only: a leader never overwrites or deletes entries in its log (§5.3).
+
+    A property of each step: a server that is leader of the same term before and after the step
+    has its old log as a prefix of its new one.
+    """
+    for old, new in zip(before.servers, after.servers, strict=True):
+        if (
+            old.state == Role.Leader
+            and new.state == Role.Leader
+            and old.currentTerm == new.currentTerm
+            and new.log[: len(old.log)] != old.log
+        ):
+            return False
+    return True
+
+
+def log_matching(s: State) -> bool:
+    """Log Matching: if two logs contain an entry with the same index and term, the logs are
+    identical in all entries up through that index (§5.3).
+    """
+    logs = [srv.log for srv in s.servers]
+    for a in range(len(logs)):
+        for b in range(a + 1, len(logs)):
+            x, y = logs[a], logs[b]
+            # The last index where the terms agree decides: the prefixes up to it must be equal.
+            for k in range(min(len(x), len(y)), 0, -1):
+                if x[k - 1].term == y[k - 1].term:
+                    if x[:k] != y[:k]:
+                        return False
+                    break
+    return True
+
+
+def leader_completeness(s: State) -> bool:
+    """Leader Completeness: if a log entry is committed in a given term, that entry will be
+    present in the logs of the leaders for all higher-numbered terms (§5.4).
+
+    State form: an entry covered by server i's commitIndex was committed in a term no later than
+    i's currentTerm, so every leader whose term is at least i's holds it at the same index.
+    With ghost state: every recorded commit (index, entry, term) is in the log of every leader
+    of a term >= that term.
+    """
+    leaders = [srv for srv in s.servers if srv.state == Role.Leader]
+    if not leaders:
+        return True
+    for srv in s.servers:
+        top = min(srv.commitIndex, len(srv.log))
+        for leader in leaders:
+            if leader is srv or leader.currentTerm < srv.currentTerm:
+                continue
+            if leader.log[:top] != srv.log[:top]:
+                return False
+    if s.ghost:
+        for index, entry, term in s.ghost.committed:
+            for leader in leaders:
+                if leader.currentTerm >= term and (
+                    len(leader.log) < index or leader.log[index - 1] != entry
+                ):
+                    return False
+    return True
+
+
+def state_machine_safety(s: State) -> bool:
+    """State Machine Safety: if a server has applied a log entry at a given index to its state
+    machine, no other server will ever apply a different log entry for the same index (§5.4.3).
+
+    State form: the entries covered by two servers' commitIndex agree. With ghost state: no two
+    commits recorded in the behaviour so far put different entries at one index.
+    """
+    prefixes = [srv.log[: min(srv.commitIndex, len(srv.log))] for srv in s.servers]
+    for a in range(len(prefixes)):
+        for b in range(a + 1, len(prefixes)):
+            k = min(len(prefixes[a]), len(prefixes[b]))
+            if prefixes[a][:k] != prefixes[b][:k]:
+                return False
+    if s.ghost:
+        seen: dict[int, Any] = {}
+        for index, entry, _term in s.ghost.committed:
+            if seen.setdefault(index, entry) != entry:
+                return False
+    return True
+
+
+# --- what must be reachable ------------------------------------------------------------------
+
+
+def leader_elected(s: State) -> bool:
+    """Sometimes: some server becomes leader."""
+    return any(srv.state == Role.Leader for srv in s.servers)
+
+
+def entry_committed(s: State) -> bool:
+    """Sometimes: some server's commitIndex covers an entry of its log."""
+    return any(srv.commitIndex > 0 and srv.log for srv in s.servers)
+
+
+def conflicting_entry_overwritten(before: State, label: Label, after: State) -> bool:
+    """Sometimes (a step): a follower removes a conflicting entry so the leader's can replace it."""
+    if label[0] != "HandleAppendEntriesRequest":
+        return False
+    i = label[1]
+    return len(after.servers[i].log) < len(before.servers[i].log)
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    fn: Callable[..., bool]
+
+    @property
+    def doc(self) -> str:
+        return (self.fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+
+INVARIANTS: Sequence[Property] = (
+    Property("ElectionSafety", election_safety),
+    Property("LogMatching", log_matching),
+    Property("LeaderCompleteness", leader_completeness),
+    Property("StateMachineSafety", state_machine_safety),
+)
+ACTION_PROPERTIES: Sequence[Property] = (Property("LeaderAppendOnly", leader_append_only),)
+SOMETIMES: Sequence[Property] = (
+    Property("LeaderElected", leader_elected),
+    Property("EntryCommitted", entry_committed),
+)
+SOMETIMES_STEPS: Sequence[Property] = (
+    Property("ConflictingEntryOverwritten", conflicting_entry_overwritten),
+)
