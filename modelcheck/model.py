@@ -5,8 +5,9 @@ that produced them, properties, a state constraint and a canonical form. This is
 Stateright's ``Model`` trait, cut down to what a breadth-first search needs.
 
 States must be hashable, immutable values whose ``hash()`` is deterministic across processes
-(tuples of ints, bools, None and nested tuples are; ``str`` is not unless PYTHONHASHSEED is
-fixed), because the checker stores 64-bit fingerprints of them.
+(tuples of ints, bools and nested tuples are; ``str`` is not unless PYTHONHASHSEED is fixed, and
+on Python 3.11 neither is ``None``, whose hash is its address until 3.12), because the checker
+stores 64-bit fingerprints of them.
 """
 
 from __future__ import annotations
