@@ -26,6 +26,8 @@ Record kinds (first element of the msgpack array):
 * ``("H", term, vote, commit)``  hard state; the last one wins
 * ``("E", index, term, data)``   a log entry; an index at or below the current last index
   truncates the log first (that is how a follower's conflicting suffix is replaced)
+* ``("T", index)``               truncate: entries >= index are gone (a follower's conflicting
+  suffix; usually followed by the replacing entries in the same write)
 * ``("S", index, term)``         log base after compaction: entries up to index are in the
   snapshot; always the first record of a compacted WAL
 
@@ -206,6 +208,12 @@ class LogState:
             elif kind == "E":
                 _, index, term, data = rec
                 self.put_entry(StoredEntry(int(index), int(term), bytes(data)))
+            elif kind == "T":
+                _, index = rec
+                index = int(index)
+                if index <= self.base.index:
+                    raise ValueError(f"truncation at {index} into the snapshot")
+                del self.entries[max(0, index - self.base.index - 1) :]
             elif kind == "S":
                 _, index, term = rec
                 self.base = SnapshotMeta(int(index), int(term))
@@ -333,16 +341,15 @@ class Storage:
             self._pending.append(encode_record(rec))
 
     def truncate_suffix(self, from_index: int) -> None:
-        """Drop entries >= from_index. Made durable by the next append at from_index.
-
-        Raft only ever truncates to replace, so a truncation without a following append is
-        kept in memory; on restart the old suffix may reappear, which Raft tolerates (those
-        entries were never committed, and the leader will overwrite them again).
-        """
-        if from_index <= self.state.base.index:
-            raise ValueError("cannot truncate into the snapshot")
-        if from_index <= self.state.last_index:
-            del self.state.entries[from_index - self.state.base.index - 1 :]
+        """Drop entries >= from_index (durable with the next sync)."""
+        if from_index > self.state.last_index:
+            return
+        rec = ["T", from_index]
+        try:
+            self.state.apply(rec)
+        except StorageCorruption as exc:
+            raise ValueError(f"truncate rejected: {exc.reason}") from None
+        self._pending.append(encode_record(rec))
 
     def sync(self) -> None:
         """Write everything buffered in one write and make it durable."""

@@ -112,6 +112,7 @@ class Transport:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._inbound: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -140,6 +141,10 @@ class Transport:
             self._server.close()
             for w in list(self._inbound):
                 w.close()
+            for t in list(self._handlers):
+                t.cancel()
+            if self._handlers:
+                await asyncio.wait(list(self._handlers), timeout=1.0)
             await self._server.wait_closed()
             self._server = None
 
@@ -251,6 +256,9 @@ class Transport:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         addr = writer.get_extra_info("peername")
         self._inbound.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         peer = None
         try:
             peer = await asyncio.wait_for(self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT)
@@ -269,14 +277,25 @@ class Transport:
                         self.node_id, peer, exc,
                     )  # fmt: skip
                     return
+                except Exception:
+                    # A bug on our side must not take the node down with it; the connection
+                    # is dropped and the peer will redial.
+                    log.exception("%s: error handling a message from %s", self.node_id, peer)
+                    return
         except asyncio.IncompleteReadError:
             pass  # the peer went away; it will redial
+        except asyncio.CancelledError:
+            # Shutting down. Returning instead of re-raising keeps Python 3.11's stream
+            # callback from logging a spurious traceback for the cancelled handler.
+            return
         except FrameError as exc:
             log.warning("%s: closing connection from %s (%s): %s", self.node_id, peer, addr, exc)
         except (TimeoutError, OSError) as exc:
             log.info("%s: connection from %s (%s) ended: %s", self.node_id, peer, addr, exc)
         finally:
             self._inbound.discard(writer)
+            if task is not None:
+                self._handlers.discard(task)
             writer.close()
 
     async def _accept_handshake(

@@ -213,3 +213,17 @@ def test_fsync_happens_before_save_returns(tmp_path, monkeypatch):
     assert len(calls) == 1  # one write, one fsync per Ready
     st.save(None, [])
     assert len(calls) == 1  # nothing to persist, nothing to sync
+
+
+def test_truncation_without_replacement_is_durable(tmp_path):
+    st = Storage.open(str(tmp_path))
+    st.save(HardState(1, None, 0), [E(1, 1), E(2, 1), E(3, 1)])
+    st.truncate_suffix(2)
+    st.sync()
+    assert st.last_index == 1
+    st.close()
+    assert Storage.open(str(tmp_path)).last_index == 1
+    with pytest.raises(ValueError, match="snapshot"):
+        again = Storage.open(str(tmp_path))
+        again.save_snapshot(Snapshot(1, 1, b""))
+        again.truncate_suffix(1)
