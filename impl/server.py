@@ -311,7 +311,10 @@ class Server:
             await asyncio.to_thread(st.sync)
             self.stats["fsyncs"] += 1
         self.stats["batches"] += 1
-        # 3: send.
+        # 3: send. The trace is flushed first so that every receive a peer logs has its send
+        # on disk here, even if this process is killed a moment later.
+        if self._trace is not None:
+            self._trace.flush()
         for rd in batch:
             for m in rd.messages:
                 self.transport.send(m.dst, m.to_wire())

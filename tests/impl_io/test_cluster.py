@@ -13,9 +13,8 @@ import time
 import pytest
 from raftkit.impl.client import Client, ClientError
 from raftkit.impl.linearizability import HistoryRecorder, check
+from raftkit.impl.proc_cluster import SECRET, ProcCluster
 from raftkit.impl.storage import encode_record
-
-from .harness import SECRET, ProcCluster
 
 
 def test_three_nodes_serve_redirect_survive_leader_kill_and_catch_up(tmp_path):
@@ -264,3 +263,26 @@ def test_torn_tail_is_cut_and_node_rejoins(tmp_path):
         cl.put("more", 1)
         c.wait_applied(c.status(c.wait_leader())["commit_index"], [victim])
         assert "torn write" in open(c.logs[victim]).read()
+
+
+def test_serve_trace_writes_protocol_events_as_json_lines(tmp_path):
+    import json
+
+    with ProcCluster(str(tmp_path), 3, trace=True) as c:
+        lead = c.wait_leader()
+        cl = Client(c.endpoints)
+        cl.put("t", "1")
+        assert cl.get("t") == "1"
+        c.stop(lead)  # a clean stop flushes the trace
+    events = []
+    for i in c.ids:
+        path = tmp_path / f"{i}.trace.jsonl"
+        if i != lead:
+            continue
+        for line in path.read_text().splitlines():
+            events.append(json.loads(line))
+    kinds = {e["event"] for e in events}
+    assert {"Restart", "BecomeLeader", "Send", "Receive", "ClientRequest"} <= kinds
+    assert all(e["node"] == lead and "term" in e["state"] for e in events)
+    sends = [e for e in events if e["event"] == "Send"]
+    assert all(e["msg"]["id"] and e["msg"]["src"] == lead for e in sends)

@@ -1,4 +1,5 @@
-"""Real raftkv node processes on 127.0.0.1 for tests and benchmarks."""
+"""Real raftkv node processes on 127.0.0.1, for tests and benchmarks (not for production:
+every node gets --admin, and the secret is a fixed test value)."""
 
 from __future__ import annotations
 
@@ -107,7 +108,9 @@ class ProcCluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def http(self, node: str, method: str, path: str, body: Any = None, timeout: float = 2.0):
+    def http(
+        self, node: str, method: str, path: str, body: Any = None, timeout: float = 2.0
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             f"http://{self.endpoint(node)}{path}", data=data, method=method,
@@ -143,7 +146,9 @@ class ProcCluster:
         """Cut node's links to peers, both directions as seen from node."""
         self.http(node, "POST", "/admin/block", {"peers": peers})
 
-    def wait_applied(self, index: int, nodes: list[str] | None = None, timeout: float = 15.0):
+    def wait_applied(
+        self, index: int, nodes: list[str] | None = None, timeout: float = 15.0
+    ) -> None:
         deadline = time.monotonic() + timeout
         nodes = nodes or list(self.procs)
         while time.monotonic() < deadline:
