@@ -17,7 +17,7 @@ BecomeCandidate    --                      --  (term was incremented and vote ca
 BecomeLeader       --                      --
 Send               the message sent        --
 Receive            the message received    emitted before the core reacts to it
-ClientRequest      --                      ``index``, ``term``, ``kind`` of the new entry
+ClientRequest      --                      ``index``, ``term``, ``entry_kind`` of the new entry
                                            (also for the leader's no-op)
 EntriesAppended    --                      ``first``, ``last``: follower appended these
                                            indices (after ``LogTruncated`` if any)

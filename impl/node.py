@@ -593,7 +593,7 @@ class Node:
         self._out_entries.extend(entries)
         if self._observer is not None:
             for e in entries:
-                self._emit(CLIENT_REQUEST, index=e.index, term=e.term, kind=e.kind)
+                self._emit(CLIENT_REQUEST, index=e.index, term=e.term, entry_kind=e.kind)
         self._maybe_commit()
         for peer in self.config.others:
             self._send_append(peer)
@@ -621,8 +621,9 @@ class Node:
         prev = pr.match
         prev_term = self.log.term_at(prev)
         if prev_term is None:
-            self._send_append(peer, heartbeat=True)
-            return
+            # The match point was compacted away; anchor at the snapshot instead. A follower that
+            # lacks it rejects, which leads to probing and then to an InstallSnapshot.
+            prev, prev_term = self.log.snapshot_index, self.log.snapshot_term
         self._send(
             AppendEntries(
                 self.term,
@@ -953,6 +954,10 @@ class Node:
                     # would stay full forever; free a slot so replication resumes (a gap is
                     # then rejected and we fall back to probing).
                     pr.inflight.pop(0)
+                elif pr.next > pr.match + 1:
+                    # Nothing is in flight any more, yet the follower is behind what we sent:
+                    # the last batches were lost. Send them again.
+                    pr.next = pr.match + 1
             elif pr.match >= pr.pending_snapshot:
                 pr.state = REPLICATE
                 pr.next = pr.match + 1
