@@ -47,7 +47,7 @@ MUTANTS: dict[str, Mutant] = {
                 "AppendEntries sends the leader's currentTerm as prevLogTerm instead of the "
                 "term of the entry at prevLogIndex."
             ),
-            bounds={"max_term": 3, "max_log": 2, "max_inflight": 1},
+            bounds={"max_term": 3, "max_log": 1, "max_inflight": 1},
         ),
         Mutant(
             name="truncate-on-any-append",
@@ -57,7 +57,7 @@ MUTANTS: dict[str, Mutant] = {
                 "request, even when the entries already match, so an old, reordered request "
                 "erases entries that later ones added."
             ),
-            bounds={"max_term": 3, "max_log": 2, "max_inflight": 2},
+            bounds={"max_term": 3, "max_log": 1, "max_inflight": 2},
         ),
         Mutant(
             name="forget-vote-on-restart",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .state import Role, State
+from .state import MType, Role, State
 
 Label = tuple[Any, ...]
 
@@ -124,6 +124,30 @@ def state_machine_safety(s: State) -> bool:
     return True
 
 
+# --- helper lemmas: invariants of raft.tla beyond the paper's five -----------------------------
+
+
+def append_entries_prev_log_term_matches(s: State) -> bool:
+    """Lemma: an AppendEntries request from a server that is still leader of the request's term
+    carries, as prevLogTerm, the term of that leader's entry at prevLogIndex.
+
+    A leader's log only grows during its term (Leader Append-Only), so what it said about its
+    log stays true while it leads. Figure 2's consistency check rests on this: a follower's
+    "entry at prevLogIndex whose term matches prevLogTerm" is then the leader's entry.
+    """
+    servers = s.servers
+    for m, _count in s.messages:
+        if m.mtype != MType.AppendEntriesRequest or m.mprevLogIndex == 0:
+            continue
+        leader = servers[m.msource]
+        if leader.state != Role.Leader or leader.currentTerm != m.mterm:
+            continue
+        log = leader.log
+        if len(log) < m.mprevLogIndex or log[m.mprevLogIndex - 1].term != m.mprevLogTerm:
+            return False
+    return True
+
+
 # --- what must be reachable ------------------------------------------------------------------
 
 
@@ -160,6 +184,7 @@ INVARIANTS: Sequence[Property] = (
     Property("LogMatching", log_matching),
     Property("LeaderCompleteness", leader_completeness),
     Property("StateMachineSafety", state_machine_safety),
+    Property("AppendEntriesPrevLogTermMatches", append_entries_prev_log_term_matches),
 )
 ACTION_PROPERTIES: Sequence[Property] = (Property("LeaderAppendOnly", leader_append_only),)
 SOMETIMES: Sequence[Property] = (
