@@ -42,6 +42,7 @@ class ProcCluster:
         extra: list[str] | None = None,
     ) -> None:
         self.root = root
+        os.makedirs(root, exist_ok=True)
         self.ids = [f"n{i + 1}" for i in range(n)]
         ports = free_ports(2 * n)
         self.raft_ports = dict(zip(self.ids, ports[:n], strict=True))

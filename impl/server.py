@@ -134,14 +134,23 @@ class Server:
         self._readies: list[Ready] = []
         self._wake = asyncio.Event()
         self._writes: dict[int, _Waiter] = {}
-        self._reads: dict[int, asyncio.Future[int]] = {}
+        self._reads: dict[int, list[asyncio.Future[int]]] = {}
+        # Client requests wait here until the next flush turns each group into one
+        # propose_many (one AppendEntries per follower) and one read_index (one heartbeat
+        # round). While a batch is being persisted, they keep piling up: group commit.
+        self._pending_props: list[tuple[bytes, asyncio.Future[KVResult | None]]] = []
+        self._pending_reads: list[asyncio.Future[int]] = []
+        self._flush_scheduled = False
+        self._busy = False
         self._read_ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._trace: Any = None
         self._stopped = asyncio.Event()
         self.fatal: BaseException | None = None
-        self.stats = {"fsyncs": 0, "batches": 0, "entries_persisted": 0}
+        self.stats: dict[str, float] = {
+            "fsyncs": 0, "batches": 0, "entries_persisted": 0, "sync_seconds": 0.0
+        }  # fmt: skip
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -275,7 +284,12 @@ class Server:
                 while self._readies:
                     batch = self._readies[: self.cfg.max_batch]
                     del self._readies[: len(batch)]
-                    await self._handle_batch(batch)
+                    self._busy = True
+                    try:
+                        await self._handle_batch(batch)
+                    finally:
+                        self._busy = False
+                    self._flush_inputs()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a disk error: stop rather than run on without a log
@@ -308,8 +322,10 @@ class Server:
                 st.set_hard_state(HardState(rd.hard_state.term, rd.hard_state.vote, 0))
                 must_sync = True
         if must_sync:
+            t0 = time.perf_counter()
             await asyncio.to_thread(st.sync)
             self.stats["fsyncs"] += 1
+            self.stats["sync_seconds"] += time.perf_counter() - t0
         self.stats["batches"] += 1
         # 3: send. The trace is flushed first so that every receive a peer logs has its send
         # on disk here, even if this process is killed a moment later.
@@ -333,14 +349,49 @@ class Server:
                 if w is not None:
                     self._resolve_write(e.index, res if w.term == e.term else None)
             for rs in rd.read_states:
-                fut = self._reads.pop(rs.request, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(rs.index)
+                for fut in self._reads.pop(rs.request, ()):
+                    if not fut.done():
+                        fut.set_result(rs.index)
             for req in rd.dropped_reads:
-                fut = self._reads.pop(req, None)
-                if fut is not None and not fut.done():
-                    fut.set_exception(NotLeader(self.node.leader_id))
+                for fut in self._reads.pop(req, ()):
+                    if not fut.done():
+                        fut.set_exception(NotLeader(self.node.leader_id))
         self._maybe_snapshot()
+
+    def _schedule_flush(self) -> None:
+        if self._busy or self._flush_scheduled:
+            return  # the Ready loop flushes when the batch in progress is done
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_soon(self._flush_inputs)
+
+    def _flush_inputs(self) -> None:
+        self._flush_scheduled = False
+        node = self.node
+        assert node is not None
+        props, self._pending_props = self._pending_props, []
+        reads, self._pending_reads = self._pending_reads, []
+        if props:
+            try:
+                rd = node.propose_many([d for d, _ in props])
+            except NotLeader as exc:
+                for _, fut in props:
+                    if not fut.done():
+                        fut.set_exception(NotLeader(exc.leader_id))
+            else:
+                for (_, fut), e in zip(props, rd.entries[-len(props) :], strict=True):
+                    self._writes[e.index] = _Waiter(e.term, fut)
+                self._push(rd)
+        if reads:
+            token = next(self._read_ids)
+            try:
+                rd = node.read_index(token)
+            except NotLeader as exc:
+                for fut in reads:
+                    if not fut.done():
+                        fut.set_exception(NotLeader(exc.leader_id))
+            else:
+                self._reads[token] = reads
+                self._push(rd)
 
     def _resolve_write(self, index: int, res: KVResult | None) -> None:
         w = self._writes.pop(index, None)
@@ -397,20 +448,16 @@ class Server:
         key = request.match_info["key"]
         node = self.node
         assert node is not None
-        token = next(self._read_ids)
+        if not node.is_leader:
+            return self._not_leader(request, node.leader_id)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._reads[token] = fut
-        try:
-            self._push(node.read_index(token))
-        except NotLeader as exc:
-            self._reads.pop(token, None)
-            return self._not_leader(request, exc.leader_id)
+        self._pending_reads.append(fut)
+        self._schedule_flush()
         try:
             await asyncio.wait_for(fut, self.cfg.request_timeout)
         except NotLeader as exc:
             return self._not_leader(request, exc.leader_id)
         except TimeoutError:
-            self._reads.pop(token, None)
             return web.json_response({"error": "read timed out; retry"}, status=504)
         # The Ready that confirmed the read also applied everything up to its index.
         if key in self.kv.data:
@@ -420,18 +467,16 @@ class Server:
     async def _propose(self, request: web.Request, cmd: Command) -> web.Response:
         node = self.node
         assert node is not None
-        try:
-            rd = node.propose(cmd.encode())
-        except NotLeader as exc:
-            return self._not_leader(request, exc.leader_id)
-        entry = rd.entries[-1]
+        if not node.is_leader:
+            return self._not_leader(request, node.leader_id)
         fut: asyncio.Future[KVResult | None] = asyncio.get_running_loop().create_future()
-        self._writes[entry.index] = _Waiter(entry.term, fut)
-        self._push(rd)
+        self._pending_props.append((cmd.encode(), fut))
+        self._schedule_flush()
         try:
             res = await asyncio.wait_for(fut, self.cfg.request_timeout)
+        except NotLeader as exc:
+            return self._not_leader(request, exc.leader_id)
         except TimeoutError:
-            self._writes.pop(entry.index, None)
             return web.json_response(
                 {"error": "timed out waiting for commit; outcome unknown"}, status=504
             )
@@ -442,9 +487,7 @@ class Server:
             )
         if res.error:
             return web.json_response({"error": res.error}, status=409)
-        out = res.to_dict()
-        out["index"] = entry.index
-        return web.json_response(out)
+        return web.json_response(res.to_dict())
 
     @staticmethod
     def _session(body: dict[str, Any]) -> tuple[str | None, int]:
