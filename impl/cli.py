@@ -216,7 +216,7 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
 
     from .server import NodeAddress, Server, ServerConfig
-    from .storage import StorageCorruption
+    from .storage import StorageCorruption, StorageLocked
 
     cluster = parse_cluster(args.cluster or default_cluster_spec(3))
     if args.id not in cluster:
@@ -243,8 +243,11 @@ def _serve(args: argparse.Namespace) -> int:
     except StorageCorruption as exc:
         print(f"raftkv serve: refusing to start: {exc}", file=sys.stderr)
         return 3
+    except StorageLocked as exc:
+        print(f"raftkv serve: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
-        print(f"raftkv serve: {exc.strerror or exc}", file=sys.stderr)
+        print(f"raftkv serve: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

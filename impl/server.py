@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -426,6 +427,10 @@ class Server:
         s["connected"] = sorted(self.transport.connected)
         s["stats"] = dict(self.stats)
         s["keys"] = len(self.kv.data)
+        if request.query.get("digest"):
+            # For tests comparing replicas: O(size of the store), so only on request.
+            blob = msgpack.packb(sorted(self.kv.data.items()), use_bin_type=True)
+            s["digest"] = hashlib.sha256(blob).hexdigest()
         return web.json_response(s)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:

@@ -38,6 +38,7 @@ fsync and rename, so a crash leaves either the old or the new WAL, both valid.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import zlib
@@ -52,6 +53,10 @@ SNAP_MAGIC = b"RKSNP001"
 _HEADER = struct.Struct("<III")
 # A record larger than this is not something we wrote: treat the length as damage.
 MAX_RECORD = 256 * 1024 * 1024
+
+
+class StorageLocked(Exception):
+    """Another process has this data directory open."""
 
 
 class StorageCorruption(Exception):
@@ -249,6 +254,7 @@ class Storage:
         self.snapshot: Snapshot | None = None
         self.report = RecoveryReport()
         self._fd: int | None = None
+        self._lock_fd: int | None = None
         self._pending: list[bytes] = []
 
     # ---- opening and recovery ------------------------------------------------------------
@@ -258,8 +264,23 @@ class Storage:
         """Open (creating if needed) and recover. Raises StorageCorruption on damage."""
         os.makedirs(directory, exist_ok=True)
         st = cls(directory, fsync=fsync)
-        st._recover()
+        st._lock()
+        try:
+            st._recover()
+        except BaseException:
+            st.close()
+            raise
         return st
+
+    def _lock(self) -> None:
+        # Two nodes appending to one WAL would interleave records: refuse the second one.
+        fd = os.open(os.path.join(self.dir, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StorageLocked(f"{self.dir}: data directory in use by another process") from None
+        self._lock_fd = fd
 
     def _recover(self) -> None:
         for leftover in ("wal.tmp", "snapshot.tmp"):
@@ -406,12 +427,17 @@ class Storage:
         self._fd = os.open(self.wal_path, os.O_WRONLY | os.O_APPEND)
 
     def close(self) -> None:
-        if self._fd is not None:
-            try:
-                self.sync()
-            finally:
-                os.close(self._fd)
-                self._fd = None
+        try:
+            if self._fd is not None:
+                try:
+                    self.sync()
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
 
 def encode_snapshot(snap: Snapshot) -> bytes:

@@ -222,8 +222,18 @@ def test_truncation_without_replacement_is_durable(tmp_path):
     st.sync()
     assert st.last_index == 1
     st.close()
-    assert Storage.open(str(tmp_path)).last_index == 1
+    again = Storage.open(str(tmp_path))
+    assert again.last_index == 1
+    again.save_snapshot(Snapshot(1, 1, b""))
     with pytest.raises(ValueError, match="snapshot"):
-        again = Storage.open(str(tmp_path))
-        again.save_snapshot(Snapshot(1, 1, b""))
         again.truncate_suffix(1)
+
+
+def test_second_opener_of_a_data_directory_is_refused(tmp_path):
+    from raftkit.impl.storage import StorageLocked
+
+    st = Storage.open(str(tmp_path))
+    with pytest.raises(StorageLocked, match="in use"):
+        Storage.open(str(tmp_path))
+    st.close()
+    Storage.open(str(tmp_path)).close()
