@@ -17,6 +17,13 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
+from .cli_graph import (
+    GraphUsageError,
+    add_check_outputs,
+    add_graph_command,
+    run_graph,
+    write_check_outputs,
+)
 from .engine import check
 from .progress import progress_for
 from .result import Result
@@ -79,33 +86,11 @@ def _spec() -> tuple[Any, Any, Any]:
     return Params, RaftModel, MUTANTS
 
 
-def build_parser() -> ArgumentParser:
-    """The ``raftmc`` parser with its ``check`` and ``mutants`` commands."""
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """The model flags shared by ``check`` and ``graph``: bounds, mutant, symmetry."""
     params_cls, _, _ = _spec()
     defaults = {f.name: f.default for f in dataclasses.fields(params_cls)}
-
-    parser = ArgumentParser(
-        prog="raftmc",
-        description="Model-check the Raft spec: breadth-first, every reachable state.",
-        epilog=EXIT_STATUS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    chk = commands.add_parser(
-        "check",
-        help="explore every reachable state within the bounds and check every property",
-        description=(
-            "Explore every state of the Raft spec reachable within the bounds, breadth-first,\n"
-            "and check its invariants, action properties and sometimes properties.\n"
-            "Counts (distinct, generated, depth) are TLC's."
-        ),
-        epilog=EXIT_STATUS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    model_group = chk.add_argument_group("model (defaults are the spec's)")
+    model_group = parser.add_argument_group("model (defaults are the spec's)")
     for field, text in _PARAM_FLAGS:
         default = defaults[field]
         if isinstance(default, bool):
@@ -139,6 +124,33 @@ def build_parser() -> ArgumentParser:
         help="reduce by permutations of the servers (default: on)",
     )
 
+
+def build_parser() -> ArgumentParser:
+    """The ``raftmc`` parser with its ``check``, ``graph`` and ``mutants`` commands."""
+    parser = ArgumentParser(
+        prog="raftmc",
+        description="Model-check the Raft spec: breadth-first, every reachable state.",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    chk = commands.add_parser(
+        "check",
+        help="explore every reachable state within the bounds and check every property",
+        description=(
+            "Explore every state of the Raft spec reachable within the bounds, breadth-first,\n"
+            "and check its invariants, action properties and sometimes properties.\n"
+            "Counts (distinct, generated, depth) are TLC's."
+        ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    add_model_flags(chk)
+    add_check_outputs(chk)
+
     run = chk.add_argument_group("search")
     run.add_argument(
         "--max-states",
@@ -157,13 +169,15 @@ def build_parser() -> ArgumentParser:
     run.add_argument(
         "--exact-store",
         action="store_true",
-        help="debug: store whole states instead of 64-bit fingerprints (more memory)",
+        help="debug: store whole states instead of 64-bit fingerprints (more memory; default: off)",
     )
     run.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object instead of tables, and no progress line",
+        help="print one JSON object instead of tables, and no progress line (default: off)",
     )
+
+    add_graph_command(commands, add_model_flags)
 
     mut = commands.add_parser(
         "mutants",
@@ -242,7 +256,15 @@ def _run_check(args: argparse.Namespace) -> int:
     else:
         print_counterexample(result, model, console)
         print_summary(result, console)
+    write_check_outputs(args, result, model, parameters)
     return exit_status(result)
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    params = params_from_args(args)
+    _, raft_model, _ = _spec()
+    model = raft_model(params, symmetry=args.symmetry)
+    return run_graph(args, model, _parameters_json(params, args))
 
 
 def exit_status(result: Result) -> int:
@@ -307,8 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _run_check(args)
+        if args.command == "graph":
+            return _run_graph(args)
         return _run_mutants(args)
-    except UsageError as exc:
+    except (UsageError, GraphUsageError) as exc:
         parser.error(str(exc))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -40,6 +41,8 @@ class ProgressLine:
             f"{snap.seconds:7.1f}s  generated {snap.generated:,}  distinct {snap.distinct:,}  "
             f"queue {snap.queue:,}  depth {snap.depth}  {rate:,.0f} states/s"
         )
+        # A line longer than the terminal wraps, and \r then rewrites only its last part.
+        text = text[: shutil.get_terminal_size().columns - 1]
         pad = " " * max(self._width - len(text), 0)
         self._width = len(text)
         self.stream.write("\r" + text + pad)
