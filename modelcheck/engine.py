@@ -112,8 +112,6 @@ def check(
     canonical = model.canonical
     within = model.within_bounds
     successors = model.successors
-    enabled_get = enabled.get
-    produced_get = produced.get
     queue: deque[tuple[Any, Hashable]] = deque()
     append = queue.append
     popleft = queue.popleft
@@ -192,13 +190,17 @@ def check(
             for label, succ in successors(state):
                 generated += 1
                 action = label[0]
-                enabled[action] = enabled_get(action, 0) + 1
+                try:
+                    enabled[action] += 1
+                except KeyError:  # a name the model did not declare in action_names()
+                    enabled[action] = 1
+                    produced[action] = 0
                 if within(succ):
                     skey = keyof(canonical(succ))
                     if skey not in parents:
                         parents[skey] = key
                         distinct += 1
-                        produced[action] = produced_get(action, 0) + 1
+                        produced[action] += 1
                         for name, holds in invariants:
                             if not holds(succ):
                                 raise _Found(

@@ -127,3 +127,11 @@ def test_gc_stays_off_if_it_was_off():
 def test_unknown_store_name():
     with pytest.raises(ValueError, match="unknown store"):
         check(dials(1, 1), store="bloom")
+
+
+def test_actions_missing_from_action_names_are_still_counted():
+    model = Toy(inits=[0], step=lambda n: [(("Inc",), n + 1)] if n < 3 else [], names=[])
+    result = check(model)
+    assert result.coverage["Inc"].enabled == 3
+    assert result.coverage["Inc"].distinct == 3
+    assert result.never_enabled == []
