@@ -294,7 +294,7 @@ class Server:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a disk error: stop rather than run on without a log
-            log.error("%s: stopping: %s", self.id, exc)
+            log.exception("%s: stopping: %s", self.id, exc)
             self.fatal = exc
             self._stopped.set()
 
@@ -380,6 +380,9 @@ class Server:
                         fut.set_exception(NotLeader(exc.leader_id))
             else:
                 for (_, fut), e in zip(props, rd.entries[-len(props) :], strict=True):
+                    # An older waiter at this index belonged to an entry that was truncated
+                    # away (we are proposing over it), so that attempt was not applied.
+                    self._resolve_write(e.index, None)
                     self._writes[e.index] = _Waiter(e.term, fut)
                 self._push(rd)
         if reads:

@@ -128,3 +128,17 @@ def test_cluster_then_put_and_get_with_no_flags(tmp_path):
     assert "started 3 nodes" in out and "cluster stopped" in out
     assert "Traceback" not in err, err
     assert (tmp_path / "raftkv-data" / "n1" / "wal").exists()
+
+
+def test_simulate_writes_a_trace(tmp_path):
+    import json
+
+    trace = tmp_path / "sim.jsonl"
+    proc = raftkv("simulate", "--seed", "3", "--steps", "150", "--trace", str(trace))
+    assert proc.returncode == 0, proc.stderr
+    assert "all checks passed" in proc.stdout
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert {e["node"] for e in events} == {"n1", "n2", "n3"}
+    assert any(e["event"] == "BecomeLeader" for e in events)
+    bad = raftkv("simulate", "--trace", str(tmp_path / "no" / "such" / "dir" / "t.jsonl"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
