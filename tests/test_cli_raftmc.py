@@ -163,3 +163,25 @@ def test_mutant_is_found_and_its_trace_replays(name):
     assert out["violation"]["property"] == mutant.breaks
     assert out["violation"]["trace"][0]["action"] is None
     assert len(out["violation"]["trace"]) == len(result.violation.trace)
+
+
+def test_mutant_bounds_are_defaults_and_flags_win():
+    from raftkit.modelcheck.cli import build_parser, params_from_args
+    from raftkit.spec.mutants import MUTANTS
+
+    name = "forget-vote-on-restart"
+    bounds = MUTANTS[name].bounds
+    args = build_parser().parse_args(["check", "--mutant", name, "--max-term", "1"])
+    params = params_from_args(args)
+    assert params.mutant == name
+    assert params.max_term == 1
+    for field, value in bounds.items():
+        if field != "max_term":
+            assert getattr(params, field) == value
+
+
+def test_no_flags_give_the_spec_defaults():
+    from raftkit.modelcheck.cli import build_parser, params_from_args
+    from raftkit.spec.params import Params
+
+    assert params_from_args(build_parser().parse_args(["check"])) == Params()
