@@ -109,3 +109,24 @@ def test_symmetry_reduction_counts_orbits(count, top, wrap):
         # Every member of an orbit is equally far from the (symmetric) initial state.
         assert reduced.depth == plain.depth
     assert plain.distinct_states == unreduced_count
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs(), st.data())
+def test_sometimes_reached_exactly_when_reachable(g, data):
+    nodes, edges, inits, oob = g
+    target = data.draw(st.integers(0, nodes - 1))
+    kind = data.draw(st.integers(0, 3))
+    _, _, _, dist = brute_force(nodes, edges, inits, oob)
+    model = graph(
+        nodes,
+        edges,
+        inits,
+        oob,
+        sometimes={"Target": lambda s: s == target},
+        steps={"EdgeKind": lambda s, a, t: a[1] == kind},
+    )
+    result = check(model)
+    assert result.sometimes["Target"] == (target in dist)
+    step_reachable = any(src in dist and dst not in oob and k == kind for src, dst, k in edges)
+    assert result.sometimes["EdgeKind"] == step_reachable
