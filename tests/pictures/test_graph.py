@@ -1,0 +1,172 @@
+"""The state graph: same states as the checker, drawable DOT, schema-valid JSON, smaller views."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import graphviz
+import jsonschema
+import pytest
+from raftkit.modelcheck import check
+from raftkit.modelcheck.cli import main
+from raftkit.modelcheck.diagrams import project, short_label, state_lines
+from raftkit.modelcheck.graph import (
+    explore,
+    graph_to_dot,
+    graph_to_json,
+    quotient,
+    quotient_to_dot,
+)
+from raftkit.spec.model import RaftModel
+from raftkit.spec.params import Params
+from toy_models import Toy, props
+
+from .helpers import NoLeader, need, schema
+
+SMALL = ["--servers", "2", "--max-term", "2", "--max-log", "0"]
+
+
+def counter(limit: int = 3) -> Toy:
+    """x in 0..limit, +1 or reset to 0; 'x != 2' is the invariant it breaks."""
+
+    def step(x):
+        yield ("Inc",), x + 1
+        yield ("Reset",), 0
+
+    return Toy(
+        inits=[0],
+        step=step,
+        bounds=lambda x: x <= limit,
+        props=props(invariants={"NotTwo": lambda x: x != 2}),
+        names=["Inc", "Reset"],
+    )
+
+
+def test_toy_graph_nodes_edges_and_violation():
+    g = explore(counter())
+    # 0 -> 1 -> 2 (violates, not expanded); resets back to 0.
+    assert sorted(n.state for n in g.nodes.values()) == [0, 1, 2]
+    assert [(e.source, e.target, e.label[0]) for e in g.edges] == [
+        (0, 1, "Inc"),
+        (0, 0, "Reset"),
+        (1, 2, "Inc"),
+        (1, 0, "Reset"),
+    ]
+    assert g.violating_ids() == [2]
+    assert g.nodes[2].violations == ("NotTwo",)
+    assert g.path_to(2) == [0, 1, 2]
+    assert g.counterexample_edges() == {(0, 1), (1, 2)}
+
+
+def test_raft_graph_has_the_checkers_distinct_states():
+    for symmetry in (True, False):
+        model = RaftModel(Params(servers=2, max_term=2, max_log=0), symmetry=symmetry)
+        g = explore(model)
+        assert g.complete
+        assert len(g.nodes) == check(model).distinct_states
+        depths = max(n.depth for n in g.nodes.values()) + 1
+        assert depths == check(model).depth
+
+
+def test_max_nodes_marks_the_graph_incomplete():
+    g = explore(RaftModel(Params(servers=2, max_term=2, max_log=0)), max_nodes=10)
+    assert not g.complete and len(g.nodes) == 10
+    assert any(n.unexpanded for n in g.nodes.values())
+
+
+def test_dot_parses_and_marks_initial_violation_and_path():
+    need("dot")
+    model = NoLeader(Params(servers=2, max_term=2, max_log=0))
+    g = explore(model)
+    bad = g.violating_ids()
+    assert bad
+    view = g.restrict(g.counterexample_ids())
+    dot = graph_to_dot(view, state_lines, short_label, "test")
+    # Graphviz itself reads the DOT back: its JSON rendering lists our nodes and edges.
+    layout = json.loads(graphviz.Source(dot.source).pipe(format="json", quiet=True))
+    names = {o["name"] for o in layout["objects"] if "nodes" not in o}
+    assert names == {str(i) for i in view.nodes}
+    assert len(layout.get("edges", [])) == len({(e.source, e.target) for e in view.edges})
+    source = dot.source
+    assert "initial" in source and "VIOLATES NoLeader" in source
+    assert "penwidth=3" in source  # the path to the violation is bold
+    assert isinstance(model, RaftModel)
+
+
+def test_graph_json_matches_schema():
+    model = RaftModel(Params(servers=2, max_term=2, max_log=0))
+    g = explore(model)
+    data = {
+        "parameters": {},
+        "view": "state graph",
+        **graph_to_json(g, model.describe, model.format_label),
+    }
+    jsonschema.validate(data, schema("state-graph.schema.json"))
+    assert len(data["nodes"]) == g.total_nodes
+
+
+def test_neighbourhood_and_quotient():
+    g = explore(RaftModel(Params(servers=2, max_term=2, max_log=0)))
+    assert g.neighbourhood(0, 0) == {0}
+    near = g.neighbourhood(0, 2)
+    assert 0 in near and all(g.nodes[i].depth <= 2 for i in near)
+    q = quotient(g, lambda s: project("roles", s), "roles")
+    assert sum(len(grp.members) for grp in q.groups) == len(g.nodes)
+    assert sum(sum(c.values()) for c in q.edges.values()) == len(g.edges)
+    assert {grp.key for grp in q.groups} == {(0, 0), (0, 1), (1, 1), (0, 2), (1, 2)} & {
+        grp.key for grp in q.groups
+    }
+    dot = quotient_to_dot(q, lambda k: [str(k)])
+    assert "×" in dot.source
+
+
+def test_cli_graph_formats(tmp_path, capsys):
+    need("dot")
+    assert main(["graph", *SMALL]) == 0
+    dot_text = capsys.readouterr().out
+    assert dot_text.startswith("digraph")
+    svg = tmp_path / "g.svg"
+    assert main(["graph", *SMALL, "-o", str(svg)]) == 0
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    png = tmp_path / "g.png"
+    assert main(["graph", *SMALL, "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    js = tmp_path / "g.json"
+    assert main(["graph", *SMALL, "-o", str(js)]) == 0
+    data = json.loads(js.read_text())
+    jsonschema.validate(data, schema("state-graph.schema.json"))
+    assert len(data["nodes"]) == 98
+
+
+def test_cli_graph_too_large_says_how_large_and_offers_views(tmp_path, capsys):
+    out = tmp_path / "g.dot"
+    assert main(["graph", *SMALL, "--node-limit", "20", "-o", str(out)]) == 3
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "98 states" in err
+    assert "--around 0 --radius 1" in err and "--quotient roles+terms" in err
+    assert "--counterexample-only" in err
+    # Each view it offers does fit.
+    assert main(["graph", *SMALL, "--node-limit", "20", "--around", "0", "--radius", "2"]) == 0
+    assert main(["graph", *SMALL, "--node-limit", "20", "--quotient", "roles+terms"]) == 0
+    assert main(["graph", *SMALL, "--node-limit", "20", "--counterexample-only"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--around", "5000"],
+        ["--around", "0", "--quotient", "roles"],
+        ["--quotient", "nonsense"],
+        ["--format", "png"],
+        ["--node-limit", "0"],
+    ],
+)
+def test_cli_graph_bad_usage(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["graph", *SMALL, *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("raftmc: error:") and len(err.strip().splitlines()) == 1
