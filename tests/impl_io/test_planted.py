@@ -135,3 +135,74 @@ def test_in_process_cluster_applies_the_same_state_everywhere(tmp_path, n_writes
         states = [dict(s.kv.data) for s in c.servers.values()]
         assert states[0] == states[1] == states[2]
         assert states[0]["k6"] == 48
+
+
+@pytest.mark.parametrize("planted", [False, True], ids=["real", "send-before-fsync"])
+def test_every_message_is_sent_after_what_it_depends_on_is_durable(tmp_path, monkeypatch, planted):
+    """The server loop's contract with the core: persist and fsync, then send. We watch what
+    each node's storage has made durable at the moment each message leaves; the planted bug
+    sends first, and the watch must see it."""
+    import dataclasses
+
+    from raftkit.impl.messages import AppendEntries, RequestVoteResponse
+    from raftkit.impl.storage import Storage
+    from raftkit.impl.transport import Transport
+
+    durable: dict[str, tuple[int, int, object]] = {}  # data dir -> (last index, term, vote)
+    real_sync, real_send = Storage.sync, Transport.send
+    problems: list[str] = []
+    checked = {"append": 0, "vote": 0}
+
+    def sync(self):
+        real_sync(self)
+        hs = self.hard_state
+        durable[self.dir] = (self.last_index, hs.term, hs.vote)
+
+    monkeypatch.setattr(Storage, "sync", sync)
+    if planted:
+        real_batch = Server._handle_batch
+
+        async def send_first(self, batch):
+            for rd in batch:
+                for m in rd.messages:
+                    self.transport.send(m.dst, m.to_wire())
+            await real_batch(self, [dataclasses.replace(rd, messages=()) for rd in batch])
+
+        monkeypatch.setattr(Server, "_handle_batch", send_first)
+
+    with InProcCluster(str(tmp_path)) as c:
+        dirs = {cfg.node_id: cfg.data_dir for cfg in c.cfgs}
+
+        def send(self, peer, obj):
+            from raftkit.impl.messages import message_from_wire
+
+            m = message_from_wire(obj)
+            last, term, vote = durable.get(dirs[self.node_id], (0, 0, None))
+            if isinstance(m, AppendEntries) and m.entries:
+                checked["append"] += 1
+                if m.entries[-1].index > last:
+                    problems.append(f"{m.src} sent entry {m.entries[-1].index}, durable {last}")
+            if isinstance(m, RequestVoteResponse) and m.vote_granted:
+                checked["vote"] += 1
+                if (term, vote) != (m.term, m.dst):
+                    problems.append(f"{m.src} granted a vote to {m.dst} before persisting it")
+            return real_send(self, peer, obj)
+
+        monkeypatch.setattr(Transport, "send", send)
+        lead = c.leader()
+        cl = Client([c.endpoint(lead)])
+        for i in range(30):
+            cl.put(f"k{i}", i)
+        # Force a new election so that votes are granted under observation too.
+        c.isolate(lead)
+        new = None
+        deadline = time.monotonic() + 10
+        while new is None or new == lead:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+            new = next((i for i, s in c.servers.items() if s.node.is_leader and i != lead), None)
+    assert checked["append"] > 10 and checked["vote"] >= 1, checked
+    if planted:
+        assert problems
+    else:
+        assert not problems, problems[:5]
