@@ -148,8 +148,9 @@ class Client:
                         ep = urllib.parse.urlsplit(location).netloc or None
                         self.leader = ep
                         continue
-                    if code == 400:
-                        raise ClientError(f"{ep}: {data.get('error', data)}")
+                    if code in (400, 409):
+                        # Our request is wrong (or a stale sequence number): retrying cannot help.
+                        raise ClientError(f"{ep}: {data.get('error', data)}", unknown=False)
                     if code == 504:
                         maybe_applied = maybe_applied or write
                     last = f"{ep}: HTTP {code}: {data.get('error', data)}"

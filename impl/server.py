@@ -143,6 +143,7 @@ class Server:
         self._pending_reads: list[asyncio.Future[int]] = []
         self._flush_scheduled = False
         self._busy = False
+        self._closing = False
         self._read_ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
@@ -219,6 +220,14 @@ class Server:
         log.info("%s: serving http://%s", self.id, self.me.http_endpoint)
 
     async def stop(self) -> None:
+        # Let the Ready loop finish the batch in hand (its fsync runs in a thread that a
+        # cancel would not stop), then stop the rest.
+        self._closing = True
+        self._wake.set()
+        ready = [t for t in self._tasks if t.get_name() == "ready"]
+        if ready:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(ready[0]), 10)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -279,10 +288,10 @@ class Server:
 
     async def _ready_loop(self) -> None:
         try:
-            while True:
+            while not self._closing:
                 await self._wake.wait()
                 self._wake.clear()
-                while self._readies:
+                while self._readies and not self._closing:
                     batch = self._readies[: self.cfg.max_batch]
                     del self._readies[: len(batch)]
                     self._busy = True

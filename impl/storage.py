@@ -41,6 +41,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -256,6 +257,10 @@ class Storage:
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._pending: list[bytes] = []
+        # The server fsyncs in a worker thread; this keeps a shutdown in the main thread from
+        # closing the file under a write still in progress (an fd number reused for another
+        # file would then receive WAL bytes).
+        self._io = threading.RLock()
 
     # ---- opening and recovery ------------------------------------------------------------
 
@@ -374,16 +379,17 @@ class Storage:
 
     def sync(self) -> None:
         """Write everything buffered in one write and make it durable."""
-        if not self._pending:
-            return
-        assert self._fd is not None, "storage is closed"
-        blob = b"".join(self._pending)
-        self._pending.clear()
-        view = memoryview(blob)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        self._sync(self._fd)
+        with self._io:
+            if not self._pending:
+                return
+            assert self._fd is not None, "storage is closed"
+            blob = b"".join(self._pending)
+            self._pending.clear()
+            view = memoryview(blob)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            self._sync(self._fd)
 
     def save(self, hard_state: HardState | None, entries: Iterable[StoredEntry]) -> None:
         """Persist one Ready's worth of state: after this returns, it survives a crash."""
@@ -404,6 +410,10 @@ class Storage:
 
     def compact(self, index: int, term: int | None = None) -> None:
         """Rewrite the WAL without entries <= index (they must be covered by a snapshot)."""
+        with self._io:
+            self._compact(index, term)
+
+    def _compact(self, index: int, term: int | None) -> None:
         self.sync()
         if term is None:
             term = self.state.term_at(index)
@@ -427,6 +437,10 @@ class Storage:
         self._fd = os.open(self.wal_path, os.O_WRONLY | os.O_APPEND)
 
     def close(self) -> None:
+        with self._io:
+            self._close()
+
+    def _close(self) -> None:
         try:
             if self._fd is not None:
                 try:
