@@ -190,9 +190,7 @@ class Server:
 
     async def start(self) -> None:
         self._open()
-        peers = {
-            a.id: (a.host, a.raft_port) for a in self.cfg.cluster.values() if a.id != self.id
-        }
+        peers = {a.id: (a.host, a.raft_port) for a in self.cfg.cluster.values() if a.id != self.id}
         self.transport = Transport(
             self.id, (self.me.host, self.me.raft_port), peers, self.cfg.secret, self._on_peer
         )
@@ -318,9 +316,7 @@ class Server:
                 # first so that the compaction rewrite sees everything before it.
                 await asyncio.to_thread(st.sync)
                 s = rd.snapshot
-                await asyncio.to_thread(
-                    st.save_snapshot, StoredSnapshot(s.index, s.term, s.data)
-                )
+                await asyncio.to_thread(st.save_snapshot, StoredSnapshot(s.index, s.term, s.data))
             if rd.truncate_from is not None:
                 st.truncate_suffix(rd.truncate_from)
                 must_sync = True
@@ -475,6 +471,10 @@ class Server:
         except NotLeader as exc:
             return self._not_leader(request, exc.leader_id)
         except TimeoutError:
+            # Forget read rounds nobody waits for any more (normally the core confirms or
+            # drops every round; this bounds the table if it ever does neither).
+            for tok in [t for t, fs in self._reads.items() if all(f.done() for f in fs)]:
+                del self._reads[tok]
             return web.json_response({"error": "read timed out; retry"}, status=504)
         # The Ready that confirmed the read also applied everything up to its index.
         if key in self.kv.data:

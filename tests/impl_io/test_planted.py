@@ -28,8 +28,7 @@ class InProcCluster:
         self.ids = ids
         self.cluster = cluster
         self.cfgs = [
-            ServerConfig(i, cluster, f"{root}/{i}", b"secret", tick_ms=20, fsync=False)
-            for i in ids
+            ServerConfig(i, cluster, f"{root}/{i}", b"secret", tick_ms=20, fsync=False) for i in ids
         ]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
