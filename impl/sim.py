@@ -580,10 +580,65 @@ class Simulation:
         target = leaders[0].node.log.last_index
         return all(s.kv.applied_index == target for s in alive)
 
+    # ------------------------------------------------------------------ manual control
+    # Used by stateful tests that choose every step themselves (faults stay off in the config).
+
+    def pending(self) -> int:
+        """Number of messages in flight."""
+        return len(self.queue)
+
+    def _take_nth(self, k: int) -> Message:
+        order = sorted(self.queue)
+        item = order[k % len(order)]
+        self.queue.remove(item)
+        heapq.heapify(self.queue)
+        return item[3]
+
+    def deliver_nth(self, k: int) -> None:
+        """Deliver the k-th message in flight now, whatever its scheduled time."""
+        m = self._take_nth(k)
+        srv = self.servers[m.dst]
+        if srv is not None and self.group[m.src] == self.group[m.dst]:
+            self._handle(m.dst, srv.node.step(m))
+
+    def drop_nth(self, k: int) -> None:
+        """Lose the k-th message in flight."""
+        self._take_nth(k)
+
+    def duplicate_nth(self, k: int) -> None:
+        """Send the k-th message in flight a second time."""
+        m = sorted(self.queue)[k % len(self.queue)][3]
+        self._qseq += 1
+        heapq.heappush(self.queue, (self.now, self.rng.random(), self._qseq, m))
+
+    def tick_node(self, i: NodeId) -> None:
+        """One tick for one node (if it is up)."""
+        srv = self.servers[i]
+        if srv is not None:
+            self._handle(i, srv.node.tick())
+
+    def crash_node(self, i: NodeId) -> None:
+        """Crash a node now (no-op if it is down)."""
+        if self.servers[i] is not None:
+            self._crash(i)
+
+    def restart_node(self, i: NodeId) -> None:
+        """Restart a crashed node from its storage (no-op if it is up)."""
+        if self.servers[i] is None:
+            self._boot(i)
+
+    def client_step(self, c: int) -> None:
+        """Let client ``c`` act once (start a write or read, or retry one that timed out)."""
+        self._client_act(c % self.cfg.clients)
+
     def run(self) -> SimResult:
         """Faulty phase, then heal and settle, then the end-of-run checks."""
         for _ in range(self.cfg.ticks):
             self.step()
+        return self.finish()
+
+    def finish(self) -> SimResult:
+        """Heal everything, let the cluster converge without faults, run the end checks."""
         # Settle: no more faults; everyone comes back; clients finish what they started.
         self.faults_on = False
         self._flush_lazy()
