@@ -103,6 +103,14 @@ def add_graph_command(commands: Any, add_model_flags: Callable[[Any], None]) -> 
         help="only the states on shortest paths to violating states",
     )
     view.add_argument(
+        "--counterexamples",
+        type=int,
+        metavar="N",
+        default=1,
+        help="with --counterexample-only: paths to the first N violating states, in "
+        "breadth-first order; the search stops once it has found them (default: 1)",
+    )
+    view.add_argument(
         "--quotient",
         metavar="PROJECTION",
         choices=sorted(PROJECTIONS),
@@ -149,7 +157,10 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
     if fmt == "png" and not args.output:
         raise GraphUsageError("--format png needs --output FILE")
 
-    graph = explore(model, max_nodes=args.max_states)
+    if args.counterexamples < 1:
+        raise GraphUsageError(f"--counterexamples must be at least 1 (got {args.counterexamples})")
+    stop = args.counterexamples if args.counterexample_only else None
+    graph = explore(model, max_nodes=args.max_states, stop_after_violations=stop)
     # `is`, not `in`: max_log=0 must show, and 0 == False.
     shown = " ".join(f"{k}={v}" for k, v in parameters.items() if v is not None and v is not False)
     size = f"{graph.total_nodes:,}{'' if graph.complete else '+'} states"
@@ -168,7 +179,7 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
             }
             return _write_text(args.output, json.dumps(data, indent=1))
         dot = quotient_to_dot(q, lambda k: diagrams.projection_lines(name, k))
-        dot.attr(label=f"Raft {shown}: {size} grouped by {name} into {len(q.groups)} groups")
+        dot.attr(label=f"Raft: {size} grouped by {name} into {len(q.groups)} groups\n{shown}")
         return _write_dot(dot, fmt, args.output)
 
     view = graph
@@ -181,8 +192,12 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
         view = graph.restrict(graph.neighbourhood(args.around, args.radius))
         what = f"states within {args.radius} steps of #{args.around}"
     elif args.counterexample_only:
-        view = graph.restrict(graph.counterexample_ids())
-        what = "shortest paths to violations"
+        bad = graph.violating_ids()[: args.counterexamples]
+        ids: set[int] = set()
+        for target in bad:
+            ids.update(graph.path_to(target))
+        view = graph.restrict(ids)
+        what = f"shortest paths to {len(bad)} violating state" + ("s" if len(bad) != 1 else "")
     if len(view.nodes) > args.node_limit:
         return _too_large(graph, model, args, f"the {what} has {len(view.nodes):,} states")
 
@@ -193,7 +208,7 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
             **graph_to_json(view, model.describe, model.format_label, _summary),
         }
         return _write_text(args.output, json.dumps(data, indent=1))
-    title = f"Raft {shown}: {what}, {len(view.nodes):,} of {size}"
+    title = f"Raft: {what}, {len(view.nodes):,} of {size}\n{shown}"
     dot = graph_to_dot(view, diagrams.state_lines, diagrams.short_label, title)
     return _write_dot(dot, fmt, args.output)
 
@@ -225,10 +240,10 @@ def _too_large(graph: Any, model: Any, args: argparse.Namespace, what: str) -> i
             break
     bad = graph.violating_ids()
     if bad:
-        n = len(graph.counterexample_ids())
+        n = len(graph.path_to(bad[0]))
         fits = "" if n <= limit else "  (too large)"
         lines.append(
-            f"  --counterexample-only    {n:>7,} states on paths to "
+            f"  --counterexample-only    {n:>7,} states on the path to the first of "
             f"{len(bad)} violating states{fits}"
         )
     else:
@@ -236,7 +251,8 @@ def _too_large(graph: Any, model: Any, args: argparse.Namespace, what: str) -> i
     for name in PROJECTIONS:
         n = len(quotient(graph, lambda s, name=name: project(name, s), name).groups)
         fits = "" if n <= limit else "  (too large)"
-        lines.append(f"  --quotient {name:<13} {n:>7,} groups{fits}")
+        group = "group" if n == 1 else "groups"
+        lines.append(f"  --quotient {name:<13} {n:>7,} {group}{fits}")
     lines.append(
         f"or raise --node-limit (Graphviz takes long on thousands of nodes; {limit} "
         "is about what a person can read)."
@@ -306,6 +322,7 @@ def write_check_outputs(
                 args.itf,
                 result.violation.trace,
                 format_label=model.format_label,
+                describe=model.describe,
                 description=f"counterexample to {result.violation.property}",
                 parameters=parameters,
             )

@@ -143,13 +143,17 @@ class StateGraph:
         )
 
 
-def explore(model: Model[Any], max_nodes: int | None = None) -> StateGraph:
+def explore(
+    model: Model[Any], max_nodes: int | None = None, stop_after_violations: int | None = None
+) -> StateGraph:
     """Every state of ``model`` reachable within its bounds, with every edge between them.
 
     States that break an invariant are kept but not expanded (what follows a violation is not
     of interest); out-of-bounds successors are kept only when they break an invariant or their
     step breaks an action property, as the engine would report them. The search stops once it
-    holds ``max_nodes`` states; the graph is then marked incomplete.
+    holds ``max_nodes`` states, or once it has found ``stop_after_violations`` violating states;
+    the graph is then marked incomplete. Breadth-first order is the same either way, so a state
+    has the same id in a partial graph as in the whole one.
     """
     props = model.properties()
     invariants = tuple((p.name, p.holds) for p in props.invariants)
@@ -161,6 +165,8 @@ def explore(model: Model[Any], max_nodes: int | None = None) -> StateGraph:
     edges: list[Edge] = []
     queue: deque[int] = deque()
     limit = max_nodes if max_nodes is not None else float("inf")
+    enough = stop_after_violations if stop_after_violations is not None else float("inf")
+    found = 0
 
     def broken(state: Any) -> tuple[str, ...]:
         return tuple(name for name, holds in invariants if not holds(state))
@@ -200,7 +206,12 @@ def explore(model: Model[Any], max_nodes: int | None = None) -> StateGraph:
                     complete = False
                     continue
                 target = ids[key] = add(succ, source.depth + 1, nid, in_bounds)
+                found += bool(nodes[target].violations or step_broken)
+            elif step_broken:
+                found += 1
             edges.append(Edge(nid, target, label, step_broken))
+        if found >= enough and queue:
+            complete = False
         if not complete:
             break
     if not complete:
@@ -435,23 +446,26 @@ def quotient_to_dot(q: QuotientGraph, show_key: Callable[[Hashable], list[str]])
         fontsize="9",
     )
     dot.attr("edge", fontname="DejaVu Sans", fontsize="8", color="#475569", arrowsize="0.6")
-    by_depth: dict[int, list[Group]] = {}
+    # Groups are not forced onto depth ranks: a group spans several depths, and dot's own
+    # layering of the (small) quotient reads better. Steps that stay inside a group are listed
+    # in the group's box instead of as self-loops, whose labels would cover the other edges.
     for g in q.groups:
-        by_depth.setdefault(g.depth, []).append(g)
-    for depth in sorted(by_depth):
-        with dot.subgraph(name=f"depth{depth}") as rank:
-            rank.attr(rank="same")
-            for g in by_depth[depth]:
-                states = "state" if len(g.members) == 1 else "states"
-                lines = [f"group {g.id}: {len(g.members)} {states}", *show_key(g.key)]
-                attrs = {"id": f"g{g.id}"}
-                if g.initial:
-                    attrs.update(fillcolor=INITIAL_FILL, peripheries="2")
-                if g.violating:
-                    attrs.update(fillcolor=VIOLATION_FILL, color=VIOLATION_LINE, penwidth="2.5")
-                rank.node(f"g{g.id}", _dot_text(lines), **attrs)
+        states = "state" if len(g.members) == 1 else "states"
+        lines = [f"group {g.id}: {len(g.members):,} {states}, depth {g.depth}+", *show_key(g.key)]
+        inside = q.edges.get((g.id, g.id))
+        if inside:
+            lines.append("steps inside the group:")
+            lines += [f"  {name} ×{n:,}" for name, n in sorted(inside.items())]
+        attrs = {"id": f"g{g.id}"}
+        if g.initial:
+            attrs.update(fillcolor=INITIAL_FILL, peripheries="2")
+        if g.violating:
+            attrs.update(fillcolor=VIOLATION_FILL, color=VIOLATION_LINE, penwidth="2.5")
+        dot.node(f"g{g.id}", _dot_text(lines), **attrs)
     for (s, t), counts in q.edges.items():
-        text = [f"{name} ×{n}" for name, n in sorted(counts.items())]
+        if s == t:
+            continue
+        text = [f"{name} ×{n:,}" for name, n in sorted(counts.items())]
         dot.edge(
             f"g{s}", f"g{t}", _dot_text(text), penwidth=str(min(1 + sum(counts.values()) / 20, 4))
         )
