@@ -202,10 +202,29 @@ def _changes_table(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
     return _table(("variable", "before", "after"), rows)
 
 
+def _spec_steps(model: Any, trace: list[Step]) -> list[Step]:
+    """The trace with the spec's own states, so it can be drawn.
+
+    A fast model may keep states in a compact form of its own; one that offers ``to_spec``
+    turns them back into spec states.
+    """
+    to_spec = getattr(model, "to_spec", None)
+    if to_spec is None:
+        return trace
+    try:
+        from ..spec.state import State
+    except ImportError:
+        return trace
+    if all(isinstance(s, State) for _l, s in trace):
+        return trace
+    return [(label, to_spec(state)) for label, state in trace]
+
+
 def _counterexample(result: Result, model: Any, out: Path) -> str:
     assert result.violation is not None
     v = result.violation
-    trace: list[Step] = list(v.trace)
+    original: list[Step] = list(v.trace)
+    trace = _spec_steps(model, original)
     n = len(trace)
     pictures: list[str] | None = None
     chart = ""
@@ -244,7 +263,7 @@ def _counterexample(result: Result, model: Any, out: Path) -> str:
         chart,
     ]
     previous = None
-    for k, (label, state) in enumerate(trace, start=1):
+    for k, (label, state) in enumerate(original, start=1):
         described = dict(model.describe(state))
         action = "Initial state" if label is None else model.format_label(label)
         links = []
