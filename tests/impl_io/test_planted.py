@@ -205,3 +205,35 @@ def test_every_message_is_sent_after_what_it_depends_on_is_durable(tmp_path, mon
         assert problems
     else:
         assert not problems, problems[:5]
+
+
+def test_a_failing_disk_stops_the_node_instead_of_acknowledging(tmp_path, monkeypatch):
+    """If fsync fails (a full or dying disk), the node must stop: carrying on would send
+    acknowledgements for entries that are not durable."""
+    import errno
+
+    from raftkit.impl.storage import Storage
+
+    real_sync = Storage.sync
+    broken: set[str] = set()
+
+    def sync(self):
+        if self.dir in broken and self._pending:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_sync(self)
+
+    monkeypatch.setattr(Storage, "sync", sync)
+    with InProcCluster(str(tmp_path)) as c:
+        lead = c.leader()
+        follower = next(i for i in c.ids if i != lead)
+        srv = c.servers[follower]
+        broken.add(srv.cfg.data_dir)
+        cl = Client([c.endpoint(lead)])
+        cl.put("x", "1")  # the other follower still makes a majority
+        deadline = time.monotonic() + 10
+        while srv.fatal is None:
+            assert time.monotonic() < deadline, "the node kept running on a failing disk"
+            time.sleep(0.02)
+        assert isinstance(srv.fatal, OSError) and srv.fatal.errno == errno.ENOSPC
+        assert srv._stopped.is_set()
+        broken.clear()
