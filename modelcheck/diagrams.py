@@ -126,9 +126,22 @@ _SHORT_NAMES = {
 }
 
 
-def short_label(label: Label) -> str:
-    """An action label short enough for an edge: ``RequestVote s1→s2``, ``HandleAEReq s1→s2``."""
+def short_label(label: Label | str) -> str:
+    """An action label short enough for an edge: ``RequestVote s1→s2``, ``HandleAEReq s1→s2``.
+
+    Labels that are not the spec's (a string, or an action the spec does not have, as a trace
+    from another tool may carry) are shown as they are.
+    """
+    if isinstance(label, str):
+        return label
     name, *args = label
+    try:
+        return _short_spec_label(name, args)
+    except (IndexError, KeyError, AttributeError, TypeError, ValueError):
+        return f"{name}({', '.join(map(str, args))})" if args else str(name)
+
+
+def _short_spec_label(name: str, args: list[Any]) -> str:
     short = _SHORT_NAMES.get(name, name)
     if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
         return f"{short} {server_name(args[0])}"
@@ -136,8 +149,25 @@ def short_label(label: Label) -> str:
         return f"{short} {server_name(args[0])}→{server_name(args[1])}"
     if name == "ClientRequest":
         return f"{short} {server_name(args[0])} v{args[1]}"
-    m = args[0] if name in ("DuplicateMessage", "DropMessage") else args[2]
+    if name in ("DuplicateMessage", "DropMessage"):
+        m = args[0]
+    elif name in _RECEIVE_ACTIONS:
+        m = args[2]
+    else:
+        raise KeyError(name)
     return f"{short} {_MSG_ABBREV[MType(m.mtype)]} {_route(m)}"
+
+
+_RECEIVE_ACTIONS = frozenset(
+    {
+        "UpdateTerm",
+        "HandleRequestVoteRequest",
+        "HandleRequestVoteResponse",
+        "HandleAppendEntriesRequest",
+        "HandleAppendEntriesResponse",
+        "DropStaleResponse",
+    }
+)
 
 
 # --- projections for quotient graphs --------------------------------------------------------------
@@ -389,7 +419,10 @@ def _message_flights(
         for m, n in (before - now).items():
             for _ in range(n):
                 sent = pending[m].popleft()
-                how = "dropped" if label is not None and label[0] == "DropMessage" else "received"
+                dropped = (
+                    label is not None and not isinstance(label, str) and label[0] == "DropMessage"
+                )
+                how = "dropped" if dropped else "received"
                 flights.append((m, sent, k, how))
         before = now
     for m, sends in pending.items():

@@ -101,3 +101,17 @@ def test_texts_for_graph_nodes_and_edges(trace):
     assert lines[0] == "s1 L t2 vote s1 log [2] c1"
     assert short_label(trace[7][0]) == "HandleRVReq RVReq s1→s2"
     assert project("roles+terms", trace[-1][1]) == ((0, 1), (0, 2), (2, 2))
+
+
+def test_traces_from_elsewhere_with_labels_of_their_own(trace):
+    # The conformance checker reports implementation traces: labels need not be the spec's.
+    steps = [(None, trace[0][1])] + [
+        (f"event {k}", state) if k % 2 else (("Observed", "s1", k), state)
+        for k, (_label, state) in enumerate(trace[1:], start=1)
+    ]
+    svg = sequence_chart_svg(steps)
+    words = texts(svg)
+    assert "2. event 1" in words and "3. Observed(s1, 2)" in words
+    need("dot")
+    pictures = trace_cluster_svgs(steps[:3])
+    assert any("event 1" in t for t in texts(pictures[1]))
