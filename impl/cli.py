@@ -263,6 +263,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _cluster(args: argparse.Namespace) -> int:
     import shutil
 
@@ -270,6 +282,12 @@ def _cluster(args: argparse.Namespace) -> int:
         raise UsageError("--nodes must be between 1 and 9")
     spec = default_cluster_spec(args.nodes, args.host)
     cluster = parse_cluster(spec)
+    for node, (h, rp, hp) in cluster.items():
+        for port in (rp, hp):
+            if not _port_free(h, port):
+                raise ClientError(
+                    f"cannot start {node}: {h}:{port} is in use (is a cluster already running?)"
+                )
     if args.fresh and os.path.isdir(args.data_dir):
         shutil.rmtree(args.data_dir)
     os.makedirs(args.data_dir, exist_ok=True)
