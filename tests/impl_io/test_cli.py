@@ -81,6 +81,8 @@ def test_port_in_use_is_one_line(tmp_path):
 def _ports_free(ports) -> bool:
     for p in ports:
         with socket.socket() as s:
+            # As the servers do: a port with connections in TIME-WAIT is still usable.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", p))
             except OSError:
