@@ -170,3 +170,24 @@ def test_cli_graph_bad_usage(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("raftmc: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_out_of_bounds_violation_is_kept_but_not_expanded():
+    model = counter(limit=1)  # x = 2 is outside the bounds, and breaks NotTwo
+    g = explore(model)
+    (bad,) = g.violating_ids()
+    node = g.nodes[bad]
+    assert node.state == 2 and not node.in_bounds and node.violations == ("NotTwo",)
+    assert not [e for e in g.edges if e.source == bad]
+    dot = graph_to_dot(g, lambda s: [f"x={s}"], lambda lb: lb[0])
+    assert "outside bounds" in dot.source and "dashed" in dot.source
+
+
+def test_graph_help_names_the_views(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["graph", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--around", "--radius", "--counterexample-only", "--quotient", "--node-limit"):
+        assert flag in out
+    assert "--max-term" in out and "--symmetry" in out  # the same model flags as check
