@@ -280,4 +280,25 @@ def message_from_wire(obj: Any) -> Message:
             if not isinstance(v, bytes):
                 raise WireError(f"{where}: expected bytes, got {type(v).__name__}")
         kwargs[f.name] = v
-    return cls(**kwargs)
+    msg = cls(**kwargs)
+    if isinstance(msg, AppendEntries):
+        _check_append_entries(msg)
+    return msg
+
+
+def _check_append_entries(m: AppendEntries) -> None:
+    # Figure 2 sends entries that directly follow prevLogIndex, in term order, none newer than the
+    # leader's term. A message that breaks this would corrupt a log, so it is refused here.
+    prev_index, prev_term = m.prev_log_index, m.prev_log_term
+    if prev_term > m.term:
+        raise WireError(f"AppendEntries.prev_log_term: {prev_term} is above the term {m.term}")
+    for i, e in enumerate(m.entries):
+        where = f"AppendEntries.entries[{i}]"
+        if e.index != prev_index + 1:
+            raise WireError(f"{where}.index: expected {prev_index + 1}, got {e.index}")
+        if e.term < prev_term or e.term > m.term:
+            raise WireError(
+                f"{where}.term: {e.term} is outside [{prev_term}, {m.term}] (previous entry's "
+                "term, message term)"
+            )
+        prev_index, prev_term = e.index, e.term

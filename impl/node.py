@@ -848,6 +848,11 @@ class Node:
         self._send(PreVoteResponse(term, self.id, m.src, self._next_id(), grant))
 
     def _handle_append_entries(self, m: AppendEntries) -> None:
+        ents = m.entries
+        if ents and (
+            ents[0].index != m.prev_log_index + 1 or ents[-1].index != m.prev_log_index + len(ents)
+        ):
+            return  # malformed (message_from_wire refuses these); never let it touch the log
         # Same term: the sender is this term's leader (Election Safety); candidates give way.
         if self.role != FOLLOWER or self.leader_id != m.src:
             self._become_follower(self.term, m.src)

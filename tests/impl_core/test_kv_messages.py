@@ -124,7 +124,6 @@ def test_malformed_command_is_rejected_the_same_everywhere():
 
 ints = st.integers(min_value=0, max_value=2**40)
 node_ids = st.sampled_from(["n1", "n2", "n3"])
-entries = st.builds(Entry, ints, ints, st.binary(max_size=20), st.sampled_from(["normal", "noop"]))
 
 
 def base(cls):
@@ -137,13 +136,30 @@ messages = st.one_of(
     st.builds(PreVote, **base(PreVote), last_log_index=ints, last_log_term=ints),
     st.builds(PreVoteResponse, **base(PreVoteResponse), vote_granted=st.booleans()),
     st.builds(
-        AppendEntries,
-        **base(AppendEntries),
-        prev_log_index=ints,
-        prev_log_term=ints,
-        entries=st.lists(entries, max_size=4).map(tuple),
-        leader_commit=ints,
-        round=ints,
+        lambda term, src, dst, mid, prev, prev_term, bumps, datas, commit, rnd: AppendEntries(
+            term + prev_term + sum(bumps),
+            src,
+            dst,
+            mid,
+            prev,
+            prev_term,
+            tuple(
+                Entry(prev_term + sum(bumps[: i + 1]), prev + i + 1, d)
+                for i, d in enumerate(datas[: len(bumps)])
+            ),
+            commit,
+            rnd,
+        ),
+        ints,
+        node_ids,
+        node_ids,
+        st.text(max_size=10),
+        ints,
+        ints,
+        st.lists(st.integers(0, 2), max_size=4),
+        st.lists(st.binary(max_size=20), min_size=4, max_size=4),
+        ints,
+        ints,
     ),
     st.builds(
         AppendEntriesResponse,
@@ -194,10 +210,14 @@ def test_every_message_type_is_registered():
         (lambda d: d.update(entries=[[1, 2, "weird", b""]]), "entries[0].kind"),
         (lambda d: d.update(entries=[[1]]), "entries[0]"),
         (lambda d: d.update(leader_commit=True), "leader_commit"),
+        (lambda d: d.update(entries=[[1, 5, "normal", b""]]), "entries[0].index: expected 1"),
+        (lambda d: d.update(entries=[[9, 1, "normal", b""]]), "entries[0].term"),
+        (lambda d: d.update(prev_log_term=4), "prev_log_term"),
     ],
 )
 def test_wire_errors_name_the_field(mutate, needle):
     d = AppendEntries(1, "n1", "n2", "n1.0.1", 0, 0, (Entry(1, 1, b"x"),), 0).to_wire()
+    assert message_from_wire(dict(d)).entries == (Entry(1, 1, b"x"),)
     mutate(d)
     with pytest.raises(WireError) as exc:
         message_from_wire(d)
