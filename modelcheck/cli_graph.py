@@ -170,7 +170,7 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
         q = quotient(graph, lambda s: diagrams.project(name, s), name)
         if len(q.groups) > args.node_limit:
             return _too_large(
-                graph, model, args, f"the quotient by {name} has {len(q.groups)} groups"
+                graph, model, args, f"the quotient by {name} would have {len(q.groups):,} groups"
             )
         if fmt == "json":
             data = {
@@ -190,16 +190,16 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
                 f"--around: no state {args.around} (ids run from 0 to {graph.total_nodes - 1})"
             )
         view = graph.restrict(graph.neighbourhood(args.around, args.radius))
-        what = f"states within {args.radius} steps of #{args.around}"
+        what = f"neighbourhood of #{args.around} within {args.radius} steps"
     elif args.counterexample_only:
         bad = graph.violating_ids()[: args.counterexamples]
         ids: set[int] = set()
         for target in bad:
             ids.update(graph.path_to(target))
         view = graph.restrict(ids)
-        what = f"shortest paths to {len(bad)} violating state" + ("s" if len(bad) != 1 else "")
+        what = f"shortest path to {len(bad)} violating state" + ("s" if len(bad) != 1 else "")
     if len(view.nodes) > args.node_limit:
-        return _too_large(graph, model, args, f"the {what} has {len(view.nodes):,} states")
+        return _too_large(graph, model, args, f"the {what} would have {len(view.nodes):,} states")
 
     if fmt == "json":
         data = {
