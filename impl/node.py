@@ -381,6 +381,31 @@ class Node:
             log.snapshot_term,
         )
 
+    def protocol_state(self) -> dict[str, Any]:
+        """Every protocol variable in the spec's terms (raft.tla): for comparing the core with
+        the spec step by step. ``log`` lists ``(term, kind)`` of the entries after the snapshot;
+        ``votes_granted`` is meaningful for (pre)candidates, ``next_index`` and ``match_index`` for
+        leaders (both include this node's own last index for uniformity)."""
+        granted = sorted(p for p, ok in self._votes.items() if ok)
+        out: dict[str, Any] = {
+            "term": self.term,
+            "vote": self.vote,
+            "role": self.role,
+            "commit_index": self.commit_index,
+            "snapshot_index": self.log.snapshot_index,
+            "snapshot_term": self.log.snapshot_term,
+            "log": [(e.term, e.kind) for e in self.log.entries()],
+            "votes_granted": granted if self.role in (CANDIDATE, PRECANDIDATE) else [],
+            "next_index": {},
+            "match_index": {},
+        }
+        if self.role == LEADER:
+            out["next_index"] = {p: pr.next for p, pr in self.progress.items()}
+            out["match_index"] = {p: pr.match for p, pr in self.progress.items()}
+            out["next_index"][self.id] = self.log.last_index + 1
+            out["match_index"][self.id] = self.log.last_index
+        return out
+
     def status(self) -> dict[str, Any]:
         """A summary for operators (``raftkv status``)."""
         out: dict[str, Any] = {

@@ -370,3 +370,14 @@ def test_observer_costs_nothing_when_unused(monkeypatch):
     net.propose("n1", b"x")
     net.tick_all(3)
     assert net.nodes["n1"].commit_index == 2
+
+
+def test_protocol_state_exposes_the_spec_variables():
+    net = Net(3)
+    net.campaign("n1")
+    st = net.nodes["n1"].protocol_state()
+    assert st["role"] == LEADER and st["term"] == 1 and st["log"] == [(1, "noop")]
+    assert st["match_index"] == {"n1": 1, "n2": 1, "n3": 1}
+    n = make_node("n1", P3)
+    n.campaign()
+    assert n.protocol_state()["votes_granted"] == ["n1"]
