@@ -48,13 +48,14 @@ ROLE_LETTER = {Role.Follower: "F", Role.Candidate: "C", Role.Leader: "L"}
 CHANGED_FILL = "#fef08a"
 NEW_MESSAGE = "#d97706"
 GONE_MESSAGE = "#94a3b8"
-# A qualitative palette: entries of neighbouring terms must look different at a glance.
-TERM_FILL = ("#ffffff", "#bfdbfe", "#fde68a", "#c7d2fe", "#fbcfe8", "#a7f3d0", "#fecaca")
+# A qualitative palette: entries of neighbouring terms must look different at a glance, and no
+# term may look like the yellow of "changed in this step" or the red of a violation.
+TERM_FILL = ("#bfdbfe", "#ddd6fe", "#a7f3d0", "#fbcfe8", "#99f6e4", "#e5e7eb")
 
 
 def term_colour(term: int) -> str:
     """The fill colour of log entries of ``term`` (the same in every picture)."""
-    return TERM_FILL[term % len(TERM_FILL)] if term > 0 else TERM_FILL[0]
+    return TERM_FILL[(term - 1) % len(TERM_FILL)] if term > 0 else "#ffffff"
 
 
 # --- short texts ----------------------------------------------------------------------------------
