@@ -177,23 +177,38 @@ def _client_cmd(args: argparse.Namespace) -> int:
 
 
 def _status(c: Client, args: argparse.Namespace) -> int:
-    rows: list[dict[str, Any]] = []
-    for ep in c.endpoints:
+    answers: dict[str, dict[str, Any]] = {}
+    members: dict[str, str] = {}  # id -> endpoint, as the nodes that answered know them
+    queue = list(c.endpoints)
+    seen: set[str] = set()
+    while queue:
+        ep = queue.pop(0)
+        if ep in seen:
+            continue
+        seen.add(ep)
         try:
-            rows.append(c.status(ep))
+            st = c.status(ep)
         except ClientError:
-            rows.append({"endpoint": ep, "error": "unreachable"})
-    if all("error" in r for r in rows):
+            continue
+        answers[ep] = st
+        for node, member_ep in st.get("members", {}).items():
+            members[node] = member_ep
+            queue.append(member_ep)  # a member we were not told about: ask it too
+    if not answers:
         raise ClientError("no node answered at " + ",".join(c.endpoints))
+    # One row per member of the cluster; a member that did not answer is shown as down.
+    by_ep = {st["endpoint"]: st for st in answers.values()}
+    rows = [by_ep.get(ep) or {"id": node, "endpoint": ep, "error": "unreachable"}
+            for node, ep in sorted(members.items())]  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    rows = [r for r in rows if "error" not in r or args.endpoints]
     print(f"{'node':<6} {'role':<10} {'term':>5} {'leader':<7} {'commit':>7} {'applied':>7} "
           f"{'last':>7}  endpoint")  # fmt: skip
     for r in rows:
         if "error" in r:
-            print(f"{'?':<6} {'down':<10} {'':>5} {'':<7} {'':>7} {'':>7} {'':>7}  {r['endpoint']}")
+            print(f"{r['id']:<6} {'down':<10} {'':>5} {'':<7} {'':>7} {'':>7} {'':>7}  "
+                  f"{r['endpoint']}")  # fmt: skip
             continue
         print(
             f"{r['id']:<6} {r['role']:<10} {r['term']:>5} {str(r['leader'] or '-'):<7} "

@@ -432,6 +432,7 @@ class Server:
         s = self.node.status()
         s["applied_index"] = self.kv.applied_index
         s["endpoint"] = self.me.http_endpoint
+        s["members"] = {a.id: a.http_endpoint for a in self.cfg.cluster.values()}
         s["connected"] = sorted(self.transport.connected)
         s["stats"] = dict(self.stats)
         s["keys"] = len(self.kv.data)

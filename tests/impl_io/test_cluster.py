@@ -312,3 +312,21 @@ def test_snapshots_compact_logs_and_a_lagging_node_catches_up_by_install_snapsho
         assert Client(c.endpoints).get("k29") == 119
         c.wait_applied(c.status(lead)["commit_index"])
         assert len({c.http(i, "GET", "/status?digest=1")["digest"] for i in c.ids}) == 1
+
+
+def test_status_shows_every_member_and_which_are_down(tmp_path):
+    with ProcCluster(str(tmp_path), 3) as c:
+        lead = c.wait_leader()
+        down = next(i for i in c.ids if i != lead)
+        c.kill(down)
+        # Ask one live node only: it knows the others and the command asks them too.
+        live = next(i for i in c.ids if i not in (lead, down))
+        proc = subprocess.run(
+            [sys.executable, "-m", "raftkit.impl.cli", "status", "--endpoints", c.endpoint(live)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+        assert set(rows) == set(c.ids)
+        assert " down " in rows[down]
+        assert " leader " in rows[lead] and " follower " in rows[live]
