@@ -42,9 +42,11 @@ Step = tuple[Label | None, State]
 
 # --- colours ------------------------------------------------------------------------------------
 
-ROLE_FILL = {Role.Follower: "#e2e8f0", Role.Candidate: "#fed7aa", Role.Leader: "#bbf7d0"}
-ROLE_LINE = {Role.Follower: "#94a3b8", Role.Candidate: "#ea580c", Role.Leader: "#16a34a"}
-ROLE_LETTER = {Role.Follower: "F", Role.Candidate: "C", Role.Leader: "L"}
+# Keyed by the role's number, so roles added by spec options (PreVote's pre-candidate, 3) get
+# their colours without this module having to know which options exist.
+ROLE_FILL = {0: "#e2e8f0", 1: "#fed7aa", 2: "#bbf7d0", 3: "#fef3c7"}
+ROLE_LINE = {0: "#94a3b8", 1: "#ea580c", 2: "#16a34a", 3: "#ca8a04"}
+ROLE_LETTER = {0: "F", 1: "C", 2: "L", 3: "P"}
 CHANGED_FILL = "#fef08a"
 NEW_MESSAGE = "#d97706"
 GONE_MESSAGE = "#94a3b8"
@@ -76,7 +78,7 @@ def _entries(log: Sequence[Any], show_values: bool) -> str:
 
 def message_text(m: Message, show_values: bool = True) -> str:
     """A message in a few words: ``AEReq t2 prev 0@0 [2v1] c0`` (source and destination apart)."""
-    kind = _MSG_ABBREV[MType(m.mtype)]
+    kind = _kind(m)
     if isinstance(m, RequestVoteRequest):
         return f"{kind} t{m.mterm} last {m.mlastLogIndex}@{m.mlastLogTerm}"
     if isinstance(m, RequestVoteResponse):
@@ -86,8 +88,28 @@ def message_text(m: Message, show_values: bool = True) -> str:
             f"{kind} t{m.mterm} prev {m.mprevLogIndex}@{m.mprevLogTerm}"
             f" [{_entries(m.mentries, show_values)}] c{m.mcommitIndex}"
         )
-    assert isinstance(m, AppendEntriesResponse)
-    return f"{kind} t{m.mterm} {'ok' if m.msuccess else 'fail'} match {m.mmatchIndex}"
+    if isinstance(m, AppendEntriesResponse):
+        return f"{kind} t{m.mterm} {'ok' if m.msuccess else 'fail'} match {m.mmatchIndex}"
+    # A message type of a spec option: every field but the route, by name.
+    rest = [
+        f"{name.removeprefix('m')} {_field_text(value, show_values)}"
+        for name, value in zip(m._fields, m, strict=True)
+        if name not in ("mtype", "mterm", "msource", "mdest")
+    ]
+    return " ".join([kind, f"t{m.mterm}", *rest])
+
+
+def _kind(m: Message) -> str:
+    mtype = MType(m.mtype)
+    return _MSG_ABBREV.get(mtype, mtype.name.replace("Request", "Req").replace("Response", "Resp"))
+
+
+def _field_text(value: Any, show_values: bool) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple) and all(hasattr(e, "term") for e in value):
+        return f"[{_entries(value, show_values)}]"
+    return str(value)
 
 
 def _route(m: Message) -> str:
@@ -103,9 +125,15 @@ def server_text(i: int, srv: Server, show_values: bool = False) -> str:
     """``s1 L t2 vote s1 log [1 2] c1``: one server on one line."""
     vote = server_name(srv.votedFor) if srv.votedFor != NIL else "-"
     return (
-        f"{server_name(i)} {ROLE_LETTER[Role(srv.state)]} t{srv.currentTerm} vote {vote}"
-        f" log [{_entries(srv.log, show_values)}] c{srv.commitIndex}"
+        f"{server_name(i)} {ROLE_LETTER.get(int(srv.state), '?')} t{srv.currentTerm} vote {vote}"
+        f" log [{_snapshot_prefix(srv)}{_entries(srv.log, show_values)}] c{srv.commitIndex}"
     )
+
+
+def _snapshot_prefix(srv: Server) -> str:
+    # With the snapshots option the log holds only the entries after snapshotIndex.
+    snap = getattr(srv, "snapshotIndex", 0)
+    return f"snap≤{snap} " if snap else ""
 
 
 def state_lines(state: State) -> list[str]:
@@ -139,7 +167,16 @@ def short_label(label: Label | str) -> str:
     try:
         return _short_spec_label(name, args)
     except (IndexError, KeyError, AttributeError, TypeError, ValueError):
-        return f"{name}({', '.join(map(str, args))})" if args else str(name)
+        pass
+    # An action of a spec option, or of another tool: by the spec's conventions a message
+    # argument says the most, and plain ints are servers.
+    messages = [a for a in args if hasattr(a, "mtype")]
+    if messages:
+        m = messages[-1]
+        return f"{name} {_kind(m)} {_route(m)}"
+    if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return f"{name} " + "→".join(server_name(a) for a in args)
+    return f"{name}({', '.join(map(str, args))})" if args else str(name)
 
 
 def _short_spec_label(name: str, args: list[Any]) -> str:
@@ -156,7 +193,7 @@ def _short_spec_label(name: str, args: list[Any]) -> str:
         m = args[2]
     else:
         raise KeyError(name)
-    return f"{short} {_MSG_ABBREV[MType(m.mtype)]} {_route(m)}"
+    return f"{short} {_kind(m)} {_route(m)}"
 
 
 _RECEIVE_ACTIONS = frozenset(
@@ -207,9 +244,9 @@ def projection_lines(name: str, key: Hashable) -> list[str]:
     """A projected value for people."""
     assert isinstance(key, tuple)
     if name == "roles":
-        return [" ".join(ROLE_LETTER[Role(r)] for r in key)]
+        return [" ".join(ROLE_LETTER.get(r, "?") for r in key)]
     if name == "roles+terms":
-        return [" ".join(f"{ROLE_LETTER[Role(r)]}t{t}" for r, t in key)]
+        return [" ".join(f"{ROLE_LETTER.get(r, '?')}t{t}" for r, t in key)]
     if name == "terms":
         return [" ".join(f"t{t}" for t in key)]
     if name == "leaders":
@@ -237,11 +274,15 @@ def _server_table(
     vote = server_name(srv.votedFor) if srv.votedFor != NIL else "nobody"
     slots = max(log_slots, len(srv.log), 1)
     no_log = log_slots == 0
-    header_fill = CHANGED_FILL if changed_role else ROLE_FILL[role]
+    # With the snapshots option the log holds only the entries after snapshotIndex; the
+    # compacted prefix gets one grey cell of its own.
+    offset = getattr(srv, "snapshotIndex", 0)
+    span = slots + (1 if offset else 0)
+    header_fill = CHANGED_FILL if changed_role else ROLE_FILL.get(int(role), "#ffffff")
     rows = [
-        f'<TR><TD COLSPAN="{slots}" BGCOLOR="{header_fill}"><B>{server_name(i)}  {role.name}</B>'
+        f'<TR><TD COLSPAN="{span}" BGCOLOR="{header_fill}"><B>{server_name(i)}  {role.name}</B>'
         "</TD></TR>",
-        f'<TR><TD COLSPAN="{slots}"{mark(changed_term or changed_vote)}>term {srv.currentTerm}'
+        f'<TR><TD COLSPAN="{span}"{mark(changed_term or changed_vote)}>term {srv.currentTerm}'
         f" · voted {vote}</TD></TR>",
     ]
     cells = []
@@ -250,7 +291,7 @@ def _server_table(
             e = srv.log[k - 1]
             new = before is None or len(before.log) < k or before.log[k - 1] != e
             text = f"{e.term}" + (f"<BR/>v{e.value}" if show_values else "")
-            committed = k <= srv.commitIndex
+            committed = offset + k <= srv.commitIndex
             # A committed entry is framed thick and underlined: the colour already says its term.
             if committed:
                 text = f"<U>{text}</U>"
@@ -260,23 +301,29 @@ def _server_table(
         else:
             removed = before is not None and len(before.log) >= k
             fill = CHANGED_FILL if removed else "#f8fafc"
-            cells.append(f'<TD WIDTH="22" BGCOLOR="{fill}"><FONT COLOR="#cbd5e1">{k}</FONT></TD>')
-    if no_log:
+            cells.append(
+                f'<TD WIDTH="22" BGCOLOR="{fill}"><FONT COLOR="#cbd5e1">{offset + k}</FONT></TD>'
+            )
+    if offset:
+        cells.insert(
+            0, f'<TD BGCOLOR="#e5e7eb"><FONT POINT-SIZE="8">snapshot 1..{offset}</FONT></TD>'
+        )
+    if no_log and not offset:
         # Bounds that allow no entry at all: an empty numbered cell would suggest a slot.
         removed = before is not None and bool(before.log)
         cells = [f'<TD{mark(removed)}><FONT COLOR="#94a3b8">log empty</FONT></TD>']
     rows.append("<TR>" + "".join(cells) + "</TR>")
     rows.append(
-        f'<TR><TD COLSPAN="{slots}"{mark(changed_commit)}>commitIndex {srv.commitIndex}</TD></TR>'
+        f'<TR><TD COLSPAN="{span}"{mark(changed_commit)}>commitIndex {srv.commitIndex}</TD></TR>'
     )
     if role == Role.Candidate and srv.votesGranted:
         votes = " ".join(server_name(v) for v in srv.votesGranted)
         changed = before is not None and before.votesGranted != srv.votesGranted
-        rows.append(f'<TR><TD COLSPAN="{slots}"{mark(changed)}>votes {votes}</TD></TR>')
+        rows.append(f'<TR><TD COLSPAN="{span}"{mark(changed)}>votes {votes}</TD></TR>')
     if role == Role.Leader:
         match = " ".join(str(x) for x in srv.matchIndex)
         changed = before is not None and before.matchIndex != srv.matchIndex
-        rows.append(f'<TR><TD COLSPAN="{slots}"{mark(changed)}>match {match}</TD></TR>')
+        rows.append(f'<TR><TD COLSPAN="{span}"{mark(changed)}>match {match}</TD></TR>')
     return (
         '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
         + "".join(rows)
@@ -434,11 +481,12 @@ def _message_flights(
 def _lane_events(before: Server | None, after: Server) -> list[tuple[str, str]]:
     """What happened to one server in one step, as ``(text, colour)`` badges."""
     if before is None:
-        return [(f"{Role(after.state).name} t{after.currentTerm}", ROLE_LINE[Role(after.state)])]
+        role = Role(after.state)
+        return [(f"{role.name} t{after.currentTerm}", ROLE_LINE.get(int(role), "#475569"))]
     events = []
     if before.state != after.state:
         role = Role(after.state)
-        events.append((f"{role.name} t{after.currentTerm}", ROLE_LINE[role]))
+        events.append((f"{role.name} t{after.currentTerm}", ROLE_LINE.get(int(role), "#475569")))
     elif before.currentTerm != after.currentTerm:
         events.append((f"term {after.currentTerm}", "#475569"))
     if len(after.log) > len(before.log) or after.log[: len(before.log)] != before.log:
@@ -545,7 +593,8 @@ def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> s
             y0 = top + row_h * k
             parts.append(
                 f'<line x1="{x}" y1="{y0}" x2="{x}" y2="{y0 + row_h}" '
-                f'stroke="{ROLE_LINE[role]}" stroke-width="{6 if role == Role.Leader else 4}"/>'
+                f'stroke="{ROLE_LINE.get(int(role), "#475569")}" '
+                f'stroke-width="{6 if role == Role.Leader else 4}"/>'
             )
         parts.append(
             f'<line x1="{x}" y1="{bottom}" x2="{x}" y2="{bottom + 20}" stroke="#cbd5e1" '

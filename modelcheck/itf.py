@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,21 @@ def _servers(ids: Sequence[int]) -> dict[str, list[Any]]:
     return _set([server_name(i) for i in ids])
 
 
+def _py_to_itf(value: Any) -> Any:
+    """A spec value of a kind this module does not know by name."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, IntEnum):
+        return value.name
+    if isinstance(value, int):
+        return itf_int(value)
+    if hasattr(value, "_asdict"):
+        return {k: _py_to_itf(v) for k, v in value._asdict().items()}
+    if isinstance(value, tuple | list):
+        return [_py_to_itf(v) for v in value]
+    return str(value)
+
+
 def _message(m: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"mtype": MType(m.mtype).name}
     for name, value in zip(m._fields[1:], m[1:], strict=True):
@@ -77,10 +93,8 @@ def _message(m: Message) -> dict[str, Any]:
             out[name] = server_name(value)
         elif name in ("mentries", "mlog"):
             out[name] = _log(value)
-        elif isinstance(value, bool):
-            out[name] = value
         else:
-            out[name] = itf_int(value)
+            out[name] = _py_to_itf(value)
     return out
 
 
@@ -107,6 +121,11 @@ def raft_state_to_itf(s: State) -> dict[str, Any]:
         ),
         "messages": _map([(_message(m), itf_int(c)) for m, c in s.messages]),
     }
+    # Per-server variables that spec options add (e.g. snapshotIndex), written generically.
+    known = set(RAFT_VARS)
+    for field in s.servers[0]._fields if s.servers else ():
+        if field not in known:
+            out[field] = per_server(lambda v, field=field: _py_to_itf(getattr(v, field)))
     if s.history:
         h = s.history
         out["elections"] = _set(
