@@ -317,10 +317,11 @@ def write_check_outputs(
             sys.stderr.write(f"raftmc: no counterexample, so nothing written to {args.itf}\n")
         else:
             from .itf import write_itf
+            from .report import spec_steps
 
             write_itf(
                 args.itf,
-                result.violation.trace,
+                spec_steps(model, list(result.violation.trace)),
                 format_label=model.format_label,
                 describe=model.describe,
                 description=f"counterexample to {result.violation.property}",

@@ -470,3 +470,53 @@ def quotient_to_dot(q: QuotientGraph, show_key: Callable[[Hashable], list[str]])
             f"g{s}", f"g{t}", _dot_text(text), penwidth=str(min(1 + sum(counts.values()) / 20, 4))
         )
     return dot
+
+
+def shortest_witness(
+    model: Model[Any],
+    reached: Callable[..., bool],
+    on_step: bool = False,
+    max_nodes: int = 50_000,
+) -> list[tuple[Label | None, Any]] | None:
+    """A shortest behaviour whose last state (``on_step``: last step) satisfies ``reached``.
+
+    ``reached(state)``, or ``reached(before, label, after)`` with ``on_step``. It shows a reader
+    *how* a sometimes-property is reached. ``None`` when no behaviour within the bounds reaches
+    it among the first ``max_nodes`` states.
+    """
+    canonical = model.canonical
+    parents: dict[Hashable, tuple[Hashable | None, Label | None, Any]] = {}
+    queue: deque[tuple[Hashable, Any]] = deque()
+
+    def path(key: Hashable) -> list[tuple[Label | None, Any]]:
+        steps = []
+        current: Hashable | None = key
+        while current is not None:
+            parent, label, state = parents[current]
+            steps.append((label, state))
+            current = parent
+        return steps[::-1]
+
+    for state in model.init_states():
+        key = canonical(state)
+        if key in parents or not model.within_bounds(state):
+            continue
+        parents[key] = (None, None, state)
+        if not on_step and reached(state):
+            return path(key)
+        queue.append((key, state))
+    while queue and len(parents) < max_nodes:
+        key, state = queue.popleft()
+        for label, succ in model.successors(state):
+            if not model.within_bounds(succ):
+                continue
+            if on_step and reached(state, label, succ):
+                return [*path(key), (label, succ)]
+            skey = canonical(succ)
+            if skey in parents:
+                continue
+            parents[skey] = (key, label, succ)
+            if not on_step and reached(succ):
+                return path(skey)
+            queue.append((skey, succ))
+    return None

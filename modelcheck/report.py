@@ -202,13 +202,13 @@ def _changes_table(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
     return _table(("variable", "before", "after"), rows)
 
 
-def _spec_steps(model: Any, trace: list[Step]) -> list[Step]:
-    """The trace with the spec's own states, so it can be drawn.
+def spec_steps(model: Any, trace: list[Step]) -> list[Step]:
+    """The trace with the spec's own states, so it can be drawn and exported.
 
-    A fast model may keep states in a compact form of its own; one that offers ``to_spec``
-    turns them back into spec states.
+    A fast model may keep states in a compact form of its own; one that offers
+    ``export_state`` (or ``to_spec``) turns them back into spec states.
     """
-    to_spec = getattr(model, "to_spec", None)
+    to_spec = getattr(model, "export_state", None) or getattr(model, "to_spec", None)
     if to_spec is None:
         return trace
     try:
@@ -224,7 +224,7 @@ def _counterexample(result: Result, model: Any, out: Path) -> str:
     assert result.violation is not None
     v = result.violation
     original: list[Step] = list(v.trace)
-    trace = _spec_steps(model, original)
+    trace = spec_steps(model, original)
     n = len(trace)
     pictures: list[str] | None = None
     chart = ""
@@ -288,14 +288,76 @@ def _counterexample(result: Result, model: Any, out: Path) -> str:
     return "\n".join(parts)
 
 
+#: States a witness search may hold before giving up (each is a whole state in memory).
+WITNESS_MAX_STATES = 20_000
+
+
+def _witnesses(result: Result, model: Any, out: Path) -> str:
+    """For each sometimes-property reached, a shortest behaviour reaching it, as a chart.
+
+    A clean run says little by itself; seeing how a leader gets elected or an entry committed
+    within these bounds shows what the check covered.
+    """
+    try:
+        from ..spec.state import State
+    except ImportError:
+        return ""
+    from .diagrams import sequence_chart_svg
+    from .graph import shortest_witness
+
+    # A fast model keeps states in a form of its own; its reference model has the spec's.
+    model = getattr(model, "reference", model)
+    props = model.properties()
+    found = [(p.name, p.reached, False) for p in props.sometimes]
+    found += [(p.name, p.reached, True) for p in props.sometimes_steps]
+    parts = []
+    for k, (name, reached, on_step) in enumerate(found, start=1):
+        if not result.sometimes.get(name):
+            continue
+        steps = shortest_witness(model, reached, on_step, max_nodes=WITNESS_MAX_STATES)
+        anchor = f"witness-{k}"
+        parts.append(f'<section id="{anchor}"><h3>How {_h(name)} is reached</h3>')
+        if steps is None or not all(isinstance(st, State) for _l, st in steps):
+            parts.append(
+                f"<p>No picture: no behaviour among the first {WITNESS_MAX_STATES:,} states "
+                "reaches it (the checker's search went further).</p></section>"
+            )
+            continue
+        img = out / "img"
+        img.mkdir(parents=True, exist_ok=True)
+        (img / f"{anchor}.svg").write_text(sequence_chart_svg(steps), encoding="utf-8")
+        actions = "".join(
+            f"<li>{_h('Initial state' if lb is None else model.format_label(lb))}</li>"
+            for lb, _st in steps
+        )
+        parts.append(
+            f"<p>A shortest behaviour of {len(steps)} states that reaches it.</p>"
+            f'<img src="img/{anchor}.svg" alt="how {_h(name)} is reached">'
+            f"<details><summary>its actions</summary><ol>{actions}</ol></details></section>"
+        )
+    if not parts:
+        return ""
+    return (
+        '<section id="witnesses"><h2>How the sometimes-properties are reached</h2>'
+        + "\n".join(parts)
+        + "</section>"
+    )
+
+
 def write_report(
     directory: str | Path,
     result: Result,
     model: Any,
     parameters: Mapping[str, Any],
     title: str = "raftmc check",
+    witnesses: bool = True,
 ) -> Path:
-    """Write the report into ``directory`` (created if needed); the path of its index.html."""
+    """Write the report into ``directory`` (created if needed); the path of its index.html.
+
+    Without a violation and with ``witnesses``, the report also draws, for each sometimes
+    property reached, a shortest behaviour reaching it (a search of its own, see
+    :data:`WITNESS_MAX_STATES`).
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     if result.result == "ok":
@@ -310,9 +372,15 @@ def write_report(
         '<a href="#properties">Properties</a>',
         '<a href="#sometimes">Sometimes</a>',
     ]
+    extra = ""
     if result.violation is not None:
         nav.append('<a href="#counterexample">Counterexample</a>')
         nav.append('<a href="#sequence">Sequence chart</a>')
+        extra = _counterexample(result, model, out)
+    elif witnesses:
+        extra = _witnesses(result, model, out)
+        if extra:
+            nav.append('<a href="#witnesses">How they are reached</a>')
     shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if v is not None)
     body = [
         f'<h1 class="{cls}">{_h(title)}: {_h(headline)}</h1>',
@@ -322,8 +390,8 @@ def write_report(
         _coverage(result),
         _properties(result, model),
     ]
-    if result.violation is not None:
-        body.append(_counterexample(result, model, out))
+    if extra:
+        body.append(extra)
     html = (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

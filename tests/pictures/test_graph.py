@@ -17,6 +17,7 @@ from raftkit.modelcheck.graph import (
     graph_to_json,
     quotient,
     quotient_to_dot,
+    shortest_witness,
 )
 from raftkit.spec.model import RaftModel
 from raftkit.spec.params import Params
@@ -191,3 +192,16 @@ def test_graph_help_names_the_views(capsys):
     for flag in ("--around", "--radius", "--counterexample-only", "--quotient", "--node-limit"):
         assert flag in out
     assert "--max-term" in out and "--symmetry" in out  # the same model flags as check
+
+
+def test_shortest_witness_of_a_state_and_of_a_step():
+    steps = shortest_witness(counter(limit=5), lambda x: x == 3)
+    assert steps == [(None, 0), (("Inc",), 1), (("Inc",), 2), (("Inc",), 3)]
+    steps = shortest_witness(counter(limit=5), lambda a, lb, b: lb[0] == "Reset" and a == 1, True)
+    assert steps == [(None, 0), (("Inc",), 1), (("Reset",), 0)]
+    assert shortest_witness(counter(limit=5), lambda x: x == 9) is None
+    model = RaftModel(Params(servers=3, max_term=2, max_log=0))
+    leader = model.properties().sometimes[0]
+    steps = shortest_witness(model, leader.reached)
+    assert steps is not None and leader.reached(steps[-1][1])
+    assert not any(leader.reached(s) for _l, s in steps[:-1])

@@ -142,6 +142,9 @@ def test_cli_check_report_of_a_clean_run(tmp_path, capsys):
     assert "report written" in err and "no counterexample" in err
     html = (folder / "index.html").read_text()
     assert "every property holds" in html
+    # A clean run shows how its sometimes-properties are reached.
+    assert "How LeaderElected is reached" in html
+    assert (folder / "img" / "witness-1.svg").is_file()
     assert_self_contained(folder)
     marks = body_marks(open_in_chromium(folder / "index.html", tmp_path))
     assert marks["data-images-loaded"] == "all" and marks["data-outside"] == ""
