@@ -49,6 +49,7 @@ class Client:
         self.client_id = client_id or os.urandom(8).hex()
         self.seq = 0
         self.leader: str | None = None
+        self._maybe_delivered = False
         self._conns: dict[str, http.client.HTTPConnection] = {}
 
     def close(self) -> None:
@@ -136,8 +137,8 @@ class Client:
                         last = f"{ep}: timed out ({exc})"
                         break
                     except (OSError, http.client.HTTPException) as exc:
-                        # A reset after sending may still mean the leader got it.
-                        if write and not isinstance(exc, ConnectionRefusedError):
+                        # A failure after the request left may still mean the leader got it.
+                        if write and self._maybe_delivered:
                             maybe_applied = True
                         last = f"{ep}: {exc.__class__.__name__}: {exc}"
                         break
@@ -172,10 +173,14 @@ class Client:
     ) -> tuple[int, dict[str, Any], str | None]:
         payload = None if body is None or method == "GET" else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if payload is not None else {}
+        # Set once the request bytes have left in any attempt: from then on a failure cannot
+        # tell "not received" from "received, then the answer was lost".
+        self._maybe_delivered = False
         for attempt in (0, 1):
             c = self._conn(ep)
             try:
                 c.request(method, path, body=payload, headers=headers)
+                self._maybe_delivered = True
                 resp = c.getresponse()
                 raw = resp.read()
                 break
