@@ -18,7 +18,8 @@ from .result import Result
 #: Exit status when the graph is larger than --node-limit and nothing was written.
 EXIT_TOO_LARGE = 3
 DEFAULT_NODE_LIMIT = 300
-DEFAULT_MAX_STATES = 100_000
+# Whole states and edges are kept: about 3 KB a state, and a minute or so for 50,000 of them.
+DEFAULT_MAX_STATES = 50_000
 FORMATS = ("dot", "svg", "png", "json")
 
 GRAPH_EPILOG = """\
@@ -199,7 +200,9 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
         view = graph.restrict(ids)
         what = f"shortest path to {len(bad)} violating state" + ("s" if len(bad) != 1 else "")
     if len(view.nodes) > args.node_limit:
-        return _too_large(graph, model, args, f"the {what} would have {len(view.nodes):,} states")
+        plus = "" if graph.complete or view is not graph else "+"
+        count = f"{len(view.nodes):,}{plus}"
+        return _too_large(graph, model, args, f"the {what} would have {count} states")
 
     if fmt == "json":
         data = {
@@ -225,10 +228,16 @@ def _too_large(graph: Any, model: Any, args: argparse.Namespace, what: str) -> i
     from .graph import quotient
 
     limit = args.node_limit
-    more = "" if graph.complete else f" (stopped at --max-states {args.max_states:,})"
+    if graph.complete:
+        size = f"The whole graph has {graph.total_nodes:,} states and {graph.total_edges:,} edges."
+    else:
+        size = (
+            f"The search stopped at --max-states {args.max_states:,}: the whole graph is larger; "
+            "the figures below are for the states found."
+        )
     lines = [
         f"raftmc graph: {what}, more than --node-limit {limit}; nothing written.",
-        f"The whole graph has {graph.total_nodes:,} states and {graph.total_edges:,} edges{more}.",
+        size,
         "Draw a part of it instead:",
     ]
     center = args.around if args.around is not None else 0
@@ -247,7 +256,8 @@ def _too_large(graph: Any, model: Any, args: argparse.Namespace, what: str) -> i
             f"{len(bad)} violating states{fits}"
         )
     else:
-        lines.append("  --counterexample-only    (no state violates a property)")
+        none = "no state violates a property" if graph.complete else "none among these states"
+        lines.append(f"  --counterexample-only    ({none})")
     for name in PROJECTIONS:
         n = len(quotient(graph, lambda s, name=name: project(name, s), name).groups)
         fits = "" if n <= limit else "  (too large)"

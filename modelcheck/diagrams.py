@@ -341,7 +341,8 @@ def cluster_dot(
 
     With ``before`` (the state the step started from) what changed is yellow, new messages are
     orange and bold, and messages the step consumed are drawn grey and dashed. ``log_slots``
-    pads every log to that many cells, so the pictures of one trace line up.
+    pads every log to that many cells, so the pictures of one trace line up (0: to the longest
+    log on this picture; when every log is empty, one "log empty" cell).
     """
     import graphviz
 

@@ -205,3 +205,10 @@ def test_shortest_witness_of_a_state_and_of_a_step():
     steps = shortest_witness(model, leader.reached)
     assert steps is not None and leader.reached(steps[-1][1])
     assert not any(leader.reached(s) for _l, s in steps[:-1])
+
+
+def test_cli_graph_too_large_when_the_search_stopped(capsys):
+    assert main(["graph", *SMALL, "--max-states", "30", "--node-limit", "20"]) == 3
+    err = capsys.readouterr().err
+    assert "30+ states" in err and "stopped at --max-states 30" in err
+    assert "none among these states" in err
