@@ -436,7 +436,8 @@ class Node:
         if self._snapshot is not None:
             self._out_restore = self._snapshot
         if self._observer is not None:
-            self._emit(RESTART, boot=self._boot)
+            # The peers tell a trace validator the cluster (and so the quorum) from the trace alone.
+            self._emit(RESTART, boot=self._boot, peers=list(self.config.peers))
 
     def _emit(self, kind: str, msg: Message | None = None, **info: Any) -> None:
         # Callers guard with `if self._observer is not None` so that an unobserved node does not

@@ -54,6 +54,11 @@ _PARAM_FLAGS: tuple[tuple[str, str], ...] = (
     ("faults", "include Restart, DuplicateMessage and DropMessage"),
     ("history", "keep raft.tla's history variables (elections, allLogs, voterLog, mlog)"),
     ("ghost", "keep ghost variables (who was elected, what was committed)"),
+    ("batch", "option: up to N entries per AppendEntries, any anchor (0: raft.tla's rule)"),
+    ("prevote", "option: PreVote before elections (dissertation 9.6)"),
+    ("noop", "option: a new leader appends a no-op entry (dissertation 6.4)"),
+    ("snapshots", "option: log compaction and InstallSnapshot (needs --batch)"),
+    ("stepdown", "option: leaders and candidates may return to follower in their term"),
 )
 
 
@@ -178,6 +183,10 @@ def build_parser() -> ArgumentParser:
     )
 
     add_graph_command(commands, add_model_flags)
+
+    from .cli_conform import add_conform_command
+
+    add_conform_command(commands)
 
     mut = commands.add_parser(
         "mutants",
@@ -331,6 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "graph":
             return _run_graph(args)
+        if args.command == "conform":
+            from .cli_conform import run_conform
+
+            return run_conform(args)
         return _run_mutants(args)
     except (UsageError, GraphUsageError) as exc:
         parser.error(str(exc))

@@ -502,6 +502,10 @@ FAULT_ACTIONS = frozenset({"Restart", "DuplicateMessage", "DropMessage"})
 
 def action_names(p: Params) -> tuple[str, ...]:
     """The actions of Next for these parameters (without the fault actions when they are off)."""
+    if p.extended:
+        from .options import option_action_names
+
+        return option_action_names(p)
     return tuple(a for a in ACTION_NAMES if p.faults or a not in FAULT_ACTIONS)
 
 
@@ -510,9 +514,16 @@ def next_steps(p: Params, s: State) -> Iterator[tuple[Label, State]]:
 
     With ``p.faults`` off, Restart, DuplicateMessage and DropMessage are left out. The history
     variable ``allLogs`` gains the logs as they were before the step, on every step, as in
-    raft.tla; the ghost variables are updated from what the step did.
+    raft.tla; the ghost variables are updated from what the step did. With an option of
+    ``options.py`` on, its actions replace or join raft.tla's.
     """
-    for label, t in _core_steps(p, s):
+    if p.extended:
+        from .options import option_steps
+
+        steps = option_steps(p, s)
+    else:
+        steps = _core_steps(p, s)
+    for label, t in steps:
         if p.history:
             t = _record_all_logs(s, t)
         if p.ghost:

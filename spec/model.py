@@ -18,6 +18,7 @@ from ..modelcheck.model import (
 )
 from . import properties as props
 from .actions import action_names, next_steps
+from .options import OPTION_LABELS, format_option_label
 from .params import Params
 from .state import (
     NIL,
@@ -101,7 +102,7 @@ def message_json(m: Message) -> dict[str, Any]:
     for name, value in zip(m._fields[1:], m[1:], strict=True):
         if name in ("msource", "mdest"):
             out[name] = server_name(value)
-        elif name in ("mentries", "mlog"):
+        elif name in ("mentries", "mlog", "msnapshot"):
             out[name] = _log_json(value)
         else:
             out[name] = value
@@ -122,6 +123,8 @@ def describe(s: State) -> dict[str, Any]:
         out[f"votesGranted[{name}]"] = [server_name(k) for k in srv.votesGranted]
         out[f"nextIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.nextIndex)}
         out[f"matchIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.matchIndex)}
+        if hasattr(srv, "snapshotIndex"):  # the snapshots option (spec/options.py)
+            out[f"snapshotIndex[{name}]"] = srv.snapshotIndex
     out["messages"] = [{**message_json(m), "count": c} for m, c in s.messages]
     if s.history:
         h = s.history
@@ -148,6 +151,10 @@ def describe(s: State) -> dict[str, Any]:
 
 
 def _message_brief(m: Message) -> str:
+    if m.mtype > MType.AppendEntriesResponse:
+        from .options import message_brief
+
+        return message_brief(m)
     route = f"{server_name(m.msource)}->{server_name(m.mdest)}"
     if m.mtype == MType.RequestVoteRequest:
         assert isinstance(m, RequestVoteRequest)
@@ -172,6 +179,8 @@ def _message_brief(m: Message) -> str:
 def format_label(label: Label) -> str:
     """``Timeout(s1)``, ``RequestVote(s1, s2)``, ``HandleAppendEntriesRequest(s2 <- ...)``."""
     name, *args = label
+    if name in OPTION_LABELS or (name == "AppendEntries" and len(args) > 2):
+        return format_option_label(label)
     if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
         return f"{name}({server_name(args[0])})"
     if name in ("RequestVote", "AppendEntries"):

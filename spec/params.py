@@ -27,6 +27,18 @@ class Params:
     history: bool = False
     ghost: bool = False
     mutant: str | None = None
+    # Options: what implementations do beyond raft.tla (spec/options.py). All off by default, and
+    # with all off the spec is raft.tla exactly.
+    batch: int = 0
+    prevote: bool = False
+    noop: bool = False
+    snapshots: bool = False
+    stepdown: bool = False
+
+    @property
+    def extended(self) -> bool:
+        """True if any option of ``spec/options.py`` is on (the readable spec then runs it)."""
+        return bool(self.batch or self.prevote or self.noop or self.snapshots or self.stepdown)
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a one-line message naming the CLI flag at fault."""
@@ -36,6 +48,11 @@ class Params:
         _in_range("--max-log", self.max_log, 0, 20)
         _in_range("--max-dup", self.max_dup, 1, 20)
         _in_range("--max-inflight", self.max_inflight, 1, 50)
+        _in_range("--batch", self.batch, 0, 20)
+        if self.snapshots and not self.batch:
+            raise ValueError("--snapshots needs --batch (a leader anchors at its snapshot)")
+        if self.extended and self.history:
+            raise ValueError("--history covers raft.tla's actions only, not the options")
         if self.mutant is not None:
             from .mutants import MUTANTS
 

@@ -25,6 +25,8 @@ class Role(IntEnum):
     Follower = 0
     Candidate = 1
     Leader = 2
+    # Only with the PreVote option (spec/options.py).
+    PreCandidate = 3
 
 
 class MType(IntEnum):
@@ -34,6 +36,11 @@ class MType(IntEnum):
     RequestVoteResponse = 1
     AppendEntriesRequest = 2
     AppendEntriesResponse = 3
+    # Only with options (spec/options.py).
+    PreVoteRequest = 4
+    PreVoteResponse = 5
+    InstallSnapshotRequest = 6
+    InstallSnapshotResponse = 7
 
 
 # raft.tla's reserved value ``Nil`` (votedFor when a server has not voted in its term). Servers
@@ -164,6 +171,10 @@ class State(NamedTuple):
 
 def init_state(p: Params) -> State:
     """raft.tla's ``Init``: every server a follower in term 1 with an empty log, no messages."""
+    if p.extended:
+        from .options import init_options_state
+
+        return init_options_state(p)
     n = p.servers
     server = Server(
         currentTerm=1,

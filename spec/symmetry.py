@@ -69,7 +69,8 @@ def _relabel_server(srv: Server, perm: tuple[int, ...]) -> Server:
     for old in range(n):
         next_index[perm[old]] = srv.nextIndex[old]
         match_index[perm[old]] = srv.matchIndex[old]
-    return Server(
+    # _replace keeps the record's type: options (spec/options.py) add fields to a server.
+    return srv._replace(
         currentTerm=srv.currentTerm,
         state=srv.state,
         votedFor=NIL if srv.votedFor == NIL else perm[srv.votedFor],

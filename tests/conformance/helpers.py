@@ -1,0 +1,27 @@
+"""Shared helpers: run the simulated cluster with a trace, validate it."""
+
+from __future__ import annotations
+
+from raftkit.impl.sim import SimConfig, Simulation
+from raftkit.impl.trace import TraceRecorder
+from raftkit.modelcheck.conform import Outcome, conform_lines
+
+# The simulation profiles of tests/impl_core/test_sim.py, faults included.
+PROFILES = {
+    "3-nodes": SimConfig(),
+    "5-nodes": SimConfig(nodes=5, ticks=250),
+    "no-prevote": SimConfig(pre_vote=False, check_quorum=False),
+    "lossy-slow": SimConfig(drop_rate=0.15, max_delay=8, duplicate_rate=0.1, election_tick=20),
+    "crashy": SimConfig(crash_rate=0.02, partition_rate=0.03, snapshot_every=8),
+}
+
+
+def sim_trace(cfg: SimConfig, seed: int) -> list[str]:
+    """The JSON lines of one seeded run (the run's own safety checks must pass)."""
+    rec = TraceRecorder()
+    Simulation(cfg, seed, rec).run()
+    return rec.lines
+
+
+def validate_lines(lines: list[str], name: str = "(trace)") -> Outcome:
+    return conform_lines(lines, name)

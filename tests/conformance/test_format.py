@@ -1,0 +1,130 @@
+"""The trace format: the schema accepts what impl/ writes; malformed input gets exit status 2 with
+a one-line error naming file, line and field; per-node files merge by send/receive causality."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import jsonschema
+import pytest
+from raftkit.impl.cli import main as raftkv
+from raftkit.impl.sim import SimConfig
+from raftkit.modelcheck.cli import main as raftmc
+
+from .helpers import sim_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs/schemas/trace-event.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def trace_lines() -> list[str]:
+    return sim_trace(SimConfig(crash_rate=0.02, snapshot_every=8), 3)
+
+
+def test_schema_accepts_what_impl_writes(trace_lines):
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    kinds = set()
+    for line in trace_lines:
+        obj = json.loads(line)
+        validator.validate(obj)
+        kinds.add(obj["event"])
+    # The run exercised most of the vocabulary (faults, snapshots, elections).
+    assert {"Restart", "Send", "Receive", "BecomeLeader", "ClientRequest"} <= kinds
+    assert {"AdvanceCommitIndex", "Compacted", "BecomePreCandidate"} <= kinds
+
+
+def test_simulate_then_conform_two_commands(tmp_path, capsys):
+    trace = tmp_path / "run.jsonl"
+    assert raftkv(["simulate", "--nodes", "3", "--seed", "7", "--steps", "200",
+                   "--trace", str(trace)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert raftmc(["conform", str(trace)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("conforms: ") and " events, " in out and " spec steps" in out
+
+
+def test_json_output(tmp_path, capsys, trace_lines):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(trace_lines) + "\n")
+    assert raftmc(["conform", "--json", str(trace)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["result"] == "conforms"
+    assert out["events"] == len(trace_lines) and out["spec_steps"] > 0
+
+
+def test_per_node_files_merge_by_causality(tmp_path, capsys, trace_lines):
+    by_node: dict[str, list[str]] = defaultdict(list)
+    for line in trace_lines:
+        by_node[json.loads(line)["node"]].append(line)
+    paths = []
+    # Reverse order on purpose: the merge must not depend on the files' order.
+    for node in sorted(by_node, reverse=True):
+        p = tmp_path / f"{node}.jsonl"
+        p.write_text("\n".join(by_node[node]) + "\n")
+        paths.append(str(p))
+    assert raftmc(["conform", "--json", *paths]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == len(trace_lines)
+
+
+def _bad(tmp_path, lines, capsys) -> str:
+    p = tmp_path / "bad.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    assert raftmc(["conform", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    return err
+
+
+def test_malformed_json(tmp_path, capsys, trace_lines):
+    err = _bad(tmp_path, [trace_lines[0], '{"node": "n1", "event": '], capsys)
+    assert "bad.jsonl:2" in err and "not JSON" in err
+
+
+def test_missing_field(tmp_path, capsys, trace_lines):
+    obj = json.loads(trace_lines[0])
+    del obj["state"]["term"]
+    err = _bad(tmp_path, [json.dumps(obj)], capsys)
+    assert "bad.jsonl:1" in err and "'state.term'" in err and "missing" in err
+
+
+def test_missing_message_field(tmp_path, capsys, trace_lines):
+    lines = list(trace_lines)
+    k = next(k for k, x in enumerate(lines) if '"type":"AppendEntries"' in x)
+    obj = json.loads(lines[k])
+    del obj["msg"]["prev_log_term"]
+    lines[k] = json.dumps(obj)
+    err = _bad(tmp_path, lines, capsys)
+    assert f"bad.jsonl:{k + 1}" in err and "'msg.prev_log_term'" in err
+
+
+def test_unknown_event(tmp_path, capsys, trace_lines):
+    obj = json.loads(trace_lines[0])
+    obj["event"] = "Teleport"
+    err = _bad(tmp_path, [json.dumps(obj)], capsys)
+    assert "'event'" in err and "unknown event 'Teleport'" in err
+
+
+def test_receive_without_send(tmp_path, capsys, trace_lines):
+    lines = [x for x in trace_lines if '"event":"Send"' not in x]
+    first = next(k for k, x in enumerate(lines) if '"event":"Receive"' in x)
+    err = _bad(tmp_path, lines, capsys)
+    assert f"bad.jsonl:{first + 1}" in err and "'msg.id'" in err and "without its send" in err
+
+
+def test_receive_before_send_in_one_file(tmp_path, capsys, trace_lines):
+    lines = list(trace_lines)
+    k = next(k for k, x in enumerate(lines) if '"event":"Receive"' in x)
+    mid = json.loads(lines[k])["msg"]["id"]
+    s = next(s for s, x in enumerate(lines) if '"event":"Send"' in x and f'"id":"{mid}"' in x)
+    lines.insert(s, lines.pop(k))
+    err = _bad(tmp_path, lines, capsys)
+    assert "before its send" in err
+
+
+def test_unreadable_file(tmp_path, capsys):
+    assert raftmc(["conform", str(tmp_path / "nope.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().err
