@@ -363,8 +363,8 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .server import event_to_json
     from .sim import SafetyViolation, SimConfig, Simulation
+    from .trace import trace_line
 
     if not 1 <= args.nodes <= 9 or args.steps < 0:
         raise UsageError("--nodes must be 1..9 and --steps >= 0")
@@ -379,7 +379,7 @@ def _simulate(args: argparse.Namespace) -> int:
         trace = out
 
         def observer(ev: Any) -> None:
-            trace.write(json.dumps(event_to_json(ev), separators=(",", ":")) + "\n")
+            trace.write(trace_line(ev) + "\n")
 
     try:
         sim = Simulation(SimConfig(nodes=args.nodes, ticks=args.steps), args.seed, observer)

@@ -52,6 +52,7 @@ from .node import HardState as CoreHardState
 from .node import Node, NotLeader, Ready
 from .storage import HardState, Storage, StoredEntry
 from .storage import Snapshot as StoredSnapshot
+from .trace import trace_line
 from .transport import Transport
 
 log = logging.getLogger("raftkit.server")
@@ -93,26 +94,6 @@ def encode_entry(e: Entry) -> StoredEntry:
 def decode_entry(s: StoredEntry) -> Entry:
     kind, data = msgpack.unpackb(s.data, raw=False)
     return Entry(s.term, s.index, bytes(data), kind)
-
-
-def event_to_json(ev: Event) -> dict[str, Any]:
-    """One trace line. Bytes (entry commands, snapshot data) are hex: JSON has no bytes."""
-    out: dict[str, Any] = {"node": ev.node, "event": ev.kind, "state": ev.state.to_dict()}
-    if ev.msg is not None:
-        out["msg"] = _jsonable(ev.msg.to_wire())
-    if ev.info:
-        out["info"] = _jsonable(ev.info)
-    return out
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, bytes):
-        return v.hex()
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 class _Waiter:
@@ -186,7 +167,7 @@ class Server:
         self._push(self.node.start())
 
     def _observe(self, ev: Event) -> None:
-        self._trace.write(json.dumps(event_to_json(ev), separators=(",", ":")) + "\n")
+        self._trace.write(trace_line(ev) + "\n")
 
     async def start(self) -> None:
         self._open()
@@ -583,4 +564,4 @@ def entries_of(readies: Iterable[Ready]) -> list[Entry]:
     return [e for rd in readies for e in rd.entries]
 
 
-__all__ = ["NodeAddress", "Server", "ServerConfig", "Message", "event_to_json"]
+__all__ = ["NodeAddress", "Server", "ServerConfig", "Message"]
