@@ -330,3 +330,27 @@ def test_status_shows_every_member_and_which_are_down(tmp_path):
         assert set(rows) == set(c.ids)
         assert " down " in rows[down]
         assert " leader " in rows[lead] and " follower " in rows[live]
+
+
+def test_traces_of_a_real_cluster_with_a_leader_kill_conform_to_the_spec(tmp_path):
+    with ProcCluster(str(tmp_path), 3, trace=True) as c:
+        lead = c.wait_leader()
+        cl = Client(c.endpoints)
+        for i in range(15):
+            cl.put(f"k{i}", i)
+        c.kill(lead)  # kill -9: its trace ends wherever its last flush was
+        c.wait_leader(exclude=lead)
+        for i in range(10):
+            cl.put(f"j{i}", i)
+        c.start(lead)  # appends to the same trace file, after a Restart event
+        c.wait_applied(c.status(c.wait_leader())["commit_index"], [lead])
+        for i in c.ids:
+            c.stop(i)
+    traces = sorted(str(p) for p in tmp_path.glob("*.trace.jsonl"))
+    assert len(traces) == 3
+    proc = subprocess.run(
+        [sys.executable, "-m", "raftkit.modelcheck.cli", "conform", *traces],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.stdout.startswith("conforms:")
