@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
+from . import cli_fast
 from .cli_graph import (
     GraphUsageError,
     add_check_outputs,
@@ -181,6 +182,7 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="print one JSON object instead of tables, and no progress line (default: off)",
     )
+    cli_fast.add_check_flags(run)
 
     add_graph_command(commands, add_model_flags)
 
@@ -235,8 +237,10 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise UsageError(f"--max-seconds must be positive (got {args.max_seconds})")
     params = params_from_args(args)
-    _, raft_model, _ = _spec()
-    model = raft_model(params, symmetry=args.symmetry)
+    problem = cli_fast.validate(args)
+    if problem:
+        raise UsageError(problem)
+    model = cli_fast.make_model(params, args)
     parameters = _parameters_json(params, args)
 
     console = Console(highlight=False)
@@ -255,6 +259,7 @@ def _run_check(args: argparse.Namespace) -> int:
             max_states=args.max_states,
             max_seconds=args.max_seconds,
             progress=progress,
+            **cli_fast.check_options(args),
         )
     finally:
         if progress is not None:

@@ -128,10 +128,13 @@ def verify(c: ProcCluster, rec: HistoryRecorder, acked):
 
 
 def test_three_nodes_concurrent_clients_with_leader_kill_and_restart(tmp_path):
+    killed_at: list[float] = []
+
     def nemesis(c, until):
         time.sleep(1.5)
         victim = c.wait_leader()
         c.kill(victim)
+        killed_at.append(time.monotonic())
         time.sleep(2.0)
         c.start(victim)
         while time.monotonic() < until:
@@ -141,11 +144,16 @@ def test_three_nodes_concurrent_clients_with_leader_kill_and_restart(tmp_path):
         c.wait_leader()
         rec, acked = run_nemesis(c, 6.0, 4, nemesis)
         verify(c, rec, acked)
+    # Writes were acknowledged on both sides of the kill: by the old leader and a new one.
+    oks = [o for o in rec.ops if o.status == "ok" and o.kind != "get"]
+    assert any(o.ret < killed_at[0] for o in oks)
+    assert sum(o.call > killed_at[0] for o in oks) >= 5
 
 
 @pytest.mark.slow
 def test_five_nodes_kills_restarts_and_cut_links(tmp_path):
     rnd = random.Random(5)
+    done: list[str] = []
 
     def nemesis(c, until):
         down: list[str] = []
@@ -158,12 +166,15 @@ def test_five_nodes_kills_restarts_and_cut_links(tmp_path):
                     if lead:
                         c.kill(lead)
                         down.append(lead)
+                        done.append("kill")
                 elif action == "kill_any" and len(down) < 2:
                     victim = rnd.choice([i for i in c.ids if i not in down])
                     c.kill(victim)
                     down.append(victim)
+                    done.append("kill")
                 elif action == "restart" and down:
                     c.start(down.pop(0))
+                    done.append("restart")
                 elif action == "partition":
                     live = [i for i in c.ids if i not in down]
                     rnd.shuffle(live)
@@ -171,6 +182,7 @@ def test_five_nodes_kills_restarts_and_cut_links(tmp_path):
                     for i in live:
                         other = [j for j in c.ids if (j in minority) != (i in minority)]
                         c.block(i, other)
+                    done.append("partition")
                 elif action == "heal":
                     for i in c.ids:
                         if i not in down:
@@ -193,6 +205,8 @@ def test_five_nodes_kills_restarts_and_cut_links(tmp_path):
         rec, acked = run_nemesis(c, 15.0, 6, nemesis, seed=5)
         c.wait_leader()
         verify(c, rec, acked)
+    # The faults really happened (a nemesis that did nothing would make this test vacuous).
+    assert {"kill", "restart", "partition"} <= set(done), done
 
 
 @pytest.mark.slow
