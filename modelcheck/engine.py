@@ -79,6 +79,9 @@ def check(
     max_seconds: float | None = None,
     progress: Callable[[Snapshot], None] | None = None,
     progress_interval: float = 0.5,
+    workers: int = 1,
+    frontier_budget: int | None = None,
+    spill_dir: str | None = None,
 ) -> Result:
     """Explore every state of ``model`` reachable within its bounds and check its properties.
 
@@ -87,13 +90,34 @@ def check(
     least ``max_states`` distinct states or run for ``max_seconds``, or on Ctrl-C. ``progress``
     is called with a :class:`~raftkit.modelcheck.progress.Snapshot` every ``progress_interval``
     seconds or so.
+
+    A model that offers the batch protocol (``model.batch()``, see :mod:`.batch`) is searched
+    by :mod:`.bfs` with the fingerprint store: compact seen-set, frontier spilled to disk beyond
+    ``frontier_budget`` states (in ``spill_dir``), and ``workers`` processes.
     """
-    if isinstance(store, str):
-        store = make_store(store)
     if max_states is not None and max_states < 1:
         raise ValueError(f"max_states must be at least 1 (got {max_states})")
     if max_seconds is not None and max_seconds <= 0:
         raise ValueError(f"max_seconds must be positive (got {max_seconds})")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1 (got {workers})")
+    if store == "fingerprint" and hasattr(model, "batch"):
+        from .bfs import FRONTIER_BUDGET, check_batched
+
+        return check_batched(
+            model,
+            max_states=max_states,
+            max_seconds=max_seconds,
+            progress=progress,
+            progress_interval=progress_interval,
+            frontier_budget=frontier_budget or FRONTIER_BUDGET,
+            spill_dir=spill_dir,
+            workers=workers,
+        )
+    if workers != 1:
+        raise ValueError("workers > 1 needs a model with the batch protocol")
+    if isinstance(store, str):
+        store = make_store(store)
 
     props = model.properties()
     invariants = tuple((p.name, p.holds) for p in props.invariants)

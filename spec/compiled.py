@@ -1,0 +1,1340 @@
+"""A compiled-down form of the Raft transition function, for the checker's hot loop.
+
+``actions.py`` is the reference: readable, one function per action, whole ``State`` values. It
+is also slow to run millions of times, because every step rebuilds named tuples and every
+canonical form relabels a whole state. This module runs the *same* actions, through tables:
+
+* A state is a pair of small ints ``(core, bag)``. The *core* is everything but the network
+  (the servers, and raft.tla's history and our ghost variables when they are on); the *bag* is
+  the network. Both are interned: each distinct value gets an id once, and the value lives in
+  a list beside it.
+* The steps of a core are computed once, by the reference actions themselves, and kept in a
+  table: the local and sending steps of a core (Timeout, BecomeLeader, RequestVote, ...) in
+  ``_local[core]``; the receipt of message ``m`` by core ``c`` in ``_recv[(c, m)]``. No action
+  here depends on anything else, so after the first visit a step is a couple of look-ups.
+  Table entries are therefore exactly the reference's steps; the tests check the plumbing
+  around them (bags, bounds, keys) state for state.
+* Bounds are flags on cores and bags, read before a successor is built: a successor outside
+  them is counted, never built.
+* Invariants and action properties only read the servers and the ghost variables, so they are
+  decided once per new core and once per new table entry, when the entry is built. Because an
+  entry is built the first time a state needs it, a violation is raised exactly at the first
+  step that shows it, as the reference checker would find it.
+* Symmetry: the permutations that sort a core's servers by a relabelling-invariant signature
+  (``symmetry.sorting_permutations``) are computed once per core, together with a hash of the
+  relabelled core. A state's key is the least ``hash((core', bag'))`` over those permutations,
+  with the relabelled bag's hash memoised per (bag, permutation). Two states of one orbit have
+  the same set of such relabellings, hence the same key: exact up to 64-bit fingerprint
+  collisions, and usually one relabelling per state (signatures rarely tie).
+
+Keys depend only on values (tuples of ints, bools and IntEnums hash the same in every process),
+never on ids, so worker processes that intern in different orders agree on every key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from itertools import permutations, product
+from typing import Any
+
+from ..modelcheck.batch import StepViolation
+from ..modelcheck.model import Label, Properties
+from .actions import _record_all_logs, _record_ghost, action_names, next_steps, receive
+from .model import RaftModel, describe, format_label
+from .params import Params
+from .state import Message, Role, Server, State
+from .symmetry import _relabel_server, relabel, signature, sorting_permutations
+
+# A compiled state: (core id, bag id).
+FastState = tuple[int, int]
+
+# Table keys pack two ids into one int: dict look-ups on small ints beat tuple keys.
+_SHIFT = 32
+
+# Bag operations of a received message's step.
+_STAY, _DISCARD, _REPLY = 0, 1, 2
+
+
+def _relabel_message(m: Message, perm: tuple[int, ...]) -> Message:
+    return m._replace(msource=perm[m.msource], mdest=perm[m.mdest])
+
+
+class CompiledRaft:
+    """The tables and the hot loop for one configuration (one per process)."""
+
+    def __init__(self, params: Params, symmetry: bool = True) -> None:
+        params.validate()
+        self.params = params
+        self.symmetry = symmetry
+        p = params
+        self.names: tuple[str, ...] = action_names(p)
+        self._aidx = {name: k for k, name in enumerate(self.names)}
+        self._perms: list[tuple[int, ...]] = list(permutations(range(p.servers)))
+        self._perm_idx = {perm: k for k, perm in enumerate(self._perms)}
+        self._np = len(self._perms)
+        props = RaftModel(p, symmetry).properties()
+        self._invariants = [(q.name, q.holds) for q in props.invariants]
+        self._action_props = [(q.name, q.holds) for q in props.action_properties]
+        self._sometimes_states = [(q.name, q.reached) for q in props.sometimes]
+        self._sometimes_steps = [(q.name, q.reached) for q in props.sometimes_steps]
+        self.sometimes_names: list[str] = [n for n, _ in self._sometimes_states] + [
+            n for n, _ in self._sometimes_steps
+        ]
+        self._all_notes = (1 << len(self.sometimes_names)) - 1
+        #: Bit k set: sometimes property k was reached by an in-bounds state or step.
+        self.reached = 0
+
+        # Cores: value (servers, history, ghost) <-> id, and what is known about each.
+        self._core_val: list[tuple[Any, Any, Any]] = []
+        self._core_ids: dict[tuple[Any, Any, Any], int] = {}
+        self._core_inb: list[bool] = []
+        self._core_bad: list[str | None] = []
+        self._core_note: list[int] = []
+        # Symmetry candidates of a core: ((permutation index, hash of relabelled core), ...).
+        self._core_cand: list[tuple[tuple[int, int], ...]] = []
+        # Least candidate hash: the same for every core of an orbit (for partitioning).
+        self._core_orbit: list[int] = []
+        self._local: list[tuple[tuple[int, int, int, int], ...] | None] = []
+        self._local_labels: list[tuple[Label, ...] | None] = []
+        # How many expanded states had this core (coverage of local steps, folded at the end).
+        self._core_expanded: list[int] = []
+
+        # Per-server mode (no history, no ghost): a core is a tuple of server ids, and steps
+        # are tabled per server, so a new core costs look-ups rather than reference calls.
+        self._per_server = not (p.history or p.ghost)
+        self._srv_val: list[Server] = []
+        self._srv_ids: dict[Server, int] = {}
+        self._srv_hash: list[int] = []
+        self._srv_rel: dict[tuple[int, int], int] = {}
+        self._srv_local_tab: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self._srv_recv_tab: dict[tuple[int, int], tuple[Any, ...]] = {}
+
+        # Messages and bags.
+        self._msg_val: list[Message] = []
+        self._msg_ids: dict[Message, int] = {}
+        # A bag value: ((message id, count), ...) in the spec's order (sorted by message).
+        self._bag_val: list[tuple[tuple[int, int], ...]] = []
+        self._bag_ids: dict[tuple[tuple[int, int], ...], int] = {}
+        self._bag_inb: list[bool] = []
+        self._bag_msgs: list[tuple[int, ...]] = []
+        self._bag_add: dict[int, int] = {}
+        self._bag_rem: dict[int, int] = {}
+        self._bag_rel: dict[int, int] = {}
+
+        # Receipt of message m by core c: key (c << _SHIFT) | m -> entry, or () if not enabled.
+        self._recv: dict[int, tuple[int, int, int, int, int] | tuple[()]] = {}
+        self._net_core: dict[int, int] = {}
+        self._net_ok: set[int] = set()
+        self._msg_invariants = [
+            (name, holds) for name, holds in self._invariants if name in MESSAGE_INVARIANTS
+        ]
+        # Coverage counted in the loop (receives, faults); local steps are folded in later.
+        self._enabled = [0] * len(self.names)
+        self._a_dup = self._aidx.get("DuplicateMessage", -1)
+        self._a_drop = self._aidx.get("DropMessage", -1)
+
+    # --- interning -------------------------------------------------------------------------
+
+    def _core_state(self, c: int) -> State:
+        """Core ``c`` as a reference state with an empty network."""
+        value = self._core_val[c]
+        if self._per_server:
+            srv_val = self._srv_val
+            return State(tuple(srv_val[k] for k in value), (), (), ())
+        servers, history, ghost = value
+        return State(servers, (), history, ghost)
+
+    def _intern_core(self, value: Any) -> int:
+        """The id of a core value: a tuple of server ids (per-server mode), else a tuple
+        (servers, history, ghost) of reference values."""
+        cid = self._core_ids.get(value)
+        if cid is not None:
+            return cid
+        cid = len(self._core_val)
+        self._core_ids[value] = cid
+        self._core_val.append(value)
+        p = self.params
+        state = self._core_state(cid)
+        self._core_inb.append(
+            all(
+                srv.currentTerm <= p.max_term and len(srv.log) <= p.max_log
+                for srv in state.servers
+            )
+        )
+        bad = None
+        for name, holds in self._invariants:
+            if not holds(state):
+                bad = name
+                break
+        self._core_bad.append(bad)
+        note = 0
+        for k, (_name, reached) in enumerate(self._sometimes_states):
+            if reached(state):
+                note |= 1 << k
+        self._core_note.append(note)
+        cands = []
+        perms = sorting_permutations(state) if self.symmetry else [self._perms[0]]
+        for perm in perms:
+            if self._per_server:
+                # Relabel server by server (memoised): the relabelled core's hash is the hash of
+                # its servers' hashes, a function of its value only.
+                placed = [0] * len(perm)
+                pi = self._perm_idx[perm]
+                for k, sid in enumerate(value):
+                    placed[perm[k]] = self._srv_hash[self._srv_relabel(sid, pi)]
+                ck = hash(tuple(placed))
+            else:
+                r = relabel(state, perm) if self.symmetry else state
+                ck = hash((r.servers, r.history, r.ghost))
+            cands.append((self._perm_idx[perm], ck))
+        cand = tuple(cands)
+        self._core_cand.append(cand)
+        self._core_orbit.append(min(ck for _p, ck in cand))
+        self._local.append(None)
+        self._local_labels.append(None)
+        self._core_expanded.append(0)
+        return cid
+
+    # --- per-server mode: every step of raft.tla reads and writes one server ----------------
+
+    def _intern_srv(self, srv: Server) -> int:
+        sid = self._srv_ids.get(srv)
+        if sid is None:
+            sid = len(self._srv_val)
+            self._srv_ids[srv] = sid
+            self._srv_val.append(srv)
+            self._srv_hash.append(hash(srv))
+        return sid
+
+    def _srv_relabel(self, sid: int, perm_index: int) -> int:
+        key = (sid, perm_index)
+        r = self._srv_rel.get(key)
+        if r is None:
+            r = self._intern_srv(_relabel_server(self._srv_val[sid], self._perms[perm_index]))
+            self._srv_rel[key] = r
+        return r
+
+    def _alone(self, sid: int, messages: Any = ()) -> State:
+        # Every action of server i reads only servers[i] (and the message it handles), so the
+        # other places can hold any server: they are never read and come back unchanged.
+        return State((self._srv_val[sid],) * self.params.servers, messages, (), ())
+
+    def _srv_local(self, sid: int, i: int) -> tuple[Any, ...]:
+        """Server i's own steps: (action, label, server id after, message sent or None,
+        step note, violation or None)."""
+        key = (sid, i)
+        entries = self._srv_local_tab.get(key)
+        if entries is not None:
+            return entries
+        s = self._alone(sid)
+        out = []
+        for label, t in next_steps(self.params, s):
+            if label[1] != i:
+                continue
+            sid2 = self._intern_srv(t.servers[i])
+            msg = t.messages[0][0] if t.messages else None
+            note = 0
+            shift = len(self._sometimes_states)
+            for k, (_name, reached) in enumerate(self._sometimes_steps):
+                if reached(s, label, t):
+                    note |= 1 << (shift + k)
+            viol = None
+            for name, holds in self._action_props:
+                if not holds(s, label, t):
+                    viol = name
+                    break
+            out.append((self._aidx[label[0]], label, sid2, msg, note, viol))
+        entries = tuple(out)
+        self._srv_local_tab[key] = entries
+        return entries
+
+    def _srv_recv(self, sid: int, m: int) -> tuple[Any, ...]:
+        """Receipt of message m by server (its mdest): (action, label, server id after, bag
+        operation, reply or -1, step note, violation or None), or () if not enabled."""
+        key = (sid, m)
+        entry = self._srv_recv_tab.get(key)
+        if entry is not None:
+            return entry
+        msg = self._msg_val[m]
+        i = msg.mdest
+        s = self._alone(sid, ((msg, 1),))
+        entry = ()
+        for label, t in receive(self.params, s, msg):
+            op, r = self._bag_op(msg, t)
+            note = 0
+            shift = len(self._sometimes_states)
+            for k, (_name, reached) in enumerate(self._sometimes_steps):
+                if reached(s, label, t):
+                    note |= 1 << (shift + k)
+            viol = None
+            for name, holds in self._action_props:
+                if not holds(s, label, t):
+                    viol = name
+                    break
+            entry = (self._aidx[label[0]], label, self._intern_srv(t.servers[i]), op, r, note,
+                     viol)
+        self._srv_recv_tab[key] = entry
+        return entry
+
+    def _bag_op(self, msg: Message, t: State) -> tuple[int, int]:
+        """What a receive step did to a network holding one copy of ``msg``."""
+        if t.messages == ((msg, 1),):
+            return _STAY, -1
+        if not t.messages:
+            return _DISCARD, -1
+        ((reply, count),) = t.messages
+        assert count == 1 and reply != msg
+        return _REPLY, self._intern_msg(reply)
+
+    def _intern_msg(self, m: Message) -> int:
+        mid = self._msg_ids.get(m)
+        if mid is None:
+            mid = len(self._msg_val)
+            self._msg_ids[m] = mid
+            self._msg_val.append(m)
+        return mid
+
+    def _intern_bag(self, counts: dict[int, int]) -> int:
+        msg_val = self._msg_val
+        value = tuple(sorted(counts.items(), key=lambda mc: msg_val[mc[0]]))
+        bid = self._bag_ids.get(value)
+        if bid is None:
+            bid = len(self._bag_val)
+            self._bag_ids[value] = bid
+            self._bag_val.append(value)
+            p = self.params
+            self._bag_inb.append(
+                len(value) <= p.max_inflight and all(c <= p.max_dup for _m, c in value)
+            )
+            self._bag_msgs.append(tuple(m for m, _c in value))
+        return bid
+
+    def _add(self, b: int, m: int) -> int:
+        counts = dict(self._bag_val[b])
+        counts[m] = counts.get(m, 0) + 1
+        r = self._intern_bag(counts)
+        self._bag_add[(b << _SHIFT) | m] = r
+        return r
+
+    def _rem(self, b: int, m: int) -> int:
+        counts = dict(self._bag_val[b])
+        c = counts.get(m, 0)
+        if c == 1:
+            del counts[m]
+        elif c > 1:
+            counts[m] = c - 1
+        r = self._intern_bag(counts)
+        self._bag_rem[(b << _SHIFT) | m] = r
+        return r
+
+    def _rel(self, b: int, perm_index: int) -> int:
+        """Hash of bag ``b`` relabelled by a permutation (memoised)."""
+        perm = self._perms[perm_index]
+        msg_val = self._msg_val
+        value = tuple(
+            sorted((_relabel_message(msg_val[m], perm), c) for m, c in self._bag_val[b])
+        )
+        h = hash(value)
+        self._bag_rel[b * self._np + perm_index] = h
+        return h
+
+    # --- conversions -------------------------------------------------------------------------
+
+    def from_spec(self, s: State) -> FastState:
+        """The compiled form of a reference state."""
+        if self._per_server:
+            core = self._intern_core(tuple(self._intern_srv(srv) for srv in s.servers))
+        else:
+            core = self._intern_core((s.servers, s.history, s.ghost))
+        bag = self._intern_bag({self._intern_msg(m): c for m, c in s.messages})
+        return (core, bag)
+
+    def to_spec(self, st: FastState) -> State:
+        """The reference state of a compiled one."""
+        core = self._core_state(st[0])
+        msg_val = self._msg_val
+        messages = tuple((msg_val[m], c) for m, c in self._bag_val[st[1]])
+        return core._replace(messages=messages)
+
+    def key(self, st: FastState) -> int:
+        """The 64-bit key of a state's symmetry class (of the state itself without symmetry)."""
+        c, b = st
+        rel = self._bag_rel
+        np_ = self._np
+        best = None
+        for perm_index, ck in self._core_cand[c]:
+            bk = rel.get(b * np_ + perm_index)
+            if bk is None:
+                bk = self._rel(b, perm_index)
+            k = hash((ck, bk))
+            if best is None or k < best:
+                best = k
+        assert best is not None
+        return best
+
+    def partition(self, st: FastState) -> int:
+        """A hash of the state's symmetry class that ignores the network (owner of the state)."""
+        return self._core_orbit[st[0]]
+
+    def in_bounds(self, st: FastState) -> bool:
+        """The state constraint."""
+        return self._core_inb[st[0]] and self._bag_inb[st[1]]
+
+    # --- building table entries --------------------------------------------------------------
+
+    def _check_step(self, s: State, label: Label, t: State, c2: int) -> tuple[str, str] | None:
+        bad = self._core_bad[c2]
+        if bad is not None:
+            return bad, "invariant"
+        for name, holds in self._action_props:
+            if not holds(s, label, t):
+                return name, "action"
+        return None
+
+    def _step_note(self, s: State, label: Label, t: State, c2: int) -> int:
+        note = self._core_note[c2]
+        shift = len(self._sometimes_states)
+        for k, (_name, reached) in enumerate(self._sometimes_steps):
+            if reached(s, label, t):
+                note |= 1 << (shift + k)
+        return note
+
+    def _build_local(self, st: FastState) -> tuple[tuple[int, int, int, int], ...]:
+        if self._per_server:
+            return self._build_local_per_server(st)
+        c, b = st
+        servers, history, ghost = self._core_val[c]
+        # With an empty network only the steps that need no message are enabled: exactly the
+        # local and sending steps, which do not depend on the network.
+        s = State(servers, (), history, ghost)
+        entries = []
+        labels = []
+        for label, t in next_steps(self.params, s):
+            c2 = self._intern_core((t.servers, t.history, t.ghost))
+            if t.messages:
+                ((m, _count),) = t.messages
+                mid = self._intern_msg(m)
+            else:
+                mid = -1
+            entries.append((self._aidx[label[0]], c2, mid, self._step_note(s, label, t, c2)))
+            labels.append(label)
+            found = self._check_step(s, label, t, c2)
+            if found is not None:
+                b2 = b if mid < 0 else self._add(b, mid)
+                raise StepViolation(
+                    found[0], found[1], st, label, (c2, b2),
+                    self._core_inb[c2] and self._bag_inb[b2],
+                )
+        table = tuple(entries)
+        self._local[c] = table
+        self._local_labels[c] = tuple(labels)
+        return table
+
+    def _build_recv(self, st: FastState, m: int) -> tuple[int, int, int, int, int] | tuple[()]:
+        if self._per_server:
+            return self._build_recv_per_server(st, m)
+        c, b = st
+        servers, history, ghost = self._core_val[c]
+        msg = self._msg_val[m]
+        s = State(servers, ((msg, 1),), history, ghost)
+        entry: tuple[int, int, int, int, int] | tuple[()] = ()
+        for label, t0 in receive(self.params, s, msg):
+            # The same bookkeeping next_steps does after every step.
+            t = _record_all_logs(s, t0) if self.params.history else t0
+            if self.params.ghost:
+                t = _record_ghost(s, label, t)
+            c2 = self._intern_core((t.servers, t.history, t.ghost))
+            op, r = self._bag_op(msg, t)
+            entry = (self._aidx[label[0]], c2, op, r, self._step_note(s, label, t, c2))
+            found = self._check_step(s, label, t, c2)
+            if found is not None:
+                b2 = self._apply(b, m, op, r)
+                raise StepViolation(
+                    found[0], found[1], st, label, (c2, b2),
+                    self._core_inb[c2] and self._bag_inb[b2],
+                )
+        self._recv[(c << _SHIFT) | m] = entry
+        return entry
+
+    def _build_local_per_server(self, st: FastState) -> tuple[tuple[int, int, int, int], ...]:
+        c, b = st
+        sids = self._core_val[c]
+        rows = []
+        for i, sid in enumerate(sids):
+            for a, label, sid2, msg, note, viol in self._srv_local(sid, i):
+                c2 = self._intern_core(sids[:i] + (sid2,) + sids[i + 1 :])
+                mid = -1 if msg is None else self._intern_msg(msg)
+                rows.append((a, (a, c2, mid, note | self._core_note[c2]), label, viol))
+        # The reference's order: by action, then by server (a stable sort keeps the rest).
+        rows.sort(key=lambda row: row[0])
+        for _a, (_a2, c2, mid, _note), label, viol in rows:
+            bad = self._core_bad[c2]
+            if bad is not None or viol is not None:
+                b2 = b if mid < 0 else self._add(b, mid)
+                raise StepViolation(
+                    bad or viol, "invariant" if bad is not None else "action", st, label,
+                    (c2, b2), self._core_inb[c2] and self._bag_inb[b2],
+                )
+        table = tuple(row[1] for row in rows)
+        self._local[c] = table
+        self._local_labels[c] = tuple(row[2] for row in rows)
+        return table
+
+    def _build_recv_per_server(
+        self, st: FastState, m: int
+    ) -> tuple[int, int, int, int, int] | tuple[()]:
+        c, b = st
+        sids = self._core_val[c]
+        i = self._msg_val[m].mdest
+        e = self._srv_recv(sids[i], m)
+        entry: tuple[int, int, int, int, int] | tuple[()] = ()
+        if e:
+            a, label, sid2, op, r, note, viol = e
+            c2 = self._intern_core(sids[:i] + (sid2,) + sids[i + 1 :])
+            entry = (a, c2, op, r, note | self._core_note[c2])
+            bad = self._core_bad[c2]
+            if bad is not None or viol is not None:
+                b2 = self._apply(b, m, op, r)
+                raise StepViolation(
+                    bad or viol, "invariant" if bad is not None else "action", st, label,
+                    (c2, b2), self._core_inb[c2] and self._bag_inb[b2],
+                )
+        self._recv[(c << _SHIFT) | m] = entry
+        return entry
+
+    def _apply(self, b: int, m: int, op: int, r: int) -> int:
+        if op == _STAY:
+            return b
+        if op == _REPLY:
+            added = self._bag_add.get((b << _SHIFT) | r)
+            b = self._add(b, r) if added is None else added
+        removed = self._bag_rem.get((b << _SHIFT) | m)
+        return self._rem(b, m) if removed is None else removed
+
+    # --- the hot loop ---------------------------------------------------------------------------
+
+    def initial(self) -> list[FastState]:
+        """The initial states (checked against the invariants: raises StepViolation)."""
+        out = []
+        for s in RaftModel(self.params, self.symmetry).init_states():
+            st = self.from_spec(s)
+            bad = self._core_bad[st[0]]
+            if bad is not None:
+                raise StepViolation(bad, "invariant", st, None, st, self.in_bounds(st))
+            if self.in_bounds(st):
+                self.reached |= self._core_note[st[0]]
+            out.append(st)
+        return out
+
+    def expand(
+        self,
+        states: Sequence[FastState],
+        keys: list[int],
+        succs: list[FastState],
+        acts: list[int],
+        parents: list[int],
+    ) -> int:
+        """Expand ``states``; append each in-bounds successor's key, state, action index and
+        parent position to the four lists. Returns how many successors were generated.
+
+        Out-of-bounds successors are counted but never built: their properties were decided
+        when their table entry was built. Raises :class:`StepViolation` on the first failure.
+        """
+        local = self._local
+        core_inb = self._core_inb
+        bag_inb = self._bag_inb
+        bag_msgs = self._bag_msgs
+        cand = self._core_cand
+        rel_get = self._bag_rel.get
+        add_get = self._bag_add.get
+        rem_get = self._bag_rem.get
+        recv_get = self._recv.get
+        expanded = self._core_expanded
+        enabled = self._enabled
+        np_ = self._np
+        faults = self.params.faults
+        pending = self.reached != self._all_notes
+        reached = self.reached
+        a_dup, a_drop = self._a_dup, self._a_drop
+        check_msgs = bool(self._msg_invariants)
+        keys_append = keys.append
+        succs_append = succs.append
+        acts_append = acts.append
+        parents_append = parents.append
+        generated = 0
+
+        for pos, st in enumerate(states):
+            c, b = st
+            expanded[c] += 1
+            entries = local[c]
+            if entries is None:
+                entries = self._build_local(st)
+            generated += len(entries)
+            for a, c2, m, note in entries:
+                if m < 0:
+                    b2 = b
+                else:
+                    b2 = add_get((b << _SHIFT) | m)
+                    if b2 is None:
+                        b2 = self._add(b, m)
+                if check_msgs and (c2 != c or m >= 0):
+                    self._check_network(st, (c2, b2))
+                if not core_inb[c2] or not bag_inb[b2]:
+                    continue
+                if pending and note:
+                    reached |= note
+                cs = cand[c2]
+                if len(cs) == 1:
+                    pi, ck = cs[0]
+                    bk = rel_get(b2 * np_ + pi)
+                    if bk is None:
+                        bk = self._rel(b2, pi)
+                    key = hash((ck, bk))
+                else:
+                    key = self.key((c2, b2))
+                keys_append(key)
+                succs_append((c2, b2))
+                acts_append(a)
+                parents_append(pos)
+            msgs = bag_msgs[b]
+            if not msgs:
+                continue
+            cshift = c << _SHIFT
+            bshift = b << _SHIFT
+            for m in msgs:
+                e = recv_get(cshift | m)
+                if e is None:
+                    e = self._build_recv(st, m)
+                if not e:
+                    continue
+                generated += 1
+                a, c2, op, r, note = e
+                enabled[a] += 1
+                if op == _STAY:
+                    b2 = b
+                elif op == _DISCARD:
+                    b2 = rem_get(bshift | m)
+                    if b2 is None:
+                        b2 = self._rem(b, m)
+                else:
+                    b2 = self._apply(b, m, op, r)
+                if check_msgs and (c2 != c or op == _REPLY):
+                    self._check_network(st, (c2, b2))
+                if not core_inb[c2] or not bag_inb[b2]:
+                    continue
+                if pending and note:
+                    reached |= note
+                cs = cand[c2]
+                if len(cs) == 1:
+                    pi, ck = cs[0]
+                    bk = rel_get(b2 * np_ + pi)
+                    if bk is None:
+                        bk = self._rel(b2, pi)
+                    key = hash((ck, bk))
+                else:
+                    key = self.key((c2, b2))
+                keys_append(key)
+                succs_append((c2, b2))
+                acts_append(a)
+                parents_append(pos)
+            if faults:
+                # The network's own steps change no server: no property can fail on them.
+                # They do change allLogs, which every step updates.
+                generated += 2 * len(msgs)
+                enabled[a_dup] += len(msgs)
+                enabled[a_drop] += len(msgs)
+                cn = self._network_step_core(c)
+                for m in msgs:
+                    b2 = add_get(bshift | m)
+                    if b2 is None:
+                        b2 = self._add(b, m)
+                    if bag_inb[b2]:
+                        key = self.key((cn, b2))
+                        keys_append(key)
+                        succs_append((cn, b2))
+                        acts_append(a_dup)
+                        parents_append(pos)
+                for m in msgs:
+                    b2 = rem_get(bshift | m)
+                    if b2 is None:
+                        b2 = self._rem(b, m)
+                    key = self.key((cn, b2))
+                    keys_append(key)
+                    succs_append((cn, b2))
+                    acts_append(a_drop)
+                    parents_append(pos)
+        if pending:
+            self.reached = reached
+        return generated
+
+    def _check_network(self, st: FastState, after: FastState) -> None:
+        """The invariants that read the network, on a successor whose servers or messages
+        changed (memoised per state: cores here carry history, so little repeats)."""
+        key = (after[0] << _SHIFT) | after[1]
+        if key in self._net_ok:
+            return
+        s = self.to_spec(after)
+        for name, holds in self._msg_invariants:
+            if not holds(s):
+                raise StepViolation(
+                    name, "invariant", st, self._label_of(st, after), after, self.in_bounds(after)
+                )
+        if len(self._net_ok) > 1_000_000:
+            self._net_ok.clear()
+        self._net_ok.add(key)
+
+    def _label_of(self, st: FastState, after: FastState) -> Label:
+        for label, t in self.successors(st):
+            if t == after:
+                return label
+        raise AssertionError("a successor without a label")
+
+    def enabled_counts(self) -> list[int]:
+        """Times each action (by index into ``names``) was enabled in the expanded states."""
+        counts = list(self._enabled)
+        for c, times in enumerate(self._core_expanded):
+            if times:
+                entries = self._local[c]
+                if entries is None:
+                    continue
+                for e in entries:
+                    counts[e[0]] += times
+        return counts
+
+    def sometimes(self) -> dict[str, bool]:
+        """Each sometimes property and whether it was reached."""
+        return {name: bool(self.reached >> k & 1) for k, name in enumerate(self.sometimes_names)}
+
+    # --- the plain protocol, for traces and cross-checks ---------------------------------------
+
+    def successors(self, st: FastState) -> Iterator[tuple[Label, FastState]]:
+        """Every successor with its reference label, in the reference's order."""
+        c, b = st
+        entries = self._local[c]
+        if entries is None:
+            entries = self._build_local(st)
+        labels = self._local_labels[c]
+        assert labels is not None
+        for label, (_a, c2, m, _note) in zip(labels, entries, strict=True):
+            yield label, (c2, b if m < 0 else self._add(b, m))
+        msgs = self._bag_msgs[b]
+        for m in msgs:
+            e = self._recv.get((c << _SHIFT) | m)
+            if e is None:
+                e = self._build_recv(st, m)
+            if e:
+                a, c2, op, r, _note = e
+                msg = self._msg_val[m]
+                yield (self.names[a], msg.mdest, msg.msource, msg), (c2, self._apply(b, m, op, r))
+        if self.params.faults:
+            cn = self._network_step_core(c)
+            for m in msgs:
+                yield ("DuplicateMessage", self._msg_val[m]), (cn, self._add(b, m))
+            for m in msgs:
+                yield ("DropMessage", self._msg_val[m]), (cn, self._rem(b, m))
+
+    def _network_step_core(self, c: int) -> int:
+        """The core after DuplicateMessage or DropMessage: only allLogs may change."""
+        if not self.params.history:
+            return c
+        cn = self._net_core.get(c)
+        if cn is None:
+            s = self._core_state(c)
+            t = _record_all_logs(s, s)
+            cn = self._intern_core((t.servers, t.history, t.ghost))
+            self._net_core[c] = cn
+        return cn
+
+
+class FastRaftModel:
+    """raft.tla through :class:`CompiledRaft`: the checker's default model for Raft.
+
+    It implements the plain model protocol (states are compiled pairs of ids, converted with
+    ``to_spec`` for people) and the checker's batch protocol (``batch()``), which the engine
+    prefers. Every option of the reference model is supported (history, ghost, faults,
+    mutants): the steps themselves come from the reference actions.
+    """
+
+    def __init__(self, params: Params, symmetry: bool = True) -> None:
+        self.params = params
+        self.symmetry = symmetry
+        self.reference = RaftModel(params, symmetry)
+        self.compiled: CompiledRaft = (
+            CompiledRaft(params, symmetry)
+            if params.history or params.ghost
+            else FlatRaft(params, symmetry)
+        )
+
+    # batch protocol
+    def batch(self) -> Any:
+        """The compiled tables and hot loop (see ``raftkit.modelcheck.engine``)."""
+        return self.compiled
+
+    def export_state(self, st: Any) -> State:
+        """A state as the reference spec has it (for traces, JSON and replay)."""
+        return self.compiled.to_spec(st) if isinstance(st, tuple) and not isinstance(
+            st, State) else st
+
+    # plain protocol
+    def init_states(self) -> Iterator[FastState]:
+        for s in self.reference.init_states():
+            yield self.compiled.from_spec(s)
+
+    def successors(self, state: FastState) -> Iterator[tuple[Label, FastState]]:
+        return self.compiled.successors(state)
+
+    def within_bounds(self, state: FastState) -> bool:
+        return self.compiled.in_bounds(state)
+
+    def canonical(self, state: FastState) -> Hashable:
+        return self.compiled.key(state)
+
+    def properties(self) -> Properties[Any]:
+        """The reference properties, on compiled states converted back."""
+        from ..modelcheck.model import ActionProperty, Invariant, Sometimes, SometimesStep
+
+        ref = self.reference.properties()
+        spec = self.export_state
+
+        def inv(fn: Any) -> Any:
+            return lambda s: fn(spec(s))
+
+        def step(fn: Any) -> Any:
+            return lambda s, label, t: fn(spec(s), label, spec(t))
+
+        return Properties(
+            invariants=tuple(Invariant(q.name, inv(q.holds), q.doc) for q in ref.invariants),
+            action_properties=tuple(
+                ActionProperty(q.name, step(q.holds), q.doc) for q in ref.action_properties
+            ),
+            sometimes=tuple(Sometimes(q.name, inv(q.reached), q.doc) for q in ref.sometimes),
+            sometimes_steps=tuple(
+                SometimesStep(q.name, step(q.reached), q.doc) for q in ref.sometimes_steps
+            ),
+        )
+
+    def action_names(self) -> Sequence[str]:
+        return self.compiled.names
+
+    def describe(self, state: Any) -> Mapping[str, Any]:
+        return describe(self.export_state(state))
+
+    def format_label(self, label: Label) -> str:
+        return format_label(label)
+
+
+# --- the flat form: no history, no ghost ----------------------------------------------------
+
+
+class FlatRaft(CompiledRaft):
+    """raft.tla without history or ghost variables, as flat tuples of server ids.
+
+    A state is ``(s_0, ..., s_{n-1}, bag)``: each server interned to an id, the network as a
+    bag id. Without history and ghost variables every action reads and writes one server (the
+    acting or receiving one) plus the network, so the steps are tabled per *server*, not per
+    state or per cluster: ``Timeout`` of a given server value is computed once, ever. And every
+    invariant of ``properties.py`` is then a conjunction over pairs of servers (no two leaders
+    of one term, logs pairwise matching, ...), so a new server is checked against each other
+    server through a table of pair verdicts. The loop over a state's successors is generated
+    source code for the number of servers (see ``_flat_source``): a successor is a tuple with
+    one id replaced, and its key needs one look-up of the servers' symmetry candidates.
+    """
+
+    #: Server tuples whose symmetry candidates are remembered (the cache is emptied when full).
+    CAND_CACHE = 3_000_000
+
+    def __init__(self, params: Params, symmetry: bool = True) -> None:
+        super().__init__(params, symmetry)
+        assert not (params.history or params.ghost)
+        self._n = params.servers
+        self._srv_inb: list[bool] = []
+        self._srv_note: list[int] = []
+        self._srv_sig: list[int] = []
+        self._stab: dict[int, tuple[tuple[int, int, int, int], ...]] = {}
+        self._stab_labels: dict[int, tuple[Label, ...]] = {}
+        self._rtab: dict[int, tuple[int, int, int, int, int] | tuple[()]] = {}
+        self._rtab_labels: dict[int, Label] = {}
+        self._pok: dict[int, bool] = {}
+        self._mok: dict[int, bool] = {}
+        names = {name for name, _holds in self._invariants}
+        if not names <= PAIR_INVARIANTS | MESSAGE_INVARIANTS:
+            raise NotImplementedError(f"no compiled form of {sorted(names - PAIR_INVARIANTS)}")
+        self._cand: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
+        self._msg_dest: list[int] = []
+        namespace: dict[str, Any] = {}
+        exec(_flat_source(self._n, params.faults), namespace)  # noqa: S102 - our own template
+        self.expand = namespace["make"](self)  # type: ignore[method-assign]
+
+    # interning with per-server facts
+    def _intern_srv(self, srv: Server) -> int:
+        sid = self._srv_ids.get(srv)
+        if sid is None:
+            sid = super()._intern_srv(srv)
+            p = self.params
+            self._srv_inb.append(srv.currentTerm <= p.max_term and len(srv.log) <= p.max_log)
+            alone = State((srv,) * self._n, (), (), ())
+            note = 0
+            for k, (_name, reached) in enumerate(self._sometimes_states):
+                if reached(alone):
+                    note |= 1 << k
+            self._srv_note.append(note)
+            self._srv_sig.append(hash(signature(srv)))
+        return sid
+
+    def _intern_msg(self, m: Message) -> int:
+        mid = self._msg_ids.get(m)
+        if mid is None:
+            mid = super()._intern_msg(m)
+            self._msg_dest.append(m.mdest)
+        return mid
+
+    # conversions
+    def from_spec(self, s: State) -> tuple[int, ...]:  # type: ignore[override]
+        sids = tuple(self._intern_srv(srv) for srv in s.servers)
+        bag = self._intern_bag({self._intern_msg(m): c for m, c in s.messages})
+        return (*sids, bag)
+
+    def to_spec(self, st: tuple[int, ...]) -> State:  # type: ignore[override]
+        srv_val = self._srv_val
+        msg_val = self._msg_val
+        n = self._n
+        return State(
+            tuple(srv_val[k] for k in st[:n]),
+            tuple((msg_val[m], c) for m, c in self._bag_val[st[n]]),
+            (),
+            (),
+        )
+
+    def _candidates(self, sv: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """The symmetry candidates of a server tuple: (permutation index, hash of relabelled
+        servers) for each permutation that sorts the servers by signature."""
+        n = self._n
+        srv_hash = self._srv_hash
+        if not self.symmetry:
+            cands: tuple[tuple[int, int], ...] = ((0, hash(tuple(srv_hash[k] for k in sv))),)
+        else:
+            sigs = [self._srv_sig[k] for k in sv]
+            order = sorted(range(n), key=sigs.__getitem__)
+            if len(set(sigs)) == n:
+                # No tie (the usual case): one sorting permutation.
+                perm = [0] * n
+                for position, old in enumerate(order):
+                    perm[old] = position
+                perms = [tuple(perm)]
+            else:
+                perms = list(_sorting_perms(sigs, order, n))
+            out = []
+            srv_rel = self._srv_rel
+            for perm in perms:
+                pi = self._perm_idx[perm]
+                placed = [0] * n
+                for k in range(n):
+                    r = srv_rel.get((sv[k], pi))
+                    if r is None:
+                        r = self._srv_relabel(sv[k], pi)
+                    placed[perm[k]] = srv_hash[r]
+                out.append((pi, hash(tuple(placed))))
+            cands = tuple(out)
+        if len(self._cand) >= self.CAND_CACHE:
+            self._cand.clear()
+        self._cand[sv] = cands
+        return cands
+
+    def _multi_key(self, cands: tuple[tuple[int, int], ...], b: int) -> int:
+        rel = self._bag_rel
+        np_ = self._np
+        best = None
+        for pi, ck in cands:
+            bk = rel.get(b * np_ + pi)
+            if bk is None:
+                bk = self._rel(b, pi)
+            k = hash((ck, bk))
+            if best is None or k < best:
+                best = k
+        assert best is not None
+        return best
+
+    def key(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
+        n = self._n
+        return self._multi_key(self._candidates(st[:n]), st[n])
+
+    def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
+        return min(ck for _pi, ck in self._candidates(st[: self._n]))
+
+    def in_bounds(self, st: tuple[int, ...]) -> bool:  # type: ignore[override]
+        n = self._n
+        return all(self._srv_inb[k] for k in st[:n]) and self._bag_inb[st[n]]
+
+    # tables
+    def _pair_ok(self, x: int, y: int) -> bool:
+        ok = pair_invariants(self._srv_val[x], self._srv_val[y])
+        self._pok[(x << _SHIFT) | y] = ok
+        return ok
+
+    def _msg_ok(self, b: int, i: int, sid: int) -> bool:
+        """The invariants about messages, for the messages of bag ``b`` that server ``i`` sent,
+        with server ``i`` being ``sid``."""
+        msg_val = self._msg_val
+        mine = tuple((msg_val[m], c) for m, c in self._bag_val[b] if msg_val[m].msource == i)
+        ok = True
+        if mine:
+            s = State((self._srv_val[sid],) * self._n, mine, (), ())
+            ok = all(holds(s) for _name, holds in self._msg_invariants)
+        self._mok[(((b << _SHIFT) | sid) << 8) | i] = ok
+        return ok
+
+    def _server_steps(self, st: tuple[int, ...], i: int) -> tuple[tuple[int, int, int, int], ...]:
+        sid = st[i]
+        entries = []
+        labels = []
+        for a, label, sid2, msg, note, viol in self._srv_local(sid, i):
+            mid = -1 if msg is None else self._intern_msg(msg)
+            entries.append((a, sid2, mid, note | self._srv_note[sid2]))
+            labels.append(label)
+            if viol is not None:
+                raise StepViolation(viol, "action", st, label, self._after(st, i, sid2, mid),
+                                    False)
+        table = tuple(entries)
+        self._stab[sid * self._n + i] = table
+        self._stab_labels[sid * self._n + i] = tuple(labels)
+        return table
+
+    def _receipt(self, st: tuple[int, ...], m: int) -> tuple[int, int, int, int, int] | tuple[()]:
+        i = self._msg_dest[m]
+        sid = st[i]
+        e = self._srv_recv(sid, m)
+        entry: tuple[int, int, int, int, int] | tuple[()] = ()
+        if e:
+            a, label, sid2, op, r, note, viol = e
+            entry = (a, sid2, op, r, note | self._srv_note[sid2])
+            self._rtab_labels[(sid << _SHIFT) | m] = label
+            if viol is not None:
+                n = self._n
+                after = (*st[:i], sid2, *st[i + 1 : n], self._apply(st[n], m, op, r))
+                raise StepViolation(viol, "action", st, label, after, False)
+        self._rtab[(sid << _SHIFT) | m] = entry
+        return entry
+
+    def _after(self, st: tuple[int, ...], i: int, sid2: int, mid: int) -> tuple[int, ...]:
+        n = self._n
+        b = st[n] if mid < 0 else self._add(st[n], mid)
+        return (*st[:i], sid2, *st[i + 1 : n], b)
+
+    def _broken(self, st: tuple[int, ...], after: tuple[int, ...], label: Label) -> None:
+        """Raise the violation of an invariant that a pair verdict found on ``after``."""
+        s = self.to_spec(after)
+        for name, holds in self._invariants:
+            if not holds(s):
+                raise StepViolation(name, "invariant", st, label, after, self.in_bounds(after))
+        raise AssertionError("a pair of servers breaks an invariant that the state keeps")
+
+    def _broken_local(self, st: tuple[int, ...], i: int, entry: tuple[int, ...]) -> None:
+        key = st[i] * self._n + i
+        k = self._stab[key].index(entry)  # type: ignore[arg-type]
+        a, x, m, _note = entry
+        self._broken(st, self._after(st, i, x, m), self._stab_labels[key][k])
+
+    def _broken_recv(self, st: tuple[int, ...], m: int) -> None:
+        n = self._n
+        i = self._msg_dest[m]
+        a, x, op, r, _note = self._rtab[(st[i] << _SHIFT) | m]  # type: ignore[misc]
+        after = (*st[:i], x, *st[i + 1 : n], self._apply(st[n], m, op, r))
+        self._broken(st, after, self._rtab_labels[(st[i] << _SHIFT) | m])
+
+    def initial(self) -> list[tuple[int, ...]]:  # type: ignore[override]
+        out = []
+        for s in RaftModel(self.params, self.symmetry).init_states():
+            st = self.from_spec(s)
+            for name, holds in self._invariants:
+                if not holds(s):
+                    raise StepViolation(name, "invariant", st, None, st, self.in_bounds(st))
+            if self.in_bounds(st):
+                for k, (_name, reached) in enumerate(self._sometimes_states):
+                    if reached(s):
+                        self.reached |= 1 << k
+            out.append(st)
+        return out
+
+    def enabled_counts(self) -> list[int]:
+        return list(self._enabled)
+
+    def successors(self, st: tuple[int, ...]) -> Iterator[tuple[Label, tuple[int, ...]]]:  # type: ignore[override]
+        n = self._n
+        b = st[n]
+        out: list[tuple[int, Label, tuple[int, ...]]] = []
+        for i in range(n):
+            key = st[i] * n + i
+            entries = self._stab.get(key)
+            if entries is None:
+                entries = self._server_steps(st, i)
+            for (a, x, m, _note), label in zip(entries, self._stab_labels[key], strict=True):
+                out.append((a, label, self._after(st, i, x, m)))
+        # The reference's order: by action, then by server.
+        out.sort(key=lambda row: row[0])
+        for _a, label, after in out:
+            yield label, after
+        msgs = self._bag_msgs[b]
+        for m in msgs:
+            i = self._msg_dest[m]
+            e = self._rtab.get((st[i] << _SHIFT) | m)
+            if e is None:
+                e = self._receipt(st, m)
+            if e:
+                a, x, op, r, _note = e
+                label = self._rtab_labels[(st[i] << _SHIFT) | m]
+                yield label, (*st[:i], x, *st[i + 1 : n], self._apply(b, m, op, r))
+        if self.params.faults:
+            for m in msgs:
+                yield ("DuplicateMessage", self._msg_val[m]), (*st[:n], self._add(b, m))
+            for m in msgs:
+                yield ("DropMessage", self._msg_val[m]), (*st[:n], self._rem(b, m))
+
+
+def _sorting_perms(sigs: list[int], order: list[int], n: int) -> Iterator[tuple[int, ...]]:
+    """Every permutation putting servers in signature order, tied servers in every order."""
+    groups: list[list[int]] = []
+    for k in order:
+        if groups and sigs[groups[-1][0]] == sigs[k]:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    for choice in product(*(permutations(g) for g in groups)):
+        perm = [0] * n
+        position = 0
+        for group in choice:
+            for old in group:
+                perm[old] = position
+                position += 1
+        yield tuple(perm)
+
+
+#: Invariants of ``properties.py`` that are conjunctions over pairs of servers (no ghost).
+PAIR_INVARIANTS = frozenset(
+    {"ElectionSafety", "LogMatching", "LeaderCompleteness", "StateMachineSafety"}
+)
+#: Invariants that are conjunctions over (message, the server that sent it).
+MESSAGE_INVARIANTS = frozenset({"AppendEntriesPrevLogTermMatches"})
+
+
+def pair_invariants(a: Server, b: Server) -> bool:
+    """The four invariants of ``properties.py`` (state forms, no ghost) on two servers.
+
+    Each of them is a conjunction over pairs of servers, so a state keeps them all exactly when
+    every pair of its servers does; the tests check this function against the reference
+    properties on every pair of servers met in several exhaustive runs.
+    """
+    leader = Role.Leader
+    # ElectionSafety: two leaders of one term.
+    if a.state == leader and b.state == leader and a.currentTerm == b.currentTerm:
+        return False
+    x, y = a.log, b.log
+    # LogMatching: the last index where the terms agree decides.
+    for k in range(min(len(x), len(y)), 0, -1):
+        if x[k - 1].term == y[k - 1].term:
+            if x[:k] != y[:k]:
+                return False
+            break
+    # LeaderCompleteness: a leader of a term >= a server's holds what that server committed.
+    for srv, ldr in ((a, b), (b, a)):
+        if ldr.state == leader and ldr.currentTerm >= srv.currentTerm:
+            top = min(srv.commitIndex, len(srv.log))
+            if ldr.log[:top] != srv.log[:top]:
+                return False
+    # StateMachineSafety: committed prefixes agree.
+    pa = x[: min(a.commitIndex, len(x))]
+    pb = y[: min(b.commitIndex, len(y))]
+    k = min(len(pa), len(pb))
+    return pa[:k] == pb[:k]
+
+
+def _key_block(indent: str, sv: str, b2: str) -> list[str]:
+    """Source computing ``key`` for servers ``sv`` (a tuple expression) and bag ``b2``."""
+    return [
+        f"{indent}sv = {sv}",
+        f"{indent}cs = cand_get(sv)",
+        f"{indent}if cs is None:",
+        f"{indent}    cs = candidates(sv)",
+        f"{indent}if len(cs) == 1:",
+        f"{indent}    pi, ck = cs[0]",
+        f"{indent}    bk = rel_get({b2} * NP + pi)",
+        f"{indent}    if bk is None:",
+        f"{indent}        bk = rel({b2}, pi)",
+        f"{indent}    key = hash((ck, bk))",
+        f"{indent}else:",
+        f"{indent}    key = multi_key(cs, {b2})",
+    ]
+
+
+def _flat_source(n: int, faults: bool) -> str:
+    """The source of ``expand`` for ``n`` servers, unrolled over the servers.
+
+    Written out per server because a successor is the state with one position replaced:
+    ``(x, s1, s2, b2)`` is one tuple display, where a loop over positions would slice and
+    concatenate three tuples per successor.
+    """
+    S = [f"s{k}" for k in range(n)]
+    servers = ", ".join(S)
+    w: list[str] = []
+    a = w.append
+    a("def make(self):")
+    a("    stab_get = self._stab.get")
+    a("    rtab_get = self._rtab.get")
+    a("    pok_get = self._pok.get")
+    a("    cand_get = self._cand.get")
+    a("    rel_get = self._bag_rel.get")
+    a("    add_get = self._bag_add.get")
+    a("    rem_get = self._bag_rem.get")
+    a("    candidates = self._candidates")
+    a("    multi_key = self._multi_key")
+    a("    rel = self._rel")
+    a("    add = self._add")
+    a("    rem = self._rem")
+    a("    pair_ok = self._pair_ok")
+    a("    mok_get = self._mok.get")
+    a("    msg_ok = self._msg_ok")
+    a("    server_steps = self._server_steps")
+    a("    receipt = self._receipt")
+    a("    apply = self._apply")
+    a("    srv_inb = self._srv_inb")
+    a("    bag_inb = self._bag_inb")
+    a("    bag_msgs = self._bag_msgs")
+    a("    dest = self._msg_dest")
+    a("    enabled = self._enabled")
+    a("    NP = self._np")
+    a(f"    N = {n}")
+    a("    all_notes = self._all_notes")
+    a("    a_dup = self._a_dup")
+    a("    a_drop = self._a_drop")
+    a("")
+    a("    def expand(states, keys, succs, acts, parents):")
+    a("        keys_append = keys.append")
+    a("        succs_append = succs.append")
+    a("        acts_append = acts.append")
+    a("        parents_append = parents.append")
+    a("        reached = self.reached")
+    a("        pending = reached != all_notes")
+    a("        generated = 0")
+    a("        for pos, st in enumerate(states):")
+    a(f"            {servers}, b = st")
+    for i in range(n):
+        si = S[i]
+        others = [S[k] for k in range(n) if k != i]
+        replaced = ", ".join("x" if k == i else S[k] for k in range(n))
+        a(f"            ents = stab_get({si} * N + {i})")
+        a("            if ents is None:")
+        a(f"                ents = server_steps(st, {i})")
+        a("            generated += len(ents)")
+        a("            for e in ents:")
+        a("                ac, x, m, note = e")
+        a("                enabled[ac] += 1")
+        a("                if m < 0:")
+        a("                    b2 = b")
+        a("                else:")
+        a("                    b2 = add_get((b << 32) | m)")
+        a("                    if b2 is None:")
+        a("                        b2 = add(b, m)")
+        a(f"                if x != {si}:")
+        for o in others:
+            a(f"                    v = pok_get((x << 32) | {o})")
+            a("                    if v is None:")
+            a(f"                        v = pair_ok(x, {o})")
+            a("                    if not v:")
+            a(f"                        self._broken_local(st, {i}, e)")
+        a(f"                if x != {si} or m >= 0:")
+        a(f"                    v = mok_get((((b2 << 32) | x) << 8) | {i})")
+        a("                    if v is None:")
+        a(f"                        v = msg_ok(b2, {i}, x)")
+        a("                    if not v:")
+        a(f"                        self._broken_local(st, {i}, e)")
+        a("                    if not srv_inb[x] or not bag_inb[b2]:")
+        a("                        continue")
+        a("                if pending and note:")
+        a("                    reached |= note")
+        w.extend(_key_block("                ", f"({replaced},)", "b2"))
+        a("                keys_append(key)")
+        a(f"                succs_append(({replaced}, b2))")
+        a("                acts_append(ac)")
+        a("                parents_append(pos)")
+    a("            msgs = bag_msgs[b]")
+    a("            if not msgs:")
+    a("                continue")
+    a("            for m in msgs:")
+    a("                i = dest[m]")
+    a("                sid = st[i]")
+    a("                e = rtab_get((sid << 32) | m)")
+    a("                if e is None:")
+    a("                    e = receipt(st, m)")
+    a("                if not e:")
+    a("                    continue")
+    a("                generated += 1")
+    a("                ac, x, op, r, note = e")
+    a("                enabled[ac] += 1")
+    a("                if op == 0:")
+    a("                    b2 = b")
+    a("                elif op == 1:")
+    a("                    b2 = rem_get((b << 32) | m)")
+    a("                    if b2 is None:")
+    a("                        b2 = rem(b, m)")
+    a("                else:")
+    a("                    b2 = apply(b, m, op, r)")
+    a("                if x != sid:")
+    a("                    for k in range(N):")
+    a("                        if k != i:")
+    a("                            v = pok_get((x << 32) | st[k])")
+    a("                            if v is None:")
+    a("                                v = pair_ok(x, st[k])")
+    a("                            if not v:")
+    a("                                self._broken_recv(st, m)")
+    a("                if x != sid or op == 2:")
+    a("                    v = mok_get((((b2 << 32) | x) << 8) | i)")
+    a("                    if v is None:")
+    a("                        v = msg_ok(b2, i, x)")
+    a("                    if not v:")
+    a("                        self._broken_recv(st, m)")
+    a("                    if not srv_inb[x] or not bag_inb[b2]:")
+    a("                        continue")
+    a("                if pending and note:")
+    a("                    reached |= note")
+    a("                if x == sid:")
+    a(f"                    nsv = ({servers},)")
+    for i in range(n):
+        replaced = ", ".join("x" if k == i else S[k] for k in range(n))
+        a(f"                elif i == {i}:")
+        a(f"                    nsv = ({replaced},)")
+    w.extend(_key_block("                ", "nsv", "b2"))
+    a("                keys_append(key)")
+    a("                succs_append((*nsv, b2))")
+    a("                acts_append(ac)")
+    a("                parents_append(pos)")
+    if faults:
+        a("            nmsgs = len(msgs)")
+        a("            generated += 2 * nmsgs")
+        a("            enabled[a_dup] += nmsgs")
+        a("            enabled[a_drop] += nmsgs")
+        a(f"            sv0 = ({servers},)")
+        a("            for m in msgs:")
+        a("                b2 = add_get((b << 32) | m)")
+        a("                if b2 is None:")
+        a("                    b2 = add(b, m)")
+        a("                if not bag_inb[b2]:")
+        a("                    continue")
+        w.extend(_key_block("                ", "sv0", "b2"))
+        a("                keys_append(key)")
+        a(f"                succs_append(({servers}, b2))")
+        a("                acts_append(a_dup)")
+        a("                parents_append(pos)")
+        a("            for m in msgs:")
+        a("                b2 = rem_get((b << 32) | m)")
+        a("                if b2 is None:")
+        a("                    b2 = rem(b, m)")
+        w.extend(_key_block("                ", "sv0", "b2"))
+        a("                keys_append(key)")
+        a(f"                succs_append(({servers}, b2))")
+        a("                acts_append(a_drop)")
+        a("                parents_append(pos)")
+    a("        if pending:")
+    a("            self.reached = reached")
+    a("        return generated")
+    a("")
+    a("    return expand")
+    return "\n".join(w) + "\n"

@@ -1,0 +1,204 @@
+"""The compiled model (spec/compiled.py) is the readable spec, state for state.
+
+From every reachable state of several small configurations: the same successors (labels and
+states, as multisets), the same bounds, keys equal exactly when the reference's canonical forms
+are equal; the hot loop (``expand``) generates the same number of successors and keeps exactly
+the in-bounds ones; whole searches give the same counts and verdicts.
+"""
+
+from collections import Counter, deque
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from raftkit.modelcheck.batch import StepViolation
+from raftkit.modelcheck.engine import check
+from raftkit.modelcheck.trace import replay
+from raftkit.spec import properties as props
+from raftkit.spec.actions import next_steps
+from raftkit.spec.compiled import (
+    MESSAGE_INVARIANTS,
+    PAIR_INVARIANTS,
+    FastRaftModel,
+    pair_invariants,
+)
+from raftkit.spec.model import RaftModel, within_bounds
+from raftkit.spec.mutants import MUTANTS
+from raftkit.spec.params import Params
+from raftkit.spec.state import State, init_state
+from raftkit.spec.symmetry import canonical
+
+CONFIGS = [
+    Params(servers=2, max_term=3, max_log=1, max_inflight=1),
+    Params(servers=2, max_term=2, max_log=2, max_inflight=2, values=2),
+    Params(servers=3, max_term=2, max_log=0, max_inflight=1),
+    Params(servers=3, max_term=2, max_log=0, max_inflight=1, history=True),
+    Params(servers=2, max_term=2, max_log=1, max_inflight=1, faults=True, max_dup=2),
+    Params(servers=2, max_term=2, max_log=1, max_inflight=1, history=True, faults=True),
+    Params(servers=2, max_term=3, max_log=1, max_inflight=1, ghost=True),
+    Params(servers=2, max_term=3, max_log=2, max_inflight=1, mutant="commit-old-term"),
+    Params(servers=2, max_term=2, max_log=1, max_inflight=1, faults=True,
+           mutant="forget-vote-on-restart", history=True),
+]
+
+
+def _ids(p: Params) -> str:
+    return ",".join(f"{k}={v}" for k, v in p.describe().items() if v not in (False, None, 0))
+
+
+def _reachable(p: Params, limit: int = 4000) -> list[State]:
+    """In-bounds states reachable in the reference spec, breadth-first, at most ``limit``."""
+    first = init_state(p)
+    seen = {first}
+    queue = deque([first])
+    out = []
+    while queue and len(out) < limit:
+        s = queue.popleft()
+        out.append(s)
+        for _label, t in next_steps(p, s):
+            if within_bounds(p, t) and t not in seen:
+                seen.add(t)
+                queue.append(t)
+    return out
+
+
+@pytest.mark.parametrize("p", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_same_successors_bounds_and_keys(p, symmetry):
+    fast = FastRaftModel(p, symmetry)
+    c = fast.compiled
+    keys_by_class: dict[object, int] = {}
+    classes_by_key: dict[int, object] = {}
+    for s in _reachable(p, 2500 if symmetry else 1200):
+        st_ = c.from_spec(s)
+        assert c.to_spec(st_) == s
+        assert c.in_bounds(st_) == within_bounds(p, s)
+        ref = Counter(next_steps(p, s))
+        try:
+            got = Counter((label, c.to_spec(t)) for label, t in c.successors(st_))
+        except StepViolation:
+            continue  # a mutant: the violation itself is compared in the search tests
+        assert got == ref
+        # The hot loop: as many generated, exactly the in-bounds successors kept, right keys.
+        keys, succs, acts, parents = [], [], [], []
+        generated = c.expand([st_], keys, succs, acts, parents)
+        assert generated == sum(ref.values())
+        kept = Counter(c.to_spec(t) for t in succs)
+        assert kept == Counter(
+            t for (_label, t), n in ref.items() for _ in range(n) if within_bounds(p, t)
+        )
+        assert set(parents) <= {0}
+        assert Counter(
+            (c.names[a], c.to_spec(t)) for a, t in zip(acts, succs, strict=True)
+        ) == Counter(
+            (label[0], t)
+            for (label, t), n in ref.items()
+            for _ in range(n)
+            if within_bounds(p, t)
+        )
+        for key, t in zip(keys, succs, strict=True):
+            assert key == c.key(t)
+        # Symmetry: one key per class of the reference's canonical form, and vice versa.
+        cls = canonical(s) if symmetry else s
+        k = c.key(st_)
+        assert keys_by_class.setdefault(cls, k) == k
+        assert classes_by_key.setdefault(k, cls) == cls
+
+
+def _counts(result):
+    return (result.result, result.distinct_states, result.states_generated, result.depth)
+
+
+@pytest.mark.parametrize(
+    "p", [q for q in CONFIGS if q.mutant is None and q.servers == 2] + [CONFIGS[2]], ids=_ids
+)
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_same_counts_and_sometimes(p, symmetry):
+    ref = check(RaftModel(p, symmetry))
+    fast = check(FastRaftModel(p, symmetry))
+    assert _counts(fast) == _counts(ref)
+    assert fast.sometimes == ref.sometimes
+    assert {k: v.enabled for k, v in fast.coverage.items()} == {
+        k: v.enabled for k, v in ref.coverage.items()
+    }
+    assert sum(v.distinct for v in fast.coverage.values()) == fast.distinct_states - 1
+
+
+def test_tlc_figures_without_history():
+    p = Params(servers=3, values=1, max_term=2, max_log=0, max_dup=1, max_inflight=1)
+    assert _counts(check(FastRaftModel(p, True)))[1:] == (10362, 88594, 40)
+    assert _counts(check(FastRaftModel(p, False)))[1:] == (61805, 528679, 40)
+
+
+def test_tlc_figures_with_history():
+    p = Params(servers=3, values=1, max_term=2, max_log=0, max_dup=1, max_inflight=1,
+               history=True)
+    assert _counts(check(FastRaftModel(p, True)))[1:] == (13058, 112270, 40)
+
+
+@pytest.mark.parametrize("name", ["forget-vote-on-restart"])
+def test_mutants_found_with_a_shortest_trace_that_replays(name):
+    m = MUTANTS[name]
+    p = Params(mutant=name, **m.bounds)
+    result = check(FastRaftModel(p))
+    assert result.result == "violation"
+    v = result.violation
+    assert v.property == m.breaks
+    replay(RaftModel(p), v.trace)  # the trace is a behaviour of the readable spec
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["forget-vote-on-restart", "vote-without-log-check", "entry-term-is-current-term"]
+)
+def test_mutant_traces_as_short_as_the_reference(name):
+    m = MUTANTS[name]
+    p = Params(mutant=name, **m.bounds)
+    ref = check(RaftModel(p))
+    fast = check(FastRaftModel(p))
+    assert fast.violation.property == ref.violation.property
+    assert len(fast.violation.trace) == len(ref.violation.trace)
+    assert fast.depth == ref.depth
+
+
+def _walk_servers(p: Params, choices: list[int]):
+    s = init_state(p)
+    yield s
+    for k in choices:
+        steps = list(next_steps(p, s))
+        if not steps:
+            return
+        s = steps[k % len(steps)][1]
+        yield s
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    servers=st.integers(2, 4),
+    faults=st.booleans(),
+    history=st.booleans(),
+    choices=st.lists(st.integers(0, 1000), min_size=1, max_size=40),
+)
+def test_random_walks_agree(servers, faults, history, choices):
+    """Deeper and wider than the exhaustive configurations: random behaviours of larger ones,
+    unbounded, comparing successors and the pair form of the invariants at every state."""
+    p = Params(servers=servers, values=2, max_term=4, max_log=3, max_inflight=4, max_dup=2,
+               faults=faults, history=history)
+    c = FastRaftModel(p, True).compiled
+    flat = FastRaftModel(Params(servers=servers, values=2, max_term=4, max_log=3,
+                                max_inflight=4, max_dup=2, faults=faults), True).compiled
+    for s in _walk_servers(p, choices):
+        st_ = c.from_spec(s)
+        got = Counter((label, c.to_spec(t)) for label, t in c.successors(st_))
+        assert got == Counter(next_steps(p, s))
+        whole = all(q.fn(s) for q in props.INVARIANTS if q.name in PAIR_INVARIANTS)
+        pairs = all(
+            pair_invariants(a, b) for i, a in enumerate(s.servers) for b in s.servers[i + 1 :]
+        )
+        assert whole == pairs
+        # The network's invariants: one server and the messages it sent at a time.
+        msg_whole = all(q.fn(s) for q in props.INVARIANTS if q.name in MESSAGE_INVARIANTS)
+        plain = s._replace(history=())
+        ids = flat.from_spec(plain)
+        msg_parts = all(flat._msg_ok(ids[-1], i, ids[i]) for i in range(servers))
+        assert msg_whole == msg_parts
