@@ -182,9 +182,14 @@ def build_parser() -> ArgumentParser:
         action="store_true",
         help="print one JSON object instead of tables, and no progress line (default: off)",
     )
+    # Imported here: cli_z3 reads this module's helpers, and Z3 loads only when used.
+    from . import cli_z3
+
+    cli_z3.add_check_flags(run)
     cli_fast.add_check_flags(run)
 
     add_graph_command(commands, add_model_flags)
+    cli_z3.add_commands(commands, add_model_flags)
 
     from .cli_conform import add_conform_command
 
@@ -246,6 +251,10 @@ def _run_check(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     if not args.json:
         shown = " ".join(
+    if args.z3:
+        from . import cli_z3
+
+        model = cli_z3.wrap_model(model, params, workers=args.workers)
             f"{k}={v}" for k, v in parameters.items() if v is not None and k != "mutant"
         )
         mutant = f", mutant {params.mutant}" if params.mutant else ""
@@ -266,7 +275,10 @@ def _run_check(args: argparse.Namespace) -> int:
             progress.close()
 
     if args.json:
-        print(json.dumps(result_to_json(result, model, parameters)))
+        out = result_to_json(result, model, parameters)
+        if args.z3:
+            out["z3"] = cli_z3.check_z3_figures(model, result)
+        print(json.dumps(out))
     else:
         print_counterexample(result, model, console)
         print_summary(result, console)
@@ -275,6 +287,8 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_graph(args: argparse.Namespace) -> int:
+        if args.z3:
+            cli_z3.print_check_z3(model, result, console)
     params = params_from_args(args)
     _, raft_model, _ = _spec()
     model = raft_model(params, symmetry=args.symmetry)
@@ -354,5 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
 
 
+        if args.command in ("prove", "bmc"):
+            from . import cli_z3
+
+            return cli_z3.run(args)
 if __name__ == "__main__":
     sys.exit(main())

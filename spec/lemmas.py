@@ -1,0 +1,255 @@
+"""Helper lemmas: invariants of raft.tla that make the paper's properties inductive.
+
+ElectionSafety holds in every reachable state, but not in every state where it holds: a state
+with two candidates of one term whose vote sets overlap satisfies it and steps to one that does
+not. An inductive proof (``raftmc prove``) needs the facts that rule such states out. Each
+lemma is here twice, as in ``properties.py`` and ``properties_z3.py``: a Python predicate on a
+:class:`~raftkit.spec.state.State` and a Z3 formula on a
+:class:`~raftkit.spec.symbolic.SymState`, with one name. docs/z3-proofs.md explains why each is
+needed.
+
+"Active" below means a candidate or a leader: the only roles whose votesGranted matter, and
+the only ones that reached their role in their current term through Timeout, which empties the
+vote sets (a follower keeps votes of an older term after UpdateTerm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from .state import NIL, MType, Role, State
+from .symbolic import CANDIDATE, LEADER, SymState, pairs, quorum
+
+# --- Python predicates ---------------------------------------------------------------------------
+
+
+def _active(role: int) -> bool:
+    return role in (Role.Candidate, Role.Leader)
+
+
+def _granted_responses(s: State) -> list[Any]:
+    return [m for m, _ in s.messages if m.mtype == MType.RequestVoteResponse and m.mvoteGranted]
+
+
+def votes_granted_are_votes(s: State) -> bool:
+    """VotesGrantedAreVotes: a vote counted by an active server i was cast for i in i's term:
+    the voter's term is at least i's, and if equal the voter's votedFor is i."""
+    for i, srv in enumerate(s.servers):
+        if not _active(srv.state):
+            continue
+        for j in srv.votesGranted:
+            voter = s.servers[j]
+            if voter.currentTerm < srv.currentTerm:
+                return False
+            if voter.currentTerm == srv.currentTerm and voter.votedFor != i:
+                return False
+    return True
+
+
+def granted_responses_are_votes(s: State) -> bool:
+    """GrantedResponsesAreVotes: a granted RequestVote response from j to i of term t means j
+    voted for i in t: j's term is at least t, and if equal j's votedFor is i."""
+    for m in _granted_responses(s):
+        voter = s.servers[m.msource]
+        if voter.currentTerm < m.mterm:
+            return False
+        if voter.currentTerm == m.mterm and voter.votedFor != m.mdest:
+            return False
+    return True
+
+
+def active_votes_disjoint(s: State) -> bool:
+    """ActiveVotesDisjoint: two active servers of the same term counted no vote in common."""
+    for a, b in pairs(len(s.servers)):
+        x, y = s.servers[a], s.servers[b]
+        if _active(x.state) and _active(y.state) and x.currentTerm == y.currentTerm:
+            if set(x.votesGranted) & set(y.votesGranted):
+                return False
+    return True
+
+
+def granted_response_not_counted_elsewhere(s: State) -> bool:
+    """GrantedResponseNotCountedElsewhere: a vote still in flight from j to i in term t is not
+    already counted by another active server of term t."""
+    for m in _granted_responses(s):
+        for k, srv in enumerate(s.servers):
+            if (
+                k != m.mdest
+                and _active(srv.state)
+                and srv.currentTerm == m.mterm
+                and m.msource in srv.votesGranted
+            ):
+                return False
+    return True
+
+
+def granted_responses_one_candidate(s: State) -> bool:
+    """GrantedResponsesOneCandidate: the granted responses of one voter in one term all go to
+    the same server."""
+    dest: dict[tuple[int, int], int] = {}
+    for m in _granted_responses(s):
+        if dest.setdefault((m.msource, m.mterm), m.mdest) != m.mdest:
+            return False
+    return True
+
+
+def leader_has_quorum(s: State) -> bool:
+    """LeaderHasQuorum: a leader's votesGranted is a majority (votes are never taken back)."""
+    n = len(s.servers)
+    return all(2 * len(srv.votesGranted) > n for srv in s.servers if srv.state == Role.Leader)
+
+
+# --- Z3 formulas ----------------------------------------------------------------------------------
+
+
+def _z_active(s: SymState, i: int) -> Any:
+    return z3.Or(s.state[i] == CANDIDATE, s.state[i] == LEADER)
+
+
+def _z_granted(slot: Any) -> Any:
+    return z3.And(slot.present, slot.mtype == int(MType.RequestVoteResponse), slot.mvoteGranted)
+
+
+def _z_voted_for(s: SymState, voter: Any, term: Any, candidate: Any) -> Any:
+    """The voter (symbolic server index allowed) is at term >= t, and at t voted for candidate."""
+    c = []
+    for j in range(s.shape.servers):
+        c.append(
+            z3.Implies(
+                voter == j,
+                z3.And(
+                    s.currentTerm[j] >= term,
+                    z3.Implies(s.currentTerm[j] == term, s.votedFor[j] == candidate),
+                ),
+            )
+        )
+    return z3.And(c)
+
+
+def votes_granted_are_votes_z3(s: SymState) -> Any:
+    """VotesGrantedAreVotes (see the Python predicate)."""
+    n = s.shape.servers
+    return z3.And(
+        [
+            z3.Implies(
+                z3.And(_z_active(s, i), s.votesGranted[i][j]),
+                _z_voted_for(s, z3.IntVal(j), s.currentTerm[i], i),
+            )
+            for i in range(n)
+            for j in range(n)
+        ]
+    )
+
+
+def granted_responses_are_votes_z3(s: SymState) -> Any:
+    """GrantedResponsesAreVotes (see the Python predicate)."""
+    return z3.And(
+        [z3.Implies(_z_granted(m), _z_voted_for(s, m.msource, m.mterm, m.mdest)) for m in s.slots]
+    )
+
+
+def active_votes_disjoint_z3(s: SymState) -> Any:
+    """ActiveVotesDisjoint (see the Python predicate)."""
+    n = s.shape.servers
+    c = []
+    for a, b in pairs(n):
+        both = z3.And(_z_active(s, a), _z_active(s, b), s.currentTerm[a] == s.currentTerm[b])
+        common = z3.Or([z3.And(s.votesGranted[a][j], s.votesGranted[b][j]) for j in range(n)])
+        c.append(z3.Not(z3.And(both, common)))
+    return z3.And(c)
+
+
+def granted_response_not_counted_elsewhere_z3(s: SymState) -> Any:
+    """GrantedResponseNotCountedElsewhere (see the Python predicate)."""
+    n = s.shape.servers
+    c = []
+    for m in s.slots:
+        for k in range(n):
+            counted = z3.Or([z3.And(m.msource == j, s.votesGranted[k][j]) for j in range(n)])
+            c.append(
+                z3.Not(
+                    z3.And(
+                        _z_granted(m),
+                        m.mdest != k,
+                        _z_active(s, k),
+                        s.currentTerm[k] == m.mterm,
+                        counted,
+                    )
+                )
+            )
+    return z3.And(c)
+
+
+def granted_responses_one_candidate_z3(s: SymState) -> Any:
+    """GrantedResponsesOneCandidate (see the Python predicate)."""
+    c = []
+    for a, b in pairs(len(s.slots)):
+        x, y = s.slots[a], s.slots[b]
+        same_vote = z3.And(_z_granted(x), _z_granted(y), x.msource == y.msource, x.mterm == y.mterm)
+        c.append(z3.Implies(same_vote, x.mdest == y.mdest))
+    return z3.And(c)
+
+
+def leader_has_quorum_z3(s: SymState) -> Any:
+    """LeaderHasQuorum (see the Python predicate)."""
+    n = s.shape.servers
+    return z3.And(
+        [z3.Implies(s.state[i] == LEADER, quorum(s.votesGranted[i], n)) for i in range(n)]
+    )
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lemma:
+    """A helper invariant, as a Python predicate and as a Z3 formula."""
+
+    name: str
+    holds: Callable[[State], bool]
+    formula: Callable[[SymState], Any]
+
+    @property
+    def doc(self) -> str:
+        return (self.holds.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+
+LEMMAS: dict[str, Lemma] = {
+    lemma.name: lemma
+    for lemma in (
+        Lemma("VotesGrantedAreVotes", votes_granted_are_votes, votes_granted_are_votes_z3),
+        Lemma(
+            "GrantedResponsesAreVotes", granted_responses_are_votes, granted_responses_are_votes_z3
+        ),
+        Lemma("ActiveVotesDisjoint", active_votes_disjoint, active_votes_disjoint_z3),
+        Lemma(
+            "GrantedResponseNotCountedElsewhere",
+            granted_response_not_counted_elsewhere,
+            granted_response_not_counted_elsewhere_z3,
+        ),
+        Lemma(
+            "GrantedResponsesOneCandidate",
+            granted_responses_one_candidate,
+            granted_responses_one_candidate_z3,
+        ),
+        Lemma("LeaderHasQuorum", leader_has_quorum, leader_has_quorum_z3),
+    )
+}
+
+#: The lemmas `raftmc prove --invariant NAME` uses unless --lemma or --no-lemmas says otherwise.
+DEFAULT_LEMMAS: dict[str, Sequence[str]] = {
+    "ElectionSafety": (
+        "VotesGrantedAreVotes",
+        "GrantedResponsesAreVotes",
+        "ActiveVotesDisjoint",
+        "GrantedResponseNotCountedElsewhere",
+        "GrantedResponsesOneCandidate",
+        "LeaderHasQuorum",
+    ),
+}
+
+__all__ = ["LEMMAS", "DEFAULT_LEMMAS", "Lemma", "NIL"]

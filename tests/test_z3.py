@@ -1,0 +1,421 @@
+"""Python and Z3 agree: property verdicts, successors, inductive proofs, bounded model checking.
+
+The Z3 side (spec/symbolic.py, spec/properties_z3.py, spec/actions_z3.py, spec/lemmas.py) says
+everything a second time; these tests hold the two sayings to the same verdicts, on generated
+states no run reaches as well as on reachable ones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import deque
+
+import pytest
+import z3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from raftkit.modelcheck import check, replay
+from raftkit.modelcheck.bmc import bmc
+from raftkit.modelcheck.cli import main
+from raftkit.modelcheck.prove import predicate_of, prove
+from raftkit.modelcheck.z3check import Evaluator, Z3CheckedModel, Z3Disagreement
+from raftkit.spec import actions_z3
+from raftkit.spec.actions import next_steps
+from raftkit.spec.lemmas import DEFAULT_LEMMAS, LEMMAS
+from raftkit.spec.model import RaftModel, within_bounds
+from raftkit.spec.mutants import MUTANTS
+from raftkit.spec.params import Params
+from raftkit.spec.properties import ACTION_PROPERTIES, INVARIANTS, SOMETIMES
+from raftkit.spec.properties_z3 import ACTION_PROPERTIES as Z3_ACTIONS
+from raftkit.spec.properties_z3 import INVARIANTS as Z3_INVARIANTS
+from raftkit.spec.properties_z3 import SOMETIMES as Z3_SOMETIMES
+from raftkit.spec.state import (
+    NIL,
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Entry,
+    MType,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Role,
+    Server,
+    State,
+    init_state,
+)
+from raftkit.spec.symbolic import (
+    Shape,
+    Substitution,
+    SymState,
+    concrete_state,
+    concrete_values,
+    well_formed,
+)
+
+SMALL = Params(servers=3, values=2, max_term=2, max_log=2, max_inflight=2, max_dup=2)
+SHAPE = Shape.for_params(SMALL)
+
+
+# --- well-formed states, reachable or not ------------------------------------------------------
+
+
+@st.composite
+def logs(draw: st.DrawFn, shape: Shape) -> tuple[Entry, ...]:
+    n = draw(st.integers(0, shape.log))
+    # Few distinct terms and values, so that logs often share entries (LogMatching's premise).
+    terms = sorted(draw(st.lists(st.integers(1, shape.max_term), min_size=n, max_size=n)))
+    if draw(st.booleans()):
+        terms = draw(st.permutations(terms))
+    return tuple(Entry(t, draw(st.integers(1, shape.values))) for t in terms)
+
+
+@st.composite
+def messages(draw: st.DrawFn, shape: Shape) -> object:
+    n, T, L = shape.servers, shape.max_term, shape.log
+    mtype = draw(st.sampled_from(list(MType)[:4]))
+    common = {
+        "mtype": mtype,
+        "mterm": draw(st.integers(1, T)),
+        "msource": draw(st.integers(0, n - 1)),
+        "mdest": draw(st.integers(0, n - 1)),
+    }
+    if mtype == MType.RequestVoteRequest:
+        return RequestVoteRequest(
+            mlastLogTerm=draw(st.integers(0, T)), mlastLogIndex=draw(st.integers(0, L)), **common
+        )
+    if mtype == MType.RequestVoteResponse:
+        return RequestVoteResponse(mvoteGranted=draw(st.booleans()), mlog=(), **common)
+    if mtype == MType.AppendEntriesRequest:
+        entries = ()
+        if draw(st.booleans()):
+            entries = (Entry(draw(st.integers(1, T)), draw(st.integers(1, shape.values))),)
+        return AppendEntriesRequest(
+            mprevLogIndex=draw(st.integers(0, L)),
+            mprevLogTerm=draw(st.integers(0, T)),
+            mentries=entries,
+            mlog=(),
+            mcommitIndex=draw(st.integers(0, L)),
+            **common,
+        )
+    return AppendEntriesResponse(
+        msuccess=draw(st.booleans()), mmatchIndex=draw(st.integers(0, L)), **common
+    )
+
+
+@st.composite
+def states(draw: st.DrawFn, shape: Shape = SHAPE) -> State:
+    """Any well-formed state of the shape: the type invariant, nothing more."""
+    n, L = shape.servers, shape.log
+    servers = []
+    for _ in range(n):
+        log = draw(logs(shape))
+        role = draw(st.sampled_from(list(Role)[:3]))
+        top_next = len(log) + 1 if role == Role.Leader else L + 1
+        servers.append(
+            Server(
+                currentTerm=draw(st.integers(1, shape.max_term)),
+                state=role,
+                votedFor=draw(st.integers(NIL, n - 1)),
+                log=log,
+                commitIndex=draw(st.integers(0, L)),
+                votesResponded=tuple(sorted(draw(st.sets(st.integers(0, n - 1))))),
+                votesGranted=tuple(sorted(draw(st.sets(st.integers(0, n - 1))))),
+                nextIndex=tuple(draw(st.integers(1, top_next)) for _ in range(n)),
+                matchIndex=tuple(draw(st.integers(0, L)) for _ in range(n)),
+            )
+        )
+    bag = draw(st.dictionaries(messages(shape), st.integers(1, shape.count), max_size=shape.slots))
+    return State(tuple(servers), tuple(sorted(bag.items())), (), ())
+
+
+def _pair_value(before: State, after: State) -> dict[str, bool]:
+    """Z3's verdict of each action property on the step before -> after (by substitution)."""
+    a, b = SymState.fresh(SHAPE, "a."), SymState.fresh(SHAPE, "b.")
+    pairs = []
+    for sym, s in ((a, before), (b, after)):
+        for t, v in zip(sym.terms(), concrete_values(SHAPE, s), strict=True):
+            pairs.append((t, z3.BoolVal(v) if z3.is_bool(t) else z3.IntVal(v)))
+    return {
+        name: z3.is_true(z3.simplify(z3.substitute(fn(a, b), *pairs)))
+        for name, fn in Z3_ACTIONS.items()
+    }
+
+
+_EVAL = Evaluator(SHAPE, list(Z3_INVARIANTS))
+_SUB = Substitution(SymState.fresh(SHAPE, "w."))
+_WF = well_formed(_SUB.sym)
+_LEMMA_FORMULAS = {name: lemma.formula(_SUB.sym) for name, lemma in LEMMAS.items()}
+_SOMETIMES_FORMULAS = {name: fn(_SUB.sym) for name, fn in Z3_SOMETIMES.items()}
+
+
+def test_every_property_has_a_z3_formula_of_the_same_name():
+    assert [p.name for p in INVARIANTS] == list(Z3_INVARIANTS)
+    assert [p.name for p in ACTION_PROPERTIES] == list(Z3_ACTIONS)
+    assert {p.name for p in SOMETIMES} == set(Z3_SOMETIMES)
+    for p in INVARIANTS:
+        # The same name, and the Z3 function named after the Python one.
+        assert Z3_INVARIANTS[p.name].__name__ == p.fn.__name__
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(states())
+def test_python_and_z3_agree_on_generated_states(s):
+    _SUB.set_state(s)
+    assert _SUB.value(_WF), "the generator and well_formed disagree"
+    verdicts = _EVAL.verdicts(s)
+    for p in INVARIANTS:
+        assert verdicts[p.name] == p.fn(s), p.name
+    for name, lemma in LEMMAS.items():
+        assert _SUB.value(_LEMMA_FORMULAS[name]) == lemma.holds(s), name
+    for p in SOMETIMES:
+        assert _SUB.value(_SOMETIMES_FORMULAS[p.name]) == p.fn(s), p.name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(states(), states())
+def test_python_and_z3_agree_on_action_properties(before, after):
+    verdicts = _pair_value(before, after)
+    for p in ACTION_PROPERTIES:
+        assert verdicts[p.name] == p.fn(before, ("Any",), after), p.name
+
+
+def test_the_state_survives_the_round_trip_through_z3():
+    s = init_state(SMALL)
+    _SUB.set_state(s)
+    assert concrete_state(_SUB.sym, _SUB.value) == s
+
+
+def _check_both_ways(p: Params, at_least: int) -> None:
+    # The engine calls the wrapped invariants on every distinct state and every out-of-bounds
+    # successor; any disagreement raises Z3Disagreement.
+    model = Z3CheckedModel(RaftModel(p, symmetry=True), p)
+    result = check(model)
+    assert result.result == "ok"
+    assert model.stats.states >= result.distinct_states > at_least
+
+
+def test_every_reachable_state_is_checked_both_ways():
+    _check_both_ways(Params(servers=2, values=1, max_term=3, max_log=1, max_inflight=1), 100)
+
+
+@pytest.mark.slow
+def test_every_reachable_state_of_three_servers_is_checked_both_ways():
+    _check_both_ways(Params(servers=3, values=1, max_term=2, max_log=1, max_inflight=1), 10_000)
+
+
+def test_reachable_states_are_well_formed_and_lemmas_hold():
+    p = Params(servers=3, values=1, max_term=2, max_log=1, max_inflight=1)
+    sub = Substitution(SymState.fresh(Shape.for_params(p), "r."))
+    wf = well_formed(sub.sym)
+    seen = {init_state(p)}
+    queue = deque(seen)
+    while queue and len(seen) < 3000:
+        s = queue.popleft()
+        sub.set_state(s)
+        assert sub.value(wf)
+        for name in DEFAULT_LEMMAS["ElectionSafety"]:
+            assert LEMMAS[name].holds(s), name
+        for _label, t in next_steps(p, s):
+            if t not in seen and within_bounds(p, t):
+                seen.add(t)
+                queue.append(t)
+
+
+def test_a_disagreement_is_an_internal_error_naming_state_and_property():
+    p = Params(servers=3, values=1, max_term=2, max_log=0, max_inflight=1)
+    model = Z3CheckedModel(RaftModel(p), p)
+    model.evaluator.verdicts = lambda s: dict.fromkeys(model.evaluator.names, False)  # type: ignore[method-assign]
+    with pytest.raises(Z3Disagreement, match="ElectionSafety.*currentTerm"):
+        check(model)
+
+
+# --- the transition relation ----------------------------------------------------------------------
+
+
+def _symbolic_successors(p: Params, sym: SymState, steps: list, sub: Substitution, s: State):
+    sub.set_state(s)
+    out = []
+    for step in steps:
+        if sub.value(step.enabled):
+            label = actions_z3.label_of(step, sub.value, sym)
+            out.append((label, concrete_state(step.after, sub.value)))
+    return sorted(out, key=repr)
+
+
+def _sample_reachable(p: Params, count: int, seed: int) -> list[State]:
+    rng = random.Random(seed)
+    seen = {init_state(p)}
+    frontier = [init_state(p)]
+    picked = []
+    while frontier and len(picked) < count:
+        s = frontier.pop(rng.randrange(len(frontier)))
+        picked.append(s)
+        for _label, t in next_steps(p, s):
+            if t not in seen and within_bounds(p, t):
+                seen.add(t)
+                frontier.append(t)
+    return picked
+
+
+@pytest.mark.parametrize("mutant", [None, *MUTANTS])
+def test_symbolic_actions_give_the_same_successors(mutant):
+    p = Params(max_term=2, max_log=1, max_inflight=2, max_dup=2, faults=True, mutant=mutant)
+    sym = SymState.fresh(Shape.for_params(p), "t.")
+    steps = actions_z3.next_steps(p, sym)
+    sub = Substitution(sym)
+    for s in _sample_reachable(p, 12, seed=hash(mutant) & 0xFFFF):
+        expected = sorted(next_steps(p, s), key=repr)
+        assert _symbolic_successors(p, sym, steps, sub, s) == expected
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(states(Shape.for_params(Params(max_term=2, max_log=1, max_inflight=1))))
+def test_symbolic_actions_agree_on_unreachable_states(s):
+    p = Params(max_term=2, max_log=1, max_inflight=1, faults=True)
+    if not within_bounds(p, s):
+        return
+    sym = SymState.fresh(Shape.for_params(p), "u.")
+    steps = actions_z3.next_steps(p, sym)
+    assert _symbolic_successors(p, sym, steps, Substitution(sym), s) == sorted(
+        next_steps(p, s), key=repr
+    )
+
+
+# --- inductive proofs -----------------------------------------------------------------------------
+
+QUICK = Params(servers=3, values=1, max_term=2, max_log=0, max_inflight=1)
+
+
+def test_election_safety_alone_is_not_inductive_and_the_cti_replays():
+    r = prove(QUICK, "ElectionSafety", [])
+    assert r.result == "cti"
+    assert r.broken == ["ElectionSafety"]
+    (_, pre), (label, post) = r.cti
+    assert predicate_of("ElectionSafety")(pre) and not predicate_of("ElectionSafety")(post)
+    assert r.replayed and (label, post) in list(next_steps(QUICK, pre))
+
+
+def test_election_safety_is_inductive_with_its_lemmas_at_small_bounds():
+    r = prove(QUICK, "ElectionSafety", DEFAULT_LEMMAS["ElectionSafety"])
+    assert r.result == "proved"
+
+
+@pytest.mark.slow
+def test_election_safety_is_inductive_with_its_lemmas_at_default_bounds():
+    r = prove(Params(), "ElectionSafety", DEFAULT_LEMMAS["ElectionSafety"])
+    assert r.result == "proved"
+
+
+def test_forget_vote_on_restart_breaks_the_election_safety_proof():
+    p = Params(max_term=2, max_log=0, faults=True, mutant="forget-vote-on-restart")
+    r = prove(p, "ElectionSafety", DEFAULT_LEMMAS["ElectionSafety"])
+    assert r.result == "cti" and r.replayed
+    assert r.cti[1][0][0] == "Restart"
+
+
+def test_prove_cli_prints_the_cti_in_the_counterexample_format(capsys):
+    status = main(
+        [
+            "prove",
+            "--invariant",
+            "ElectionSafety",
+            "--no-lemmas",
+            "--max-log",
+            "0",
+            "--max-term",
+            "2",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "1. A well-formed state within the bounds" in out
+    assert "2. " in out and "state[" in out
+
+
+def test_prove_cli_json(capsys):
+    status = main(
+        ["prove", "--invariant", "ElectionSafety", "--max-log", "0", "--max-term", "2", "--json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0 and out["result"] == "proved"
+    assert out["lemmas"] == list(DEFAULT_LEMMAS["ElectionSafety"])
+
+
+def test_prove_cli_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["prove", "--invariant", "Nope"])
+    assert exc.value.code == 2
+    assert "--invariant" in capsys.readouterr().err
+
+
+# --- bounded model checking -------------------------------------------------------------------
+
+
+def _bfs_depth(p: Params, reached) -> int:
+    """Steps of a shortest behaviour to a state where ``reached`` holds (explicit search)."""
+    start = init_state(p)
+    depth = {start: 0}
+    queue = deque([start])
+    while queue:
+        s = queue.popleft()
+        if reached(s):
+            return depth[s]
+        if not within_bounds(p, s):
+            continue
+        for _label, t in next_steps(p, s):
+            if t not in depth:
+                depth[t] = depth[s] + 1
+                queue.append(t)
+    raise AssertionError("never reached")
+
+
+@pytest.mark.parametrize(
+    "servers", [1, pytest.param(3, marks=pytest.mark.slow)], ids=["1-server", "3-servers"]
+)
+def test_bmc_finds_a_shortest_election_and_it_replays(servers):
+    p = Params(servers=servers, max_term=2, max_log=0, max_inflight=1)
+    r = bmc(p, 10, reach="LeaderElected")
+    assert r.result == "violation"
+    trace = r.violation.trace
+    replay(RaftModel(p, symmetry=False), trace)
+    assert len(trace) - 1 == _bfs_depth(p, SOMETIMES[0].fn) == r.depth
+
+
+def test_bmc_finds_nothing_in_the_unmutated_spec_at_small_depth():
+    assert bmc(Params(), 3).result == "ok"
+
+
+def test_bmc_cli_json(capsys):
+    status = main(["bmc", "--depth", "2", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0 and out["result"] == "ok" and out["depth"] == 2
+    assert len(out["per_depth_seconds"]) == 3
+
+
+def _bfs_counterexample_length(p: Params) -> int:
+    result = check(RaftModel(p, symmetry=True))
+    assert result.violation is not None
+    return len(result.violation.trace)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_bmc_finds_each_mutant_with_the_bfs_length(name):
+    # Minutes to hours per mutant: the counterexamples are 18 to 25 steps long.
+    m = MUTANTS[name]
+    p = Params(mutant=name, **m.bounds)
+    expected = _bfs_counterexample_length(p)
+    r = bmc(p, expected)
+    assert r.result == "violation"
+    assert len(r.violation.trace) == expected
+    replay(RaftModel(p, symmetry=False), r.violation.trace)
+
+
+def test_check_z3_reports_the_slowdown(capsys):
+    status = main(["check", "--z3", "--servers", "2", "--max-log", "0", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0
+    z = out["z3"]
+    assert z["states_evaluated"] >= out["distinct_states"]
+    assert z["slowdown"] >= 1.0
