@@ -207,6 +207,7 @@ def check_batched(
         enabled = bm.enabled_counts()
         produced = share.produced.tolist()
         distinct = share.distinct
+        seen_bytes = share.seen.nbytes
         share.close()
 
     coverage = {name: Coverage(enabled[k], int(produced[k])) for k, name in enumerate(names)}
@@ -226,6 +227,7 @@ def check_batched(
         stopped_by=stopped_by,
         store="fingerprint",
         never_enabled=[name for k, name in enumerate(names) if not enabled[k]],
+        seen_bytes=seen_bytes,
     )
 
 

@@ -187,6 +187,7 @@ def build_parser() -> ArgumentParser:
 
     cli_z3.add_check_flags(run)
     cli_fast.add_check_flags(run)
+    cli_fast.add_bench_command(commands)
 
     add_graph_command(commands, add_model_flags)
     cli_z3.add_commands(commands, add_model_flags)
@@ -357,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _run_check(args)
+        if args.command == "bench":
+            return cli_fast.run_bench(args)
         if args.command == "graph":
             return _run_graph(args)
         if args.command == "conform":

@@ -67,6 +67,8 @@ class Result:
     store: str = "fingerprint"
     #: Names of actions the model declares that were never enabled.
     never_enabled: list[str] = field(default_factory=list)
+    #: Bytes held by the seen-set at the end (0 if the store does not say).
+    seen_bytes: int = 0
 
     @property
     def ok(self) -> bool:

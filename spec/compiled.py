@@ -356,6 +356,14 @@ class CompiledRaft:
         messages = tuple((msg_val[m], c) for m, c in self._bag_val[st[1]])
         return core._replace(messages=messages)
 
+    def export_states(self, states: Sequence[FastState]) -> list[State]:
+        """States in a form another process can read (ids are private to a process)."""
+        return [self.to_spec(st) for st in states]
+
+    def import_states(self, values: Sequence[State]) -> list[FastState]:
+        """The inverse of :meth:`export_states`, interning into this process's tables."""
+        return [self.from_spec(s) for s in values]
+
     def key(self, st: FastState) -> int:
         """The 64-bit key of a state's symmetry class (of the state itself without symmetry)."""
         c, b = st
@@ -861,6 +869,7 @@ class FlatRaft(CompiledRaft):
             raise NotImplementedError(f"no compiled form of {sorted(names - PAIR_INVARIANTS)}")
         self._cand: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
         self._msg_dest: list[int] = []
+        self._bag_export: dict[int, tuple[tuple[Message, int], ...]] = {}
         namespace: dict[str, Any] = {}
         exec(_flat_source(self._n, params.faults), namespace)  # noqa: S102 - our own template
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
@@ -904,6 +913,44 @@ class FlatRaft(CompiledRaft):
             (),
             (),
         )
+
+    def export_states(self, states: Sequence[Any]) -> list[tuple[Any, ...]]:  # type: ignore[override]
+        # Server records and messages are shared between the states of a batch, and pickle
+        # sends a shared object once: a batch costs little more than its distinct servers.
+        srv_val = self._srv_val
+        n = self._n
+        bag_export = self._bag_export
+        out = []
+        for st in states:
+            b = st[n]
+            bag = bag_export.get(b)
+            if bag is None:
+                bag = tuple((self._msg_val[m], c) for m, c in self._bag_val[b])
+                bag_export[b] = bag
+            out.append((*(srv_val[k] for k in st[:n]), bag))
+        return out
+
+    def import_states(self, values: Sequence[Any]) -> list[tuple[int, ...]]:  # type: ignore[override]
+        # Unpickled objects shared within a batch are one object: intern each once, by id().
+        seen: dict[int, int] = {}
+        n = self._n
+        out = []
+        for v in values:
+            ids = []
+            for srv in v[:n]:
+                sid = seen.get(id(srv))
+                if sid is None:
+                    sid = self._intern_srv(srv)
+                    seen[id(srv)] = sid
+                ids.append(sid)
+            bag = v[n]
+            b = seen.get(id(bag))
+            if b is None:
+                b = self._intern_bag({self._intern_msg(m): c for m, c in bag})
+                seen[id(bag)] = b
+            ids.append(b)
+            out.append(tuple(ids))
+        return out
 
     def _candidates(self, sv: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """The symmetry candidates of a server tuple: (permutation index, hash of relabelled
@@ -956,10 +1003,16 @@ class FlatRaft(CompiledRaft):
 
     def key(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
         n = self._n
-        return self._multi_key(self._candidates(st[:n]), st[n])
+        sv = st[:n]
+        cands = self._cand.get(sv) or self._candidates(sv)
+        return self._multi_key(cands, st[n])
 
     def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
-        return min(ck for _pi, ck in self._candidates(st[: self._n]))
+        sv = st[: self._n]
+        cands = self._cand.get(sv) or self._candidates(sv)
+        if len(cands) == 1:
+            return cands[0][1]
+        return min(ck for _pi, ck in cands)
 
     def in_bounds(self, st: tuple[int, ...]) -> bool:  # type: ignore[override]
         n = self._n

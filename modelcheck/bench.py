@@ -1,0 +1,199 @@
+"""``raftmc bench``: the checker against TLC's figures on issue 3's configurations.
+
+Each run happens in a child process of its own, so its peak RSS is its own (workers included).
+Counts are checked against TLC's (raft.tla with its history variables, 3 servers, 1 value,
+MaxDup 1); a mismatch is printed and makes the exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+#: Issue 3's configurations: (name, bounds, TLC distinct, TLC generated, TLC depth,
+#: TLC distinct with symmetry, TLC seconds without / with symmetry).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "A": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 1, "faults": False},
+          "tlc": (77_933, 670_375, 40), "tlc_sym": (13_058, 112_270), "tlc_s": (None, None)},
+    "B": {"bounds": {"max_term": 2, "max_log": 1, "max_inflight": 1, "faults": False},
+          "tlc": (511_055, 4_088_992, 48), "tlc_sym": (85_352, None), "tlc_s": (52, 11)},
+    "D": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 1, "faults": True},
+          "tlc": (705_532, 8_683_474, 39), "tlc_sym": (118_001, None), "tlc_s": (73, 16)},
+    "E": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 2, "faults": False},
+          "tlc": (1_362_716, 12_876_046, 42), "tlc_sym": (227_417, None), "tlc_s": (114, 25)},
+}
+
+
+@dataclass
+class Row:
+    config: str
+    symmetry: bool
+    workers: int
+    history: bool
+    distinct: int
+    generated: int
+    depth: int
+    seconds: float
+    bytes_per_state: float
+    peak_rss_mb: float
+    canon_us: float
+    tlc_ok: bool | None
+    max_states: int | None = None
+
+    @property
+    def distinct_per_s(self) -> float:
+        return self.distinct / self.seconds if self.seconds else 0.0
+
+    @property
+    def generated_per_s(self) -> float:
+        return self.generated / self.seconds if self.seconds else 0.0
+
+
+def _canon_cost(params: Any, symmetry: bool, sample: int = 20_000) -> float:
+    """Microseconds to compute one state's key, caches cold, on reachable states."""
+    from ..spec.compiled import FastRaftModel
+
+    bm = FastRaftModel(params, symmetry).batch()
+    states = list(bm.initial())
+    frontier = states
+    while len(states) < sample and frontier:
+        keys: list[int] = []
+        succs: list[Any] = []
+        bm.expand(frontier[:2000], keys, succs, [], [])
+        frontier = succs
+        states.extend(succs)
+    states = states[:sample]
+    for cache in ("_cand", "_bag_rel"):
+        if hasattr(bm, cache):
+            getattr(bm, cache).clear()
+    t0 = time.perf_counter()
+    for st in states:
+        bm.key(st)
+    return (time.perf_counter() - t0) / len(states) * 1e6
+
+
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """One benchmark run in this process; returns its figures (for the parent to collect)."""
+    from ..spec.compiled import FastRaftModel
+    from ..spec.params import Params
+    from .engine import check
+
+    params = Params(**spec["params"])
+    model = FastRaftModel(params, symmetry=spec["symmetry"])
+    result = check(model, workers=spec["workers"], max_states=spec.get("max_states"))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "distinct": result.distinct_states,
+        "generated": result.states_generated,
+        "depth": result.depth,
+        "seconds": result.seconds,
+        "seen_bytes": result.seen_bytes,
+        "peak_rss_mb": (rss + rss_children) / 1024,
+        "result": result.result,
+        "canon_us": _canon_cost(params, spec["symmetry"]) if spec.get("canon") else 0.0,
+    }
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "raftkit.modelcheck.bench", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark run failed: {proc.stderr.strip()[-400:]}")
+    return json.loads(proc.stdout)
+
+
+def run(
+    configs: list[str],
+    symmetries: list[bool],
+    workers: list[int],
+    history: bool = True,
+    progress: Any = None,
+) -> list[Row]:
+    """Every combination, each in a child process; counts checked against TLC's."""
+    rows = []
+    for name in configs:
+        cfg = CONFIGS[name]
+        for symmetry in symmetries:
+            for w in workers:
+                spec = {
+                    "params": {**cfg["bounds"], "history": history},
+                    "symmetry": symmetry,
+                    "workers": w,
+                    "canon": w == 1,
+                }
+                out = _child(spec)
+                tlc_ok = None
+                if history:
+                    want = cfg["tlc_sym"] if symmetry else cfg["tlc"]
+                    got = (out["distinct"], out["generated"], out["depth"])
+                    tlc_ok = all(x is None or x == y for x, y in zip(want, got, strict=False))
+                row = Row(
+                    name, symmetry, w, history, out["distinct"], out["generated"], out["depth"],
+                    out["seconds"], out["seen_bytes"] / max(out["distinct"], 1),
+                    out["peak_rss_mb"], out["canon_us"], tlc_ok,
+                )
+                rows.append(row)
+                if progress is not None:
+                    progress(row)
+    return rows
+
+
+def scaling(sizes: list[int], progress: Any = None) -> list[Row]:
+    """One large configuration stopped at several sizes: time and memory against states."""
+    rows = []
+    bounds = {"max_term": 3, "max_log": 1, "max_inflight": 2, "faults": False}
+    for size in sizes:
+        spec = {"params": bounds, "symmetry": True, "workers": 1, "max_states": size}
+        out = _child(spec)
+        row = Row(
+            "T3L1F2", True, 1, False, out["distinct"], out["generated"], out["depth"],
+            out["seconds"], out["seen_bytes"] / max(out["distinct"], 1), out["peak_rss_mb"],
+            0.0, None, size,
+        )
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table."""
+    head = (
+        "| cfg | sym | workers | distinct | generated | depth | seconds | distinct/s | "
+        "generated/s | bytes/state | peak RSS MB | canon µs/state | TLC counts |"
+    )
+    lines = [head, "|" + " --- |" * 13]
+    for r in rows:
+        tlc = {True: "match", False: "MISMATCH", None: "-"}[r.tlc_ok]
+        lines.append(
+            f"| {r.config} | {'on' if r.symmetry else 'off'} | {r.workers} | {r.distinct:,} | "
+            f"{r.generated:,} | {r.depth} | {r.seconds:.1f} | {r.distinct_per_s:,.0f} | "
+            f"{r.generated_per_s:,.0f} | {r.bytes_per_state:.1f} | {r.peak_rss_mb:.0f} | "
+            f"{r.canon_us:.1f} | {tlc} |"
+        )
+    return "\n".join(lines)
+
+
+def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
+    """The rows for ``--json``."""
+    out = []
+    for r in rows:
+        d = dict(r.__dict__)
+        d["distinct_per_s"] = r.distinct_per_s
+        d["generated_per_s"] = r.generated_per_s
+        out.append(d)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_one(json.loads(sys.argv[1]))))

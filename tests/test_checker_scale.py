@@ -1,0 +1,116 @@
+"""The compact stores, the spilling frontier, worker processes and the benchmark command."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from raftkit.modelcheck.engine import check
+from raftkit.modelcheck.fpset import FingerprintSet, Frontier
+from raftkit.modelcheck.trace import replay
+from raftkit.spec.compiled import FastRaftModel
+from raftkit.spec.model import RaftModel
+from raftkit.spec.mutants import MUTANTS
+from raftkit.spec.params import Params
+
+A = {"servers": 3, "values": 1, "max_term": 2, "max_log": 0, "max_dup": 1, "max_inflight": 1}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 300), max_size=400), max_size=8))
+def test_fingerprint_set_is_a_set(batches):
+    fs = FingerprintSet(capacity=16)
+    seen = set()
+    for batch in batches:
+        # Small values spread by a multiplier, zero included (stored as 1: a collision with 1).
+        fps = np.array([(v * 0x9E3779B97F4A7C15) % 2**64 for v in batch], dtype=np.uint64)
+        new = fs.add_batch(fps)
+        expect = []
+        for f in fps.tolist():
+            f = f or 1
+            expect.append(f not in seen)
+            seen.add(f)
+        assert new.tolist() == expect
+        assert len(fs) == len(seen)
+    assert len(fs) == 0 or fs.nbytes / len(fs) <= 8 / FingerprintSet.MIN_LOAD + 16 * 8
+
+
+def test_fingerprint_set_bytes_per_state_at_scale():
+    fs = FingerprintSet()
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        fs.add_batch(rng.integers(1, 2**63, 50_000, dtype=np.int64).view(np.uint64))
+    assert len(fs) == 1_000_000
+    assert 8 / FingerprintSet.MAX_LOAD <= fs.nbytes / len(fs) <= 16.01
+
+
+def test_frontier_spills_and_keeps_order(tmp_path):
+    f = Frontier(budget=10, spill_dir=str(tmp_path))
+    for k in range(0, 100, 7):
+        f.extend(list(range(k, min(k + 7, 100))))
+    assert len(f) == 100 and f.spilled_total > 0
+    assert [x for chunk in f.chunks(9) for x in chunk] == list(range(100))
+    assert len(f) == 0 and not list(tmp_path.iterdir())
+
+
+def _counts(r):
+    return (r.result, r.distinct_states, r.states_generated, r.depth)
+
+
+def test_spilling_search_counts_as_in_memory():
+    p = Params(**A)
+    assert _counts(check(FastRaftModel(p), frontier_budget=500)) == ("ok", 10362, 88594, 40)
+
+
+@pytest.mark.parametrize("history", [False, True])
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_two_workers_count_as_one(history, symmetry):
+    p = Params(**A, history=history)
+    one = check(FastRaftModel(p, symmetry))
+    two = check(FastRaftModel(p, symmetry), workers=2)
+    assert _counts(two) == _counts(one)
+    assert two.sometimes == one.sometimes
+    assert {k: v.enabled for k, v in two.coverage.items()} == {
+        k: v.enabled for k, v in one.coverage.items()
+    }
+    assert sum(v.distinct for v in two.coverage.values()) == two.distinct_states - 1
+
+
+def test_workers_find_a_shortest_counterexample():
+    name = "forget-vote-on-restart"
+    p = Params(mutant=name, **MUTANTS[name].bounds)
+    one = check(FastRaftModel(p))
+    two = check(FastRaftModel(p), workers=3)
+    assert two.result == "violation" and two.violation.property == MUTANTS[name].breaks
+    assert len(two.violation.trace) == len(one.violation.trace)
+    replay(RaftModel(p), two.violation.trace)
+
+
+def test_raftmc_check_workers_and_reference_agree():
+    args = ["--max-term", "2", "--max-log", "0", "--json"]
+    outs = []
+    for extra in ([], ["--workers", "2"], ["--reference"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "raftkit.modelcheck.cli", "check", *args, *extra],
+            capture_output=True, text=True, check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        outs.append((out["distinct_states"], out["states_generated"], out["depth"]))
+    assert outs == [(10362, 88594, 40)] * 3
+
+
+def test_raftmc_bench_json_matches_tlc():
+    proc = subprocess.run(
+        [sys.executable, "-m", "raftkit.modelcheck.cli", "bench", "--configs", "A",
+         "--workers", "1", "--symmetry", "on", "--json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)["runs"]
+    assert (row["distinct"], row["generated"], row["depth"]) == (13058, 112270, 40)
+    assert row["tlc_ok"] is True
+    assert 0 < row["bytes_per_state"] <= 16.01
