@@ -157,7 +157,7 @@ def bmc(
             constraints.append(within_bounds(p, s))
             nxt = SymState.fresh(shape, f"s{d + 1}.")
             choice = z3.Int(f"choice{d}")
-            tr = actions_z3.transition(p, s, nxt, choice)
+            tr = actions_z3.transition(p, s, nxt, choice, merge_receivers=True)
             constraints.append(tr.formula)
             states.append(nxt)
             steps.append(tr.steps)

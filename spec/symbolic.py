@@ -198,6 +198,28 @@ class SymState:
         t.slots = [slot.copy() for slot in self.slots]
         return t
 
+    def with_terms(self, terms: Sequence[Any]) -> SymState:
+        """A state of this shape holding ``terms``, in the order of :meth:`terms`."""
+        it = iter(terms)
+        n, L = self.shape.servers, self.shape.log
+        t = SymState(self.shape)
+        for _ in range(n):
+            t.currentTerm.append(next(it))
+            t.state.append(next(it))
+            t.votedFor.append(next(it))
+            t.loglen.append(next(it))
+            t.logterm.append([next(it) for _ in range(L)])
+            t.logvalue.append([next(it) for _ in range(L)])
+            t.commitIndex.append(next(it))
+            t.votesResponded.append([next(it) for _ in range(n)])
+            t.votesGranted.append([next(it) for _ in range(n)])
+            t.nextIndex.append([next(it) for _ in range(n)])
+            t.matchIndex.append([next(it) for _ in range(n)])
+        for _ in range(self.shape.slots):
+            present, count = next(it), next(it)
+            t.slots.append(Slot(present, count, {name: next(it) for name in MSG_FIELDS}))
+        return t
+
     def terms(self) -> list[Any]:
         """Every variable's term, in a fixed order (the same for every state of a shape)."""
         out: list[Any] = []
