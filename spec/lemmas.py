@@ -22,7 +22,7 @@ from typing import Any
 import z3
 
 from .state import NIL, MType, Role, State
-from .symbolic import CANDIDATE, LEADER, SymState, pairs, quorum
+from .symbolic import CANDIDATE, LEADER, SymState, entry_term, entry_value, pairs, quorum
 
 # --- Python predicates ---------------------------------------------------------------------------
 
@@ -101,6 +101,43 @@ def leader_has_quorum(s: State) -> bool:
     """LeaderHasQuorum: a leader's votesGranted is a majority (votes are never taken back)."""
     n = len(s.servers)
     return all(2 * len(srv.votesGranted) > n for srv in s.servers if srv.state == Role.Leader)
+
+
+def entry_terms_at_most_current_term(s: State) -> bool:
+    """EntryTermsAtMostCurrentTerm: no log holds an entry of a term later than its server's
+    currentTerm (entries are created by a leader in its term, and copied only by followers that
+    have adopted the sender's term)."""
+    return all(e.term <= srv.currentTerm for srv in s.servers for e in srv.log)
+
+
+def message_terms_at_most_sender_term(s: State) -> bool:
+    """MessageTermsAtMostSenderTerm: a message's mterm is at most its sender's currentTerm, and
+    an AppendEntries request's entry and prevLogTerm are at most its mterm."""
+    for m, _ in s.messages:
+        if m.mterm > s.servers[m.msource].currentTerm:
+            return False
+        if m.mtype == MType.AppendEntriesRequest:
+            if m.mprevLogTerm > m.mterm or any(e.term > m.mterm for e in m.mentries):
+                return False
+    return True
+
+
+def append_entries_match_logs(s: State) -> bool:
+    """AppendEntriesMatchLogs: Log Matching between a request and a log: where a log holds an
+    entry of the same index and term as an AppendEntries request's entry, it is the same entry,
+    and the log's entry before it has the request's prevLogTerm."""
+    for m, _ in s.messages:
+        if m.mtype != MType.AppendEntriesRequest or not m.mentries:
+            continue
+        index, entry = m.mprevLogIndex + 1, m.mentries[0]
+        for srv in s.servers:
+            log = srv.log
+            if len(log) >= index and log[index - 1].term == entry.term:
+                if log[index - 1] != entry:
+                    return False
+                if index > 1 and log[index - 2].term != m.mprevLogTerm:
+                    return False
+    return True
 
 
 # --- Z3 formulas ----------------------------------------------------------------------------------
@@ -202,6 +239,48 @@ def leader_has_quorum_z3(s: SymState) -> Any:
     )
 
 
+def entry_terms_at_most_current_term_z3(s: SymState) -> Any:
+    """EntryTermsAtMostCurrentTerm (see the Python predicate)."""
+    n, L = s.shape.servers, s.shape.log
+    # Entries past the end are 0 in a well-formed state, so every slot of the log can be asked.
+    return z3.And([s.logterm[i][k] <= s.currentTerm[i] for i in range(n) for k in range(L)])
+
+
+def message_terms_at_most_sender_term_z3(s: SymState) -> Any:
+    """MessageTermsAtMostSenderTerm (see the Python predicate)."""
+    n = s.shape.servers
+    c = []
+    for m in s.slots:
+        sender = z3.And([z3.Implies(m.msource == j, m.mterm <= s.currentTerm[j]) for j in range(n)])
+        ae = z3.Implies(
+            m.mtype == int(MType.AppendEntriesRequest),
+            z3.And(m.mprevLogTerm <= m.mterm, m.eterm <= m.mterm),
+        )
+        c.append(z3.Implies(m.present, z3.And(sender, ae)))
+    return z3.And(c)
+
+
+def append_entries_match_logs_z3(s: SymState) -> Any:
+    """AppendEntriesMatchLogs (see the Python predicate)."""
+    c = []
+    for m in s.slots:
+        index = m.mprevLogIndex + 1
+        for i in range(s.shape.servers):
+            same = z3.And(
+                m.present,
+                m.mtype == int(MType.AppendEntriesRequest),
+                m.nentries == 1,
+                s.loglen[i] >= index,
+                entry_term(s, i, index) == m.eterm,
+            )
+            holds = z3.And(
+                entry_value(s, i, index) == m.evalue,
+                z3.Implies(index > 1, entry_term(s, i, m.mprevLogIndex) == m.mprevLogTerm),
+            )
+            c.append(z3.Implies(same, holds))
+    return z3.And(c)
+
+
 # --- the registry ---------------------------------------------------------------------------------
 
 
@@ -237,6 +316,17 @@ LEMMAS: dict[str, Lemma] = {
             granted_responses_one_candidate_z3,
         ),
         Lemma("LeaderHasQuorum", leader_has_quorum, leader_has_quorum_z3),
+        Lemma(
+            "EntryTermsAtMostCurrentTerm",
+            entry_terms_at_most_current_term,
+            entry_terms_at_most_current_term_z3,
+        ),
+        Lemma("AppendEntriesMatchLogs", append_entries_match_logs, append_entries_match_logs_z3),
+        Lemma(
+            "MessageTermsAtMostSenderTerm",
+            message_terms_at_most_sender_term,
+            message_terms_at_most_sender_term_z3,
+        ),
     )
 }
 
