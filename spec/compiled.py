@@ -42,7 +42,7 @@ from ..modelcheck.model import Label, Properties
 from .actions import _record_all_logs, _record_ghost, action_names, next_steps, receive
 from .model import RaftModel, describe, format_label
 from .params import Params
-from .state import Message, Role, Server, State
+from .state import Election, History, Message, Role, Server, State
 from .symmetry import _relabel_server, relabel, signature, sorting_permutations
 
 # A compiled state: (core id, bag id).
@@ -206,6 +206,13 @@ class CompiledRaft:
             self._srv_hash.append(hash(srv))
         return sid
 
+    def _ext(self, t: State, i: int) -> int:
+        return self._intern_srv(t.servers[i])
+
+    def _election(self, t: State) -> int:
+        """The election record a step from a lone server added (history only), else -1."""
+        return -1
+
     def _srv_relabel(self, sid: int, perm_index: int) -> int:
         key = (sid, perm_index)
         r = self._srv_rel.get(key)
@@ -231,7 +238,7 @@ class CompiledRaft:
         for label, t in next_steps(self.params, s):
             if label[1] != i:
                 continue
-            sid2 = self._intern_srv(t.servers[i])
+            sid2 = self._ext(t, i)
             msg = t.messages[0][0] if t.messages else None
             note = 0
             shift = len(self._sometimes_states)
@@ -243,7 +250,7 @@ class CompiledRaft:
                 if not holds(s, label, t):
                     viol = name
                     break
-            out.append((self._aidx[label[0]], label, sid2, msg, note, viol))
+            out.append((self._aidx[label[0]], label, sid2, msg, note, viol, self._election(t)))
         entries = tuple(out)
         self._srv_local_tab[key] = entries
         return entries
@@ -271,7 +278,7 @@ class CompiledRaft:
                 if not holds(s, label, t):
                     viol = name
                     break
-            entry = (self._aidx[label[0]], label, self._intern_srv(t.servers[i]), op, r, note,
+            entry = (self._aidx[label[0]], label, self._ext(t, i), op, r, note,
                      viol)
         self._srv_recv_tab[key] = entry
         return entry
@@ -469,7 +476,7 @@ class CompiledRaft:
         sids = self._core_val[c]
         rows = []
         for i, sid in enumerate(sids):
-            for a, label, sid2, msg, note, viol in self._srv_local(sid, i):
+            for a, label, sid2, msg, note, viol, _rec in self._srv_local(sid, i):
                 c2 = self._intern_core(sids[:i] + (sid2,) + sids[i + 1 :])
                 mid = -1 if msg is None else self._intern_msg(msg)
                 rows.append((a, (a, c2, mid, note | self._core_note[c2]), label, viol))
@@ -768,9 +775,7 @@ class FastRaftModel:
         self.symmetry = symmetry
         self.reference = RaftModel(params, symmetry)
         self.compiled: CompiledRaft = (
-            CompiledRaft(params, symmetry)
-            if params.history or params.ghost
-            else FlatRaft(params, symmetry)
+            CompiledRaft(params, symmetry) if params.ghost else FlatRaft(params, symmetry)
         )
 
     # batch protocol
@@ -853,8 +858,22 @@ class FlatRaft(CompiledRaft):
 
     def __init__(self, params: Params, symmetry: bool = True) -> None:
         super().__init__(params, symmetry)
-        assert not (params.history or params.ghost)
+        assert not params.ghost
         self._n = params.servers
+        # With raft.tla's history variables a server carries its voterLog, and a state ends
+        # with allLogs and elections: (s_0, ..., s_{n-1}, bag, allLogs, elections).
+        self._hist = params.history
+        self._srv_vl: list[Any] = []
+        self._logs_val: list[tuple[Any, ...]] = []
+        self._logs_ids: dict[tuple[Any, ...], int] = {}
+        self._logs_hash: list[int] = []
+        self._logs_step: dict[tuple[int, ...], int] = {}
+        self._el_val: list[Election] = []
+        self._el_ids: dict[Election, int] = {}
+        self._els_val: list[tuple[int, ...]] = []
+        self._els_ids: dict[tuple[int, ...], int] = {}
+        self._els_add: dict[tuple[int, int], int] = {}
+        self._els_rel: dict[int, int] = {}
         self._srv_inb: list[bool] = []
         self._srv_note: list[int] = []
         self._srv_sig: list[int] = []
@@ -871,14 +890,19 @@ class FlatRaft(CompiledRaft):
         self._msg_dest: list[int] = []
         self._bag_export: dict[int, tuple[tuple[Message, int], ...]] = {}
         namespace: dict[str, Any] = {}
-        exec(_flat_source(self._n, params.faults), namespace)  # noqa: S102 - our own template
+        exec(_flat_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
 
     # interning with per-server facts
-    def _intern_srv(self, srv: Server) -> int:
-        sid = self._srv_ids.get(srv)
+    def _intern_srv(self, srv: Server, vl: Any = ()) -> int:
+        value: Any = (srv, vl) if self._hist else srv
+        sid = self._srv_ids.get(value)
         if sid is None:
-            sid = super()._intern_srv(srv)
+            sid = len(self._srv_val)
+            self._srv_ids[value] = sid
+            self._srv_val.append(srv)
+            self._srv_vl.append(vl)
+            self._srv_hash.append(hash(value))
             p = self.params
             self._srv_inb.append(srv.currentTerm <= p.max_term and len(srv.log) <= p.max_log)
             alone = State((srv,) * self._n, (), (), ())
@@ -897,26 +921,146 @@ class FlatRaft(CompiledRaft):
             self._msg_dest.append(m.mdest)
         return mid
 
+    # history variables
+    def _intern_logs(self, value: tuple[Any, ...]) -> int:
+        lid = self._logs_ids.get(value)
+        if lid is None:
+            lid = len(self._logs_val)
+            self._logs_ids[value] = lid
+            self._logs_val.append(value)
+            self._logs_hash.append(hash(value))
+        return lid
+
+    def _all_logs_step(self, a: int, sv: tuple[int, ...]) -> int:
+        """allLogs after any step from servers ``sv``: it gains their logs (before the step)."""
+        logs = set(self._logs_val[a])
+        logs.update(self._srv_val[k].log for k in sv)
+        a2 = self._intern_logs(tuple(sorted(logs)))
+        self._logs_step[(a, *sv)] = a2
+        return a2
+
+    def _intern_el(self, e: Election) -> int:
+        eid = self._el_ids.get(e)
+        if eid is None:
+            eid = len(self._el_val)
+            self._el_ids[e] = eid
+            self._el_val.append(e)
+        return eid
+
+    def _intern_els(self, eids: Any) -> int:
+        el_val = self._el_val
+        value = tuple(sorted(set(eids), key=el_val.__getitem__))
+        x = self._els_ids.get(value)
+        if x is None:
+            x = len(self._els_val)
+            self._els_ids[value] = x
+            self._els_val.append(value)
+        return x
+
+    def _els_plus(self, e: int, rec: int) -> int:
+        r = self._els_add.get((e, rec))
+        if r is None:
+            r = self._intern_els((*self._els_val[e], rec))
+            self._els_add[(e, rec)] = r
+        return r
+
+    def _els_relabel(self, e: int, pi: int) -> int:
+        """Hash of the elections relabelled by a permutation (memoised)."""
+        perm = self._perms[pi]
+        value = tuple(
+            sorted(
+                Election(
+                    eterm=x.eterm,
+                    eleader=perm[x.eleader],
+                    elog=x.elog,
+                    evotes=tuple(sorted(perm[v] for v in x.evotes)),
+                    evoterLog=tuple(sorted((perm[v], lg) for v, lg in x.evoterLog)),
+                )
+                for x in (self._el_val[k] for k in self._els_val[e])
+            )
+        )
+        h = hash(value)
+        self._els_rel[e * self._np + pi] = h
+        return h
+
+    def _tail(self, st: tuple[int, ...], rec: int) -> tuple[int, ...]:
+        """allLogs and elections after a step from ``st`` that records election ``rec``."""
+        if not self._hist:
+            return ()
+        n = self._n
+        sv = st[:n]
+        a2 = self._logs_step.get((st[n + 1], *sv))
+        if a2 is None:
+            a2 = self._all_logs_step(st[n + 1], sv)
+        e2 = st[n + 2] if rec < 0 else self._els_plus(st[n + 2], rec)
+        return (a2, e2)
+
     # conversions
     def from_spec(self, s: State) -> tuple[int, ...]:  # type: ignore[override]
-        sids = tuple(self._intern_srv(srv) for srv in s.servers)
+        h = s.history
+        if self._hist:
+            sids = tuple(self._intern_srv(srv, h.voterLog[i]) for i, srv in enumerate(s.servers))
+        else:
+            sids = tuple(self._intern_srv(srv) for srv in s.servers)
         bag = self._intern_bag({self._intern_msg(m): c for m, c in s.messages})
-        return (*sids, bag)
+        if not self._hist:
+            return (*sids, bag)
+        els = self._intern_els(self._intern_el(e) for e in h.elections)
+        return (*sids, bag, self._intern_logs(h.allLogs), els)
 
     def to_spec(self, st: tuple[int, ...]) -> State:  # type: ignore[override]
         srv_val = self._srv_val
         msg_val = self._msg_val
         n = self._n
+        history: Any = ()
+        if self._hist:
+            history = History(
+                elections=tuple(self._el_val[k] for k in self._els_val[st[n + 2]]),
+                allLogs=self._logs_val[st[n + 1]],
+                voterLog=tuple(self._srv_vl[k] for k in st[:n]),
+            )
         return State(
             tuple(srv_val[k] for k in st[:n]),
             tuple((msg_val[m], c) for m, c in self._bag_val[st[n]]),
-            (),
+            history,
             (),
         )
+
+    def _srv_relabel(self, sid: int, perm_index: int) -> int:
+        key = (sid, perm_index)
+        r = self._srv_rel.get(key)
+        if r is None:
+            perm = self._perms[perm_index]
+            srv = _relabel_server(self._srv_val[sid], perm)
+            vl = tuple(sorted((perm[v], lg) for v, lg in self._srv_vl[sid]))
+            r = self._intern_srv(srv, vl)
+            self._srv_rel[key] = r
+        return r
+
+    def _alone(self, sid: int, messages: Any = ()) -> State:
+        n = self.params.servers
+        history: Any = ()
+        if self._hist:
+            history = History(elections=(), allLogs=(), voterLog=(self._srv_vl[sid],) * n)
+        return State((self._srv_val[sid],) * n, messages, history, ())
+
+    def _election(self, t: State) -> int:  # type: ignore[override]
+        if self._hist and t.history.elections:
+            ((e),) = t.history.elections
+            return self._intern_el(e)
+        return -1
+
+    def _ext(self, t: State, i: int) -> int:
+        """Server i of a step's result, with its voterLog under history."""
+        if self._hist:
+            return self._intern_srv(t.servers[i], t.history.voterLog[i])
+        return self._intern_srv(t.servers[i])
 
     def export_states(self, states: Sequence[Any]) -> list[tuple[Any, ...]]:  # type: ignore[override]
         # Server records and messages are shared between the states of a batch, and pickle
         # sends a shared object once: a batch costs little more than its distinct servers.
+        if self._hist:
+            return [self.to_spec(st) for st in states]  # type: ignore[misc]
         srv_val = self._srv_val
         n = self._n
         bag_export = self._bag_export
@@ -931,6 +1075,8 @@ class FlatRaft(CompiledRaft):
         return out
 
     def import_states(self, values: Sequence[Any]) -> list[tuple[int, ...]]:  # type: ignore[override]
+        if self._hist:
+            return [self.from_spec(s) for s in values]
         # Unpickled objects shared within a batch are one object: intern each once, by id().
         seen: dict[int, int] = {}
         n = self._n
@@ -987,7 +1133,9 @@ class FlatRaft(CompiledRaft):
         self._cand[sv] = cands
         return cands
 
-    def _multi_key(self, cands: tuple[tuple[int, int], ...], b: int) -> int:
+    def _multi_key(
+        self, cands: tuple[tuple[int, int], ...], b: int, a: int = -1, e: int = -1
+    ) -> int:
         rel = self._bag_rel
         np_ = self._np
         best = None
@@ -995,7 +1143,13 @@ class FlatRaft(CompiledRaft):
             bk = rel.get(b * np_ + pi)
             if bk is None:
                 bk = self._rel(b, pi)
-            k = hash((ck, bk))
+            if a < 0:
+                k = hash((ck, bk))
+            else:
+                ek = self._els_rel.get(e * np_ + pi)
+                if ek is None:
+                    ek = self._els_relabel(e, pi)
+                k = hash((ck, bk, self._logs_hash[a], ek))
             if best is None or k < best:
                 best = k
         assert best is not None
@@ -1005,6 +1159,8 @@ class FlatRaft(CompiledRaft):
         n = self._n
         sv = st[:n]
         cands = self._cand.get(sv) or self._candidates(sv)
+        if self._hist:
+            return self._multi_key(cands, st[n], st[n + 1], st[n + 2])
         return self._multi_key(cands, st[n])
 
     def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
@@ -1040,13 +1196,16 @@ class FlatRaft(CompiledRaft):
         sid = st[i]
         entries = []
         labels = []
-        for a, label, sid2, msg, note, viol in self._srv_local(sid, i):
+        for a, label, sid2, msg, note, viol, rec in self._srv_local(sid, i):
             mid = -1 if msg is None else self._intern_msg(msg)
-            entries.append((a, sid2, mid, note | self._srv_note[sid2]))
+            if self._hist:
+                entries.append((a, sid2, mid, note | self._srv_note[sid2], rec))
+            else:
+                entries.append((a, sid2, mid, note | self._srv_note[sid2]))
             labels.append(label)
             if viol is not None:
-                raise StepViolation(viol, "action", st, label, self._after(st, i, sid2, mid),
-                                    False)
+                raise StepViolation(viol, "action", st, label,
+                                    self._after(st, i, sid2, mid, rec), False)
         table = tuple(entries)
         self._stab[sid * self._n + i] = table
         self._stab_labels[sid * self._n + i] = tuple(labels)
@@ -1063,15 +1222,18 @@ class FlatRaft(CompiledRaft):
             self._rtab_labels[(sid << _SHIFT) | m] = label
             if viol is not None:
                 n = self._n
-                after = (*st[:i], sid2, *st[i + 1 : n], self._apply(st[n], m, op, r))
+                after = (*st[:i], sid2, *st[i + 1 : n], self._apply(st[n], m, op, r),
+                         *self._tail(st, -1))
                 raise StepViolation(viol, "action", st, label, after, False)
         self._rtab[(sid << _SHIFT) | m] = entry
         return entry
 
-    def _after(self, st: tuple[int, ...], i: int, sid2: int, mid: int) -> tuple[int, ...]:
+    def _after(
+        self, st: tuple[int, ...], i: int, sid2: int, mid: int, rec: int = -1
+    ) -> tuple[int, ...]:
         n = self._n
         b = st[n] if mid < 0 else self._add(st[n], mid)
-        return (*st[:i], sid2, *st[i + 1 : n], b)
+        return (*st[:i], sid2, *st[i + 1 : n], b, *self._tail(st, rec))
 
     def _broken(self, st: tuple[int, ...], after: tuple[int, ...], label: Label) -> None:
         """Raise the violation of an invariant that a pair verdict found on ``after``."""
@@ -1084,14 +1246,15 @@ class FlatRaft(CompiledRaft):
     def _broken_local(self, st: tuple[int, ...], i: int, entry: tuple[int, ...]) -> None:
         key = st[i] * self._n + i
         k = self._stab[key].index(entry)  # type: ignore[arg-type]
-        a, x, m, _note = entry
-        self._broken(st, self._after(st, i, x, m), self._stab_labels[key][k])
+        x, m = entry[1], entry[2]
+        rec = entry[4] if self._hist else -1
+        self._broken(st, self._after(st, i, x, m, rec), self._stab_labels[key][k])
 
     def _broken_recv(self, st: tuple[int, ...], m: int) -> None:
         n = self._n
         i = self._msg_dest[m]
         a, x, op, r, _note = self._rtab[(st[i] << _SHIFT) | m]  # type: ignore[misc]
-        after = (*st[:i], x, *st[i + 1 : n], self._apply(st[n], m, op, r))
+        after = (*st[:i], x, *st[i + 1 : n], self._apply(st[n], m, op, r), *self._tail(st, -1))
         self._broken(st, after, self._rtab_labels[(st[i] << _SHIFT) | m])
 
     def initial(self) -> list[tuple[int, ...]]:  # type: ignore[override]
@@ -1120,12 +1283,14 @@ class FlatRaft(CompiledRaft):
             entries = self._stab.get(key)
             if entries is None:
                 entries = self._server_steps(st, i)
-            for (a, x, m, _note), label in zip(entries, self._stab_labels[key], strict=True):
-                out.append((a, label, self._after(st, i, x, m)))
+            for e, label in zip(entries, self._stab_labels[key], strict=True):
+                rec = e[4] if self._hist else -1
+                out.append((e[0], label, self._after(st, i, e[1], e[2], rec)))
         # The reference's order: by action, then by server.
         out.sort(key=lambda row: row[0])
         for _a, label, after in out:
             yield label, after
+        tail = self._tail(st, -1)
         msgs = self._bag_msgs[b]
         for m in msgs:
             i = self._msg_dest[m]
@@ -1135,12 +1300,12 @@ class FlatRaft(CompiledRaft):
             if e:
                 a, x, op, r, _note = e
                 label = self._rtab_labels[(st[i] << _SHIFT) | m]
-                yield label, (*st[:i], x, *st[i + 1 : n], self._apply(b, m, op, r))
+                yield label, (*st[:i], x, *st[i + 1 : n], self._apply(b, m, op, r), *tail)
         if self.params.faults:
             for m in msgs:
-                yield ("DuplicateMessage", self._msg_val[m]), (*st[:n], self._add(b, m))
+                yield ("DuplicateMessage", self._msg_val[m]), (*st[:n], self._add(b, m), *tail)
             for m in msgs:
-                yield ("DropMessage", self._msg_val[m]), (*st[:n], self._rem(b, m))
+                yield ("DropMessage", self._msg_val[m]), (*st[:n], self._rem(b, m), *tail)
 
 
 def _sorting_perms(sigs: list[int], order: list[int], n: int) -> Iterator[tuple[int, ...]]:
@@ -1200,8 +1365,27 @@ def pair_invariants(a: Server, b: Server) -> bool:
     return pa[:k] == pb[:k]
 
 
-def _key_block(indent: str, sv: str, b2: str) -> list[str]:
-    """Source computing ``key`` for servers ``sv`` (a tuple expression) and bag ``b2``."""
+def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
+    """Source computing ``key`` for servers ``sv`` (a tuple expression) and bag ``b2`` (and,
+    with history, allLogs ``A2`` and elections ``E2``)."""
+    if hist:
+        return [
+            f"{indent}sv = {sv}",
+            f"{indent}cs = cand_get(sv)",
+            f"{indent}if cs is None:",
+            f"{indent}    cs = candidates(sv)",
+            f"{indent}if len(cs) == 1:",
+            f"{indent}    pi, ck = cs[0]",
+            f"{indent}    bk = rel_get({b2} * NP + pi)",
+            f"{indent}    if bk is None:",
+            f"{indent}        bk = rel({b2}, pi)",
+            f"{indent}    ek = els_rel_get(E2 * NP + pi)",
+            f"{indent}    if ek is None:",
+            f"{indent}        ek = els_relabel(E2, pi)",
+            f"{indent}    key = hash((ck, bk, logs_hash[A2], ek))",
+            f"{indent}else:",
+            f"{indent}    key = multi_key(cs, {b2}, A2, E2)",
+        ]
     return [
         f"{indent}sv = {sv}",
         f"{indent}cs = cand_get(sv)",
@@ -1218,7 +1402,7 @@ def _key_block(indent: str, sv: str, b2: str) -> list[str]:
     ]
 
 
-def _flat_source(n: int, faults: bool) -> str:
+def _flat_source(n: int, faults: bool, hist: bool = False) -> str:
     """The source of ``expand`` for ``n`` servers, unrolled over the servers.
 
     Written out per server because a successor is the state with one position replaced:
@@ -1227,6 +1411,7 @@ def _flat_source(n: int, faults: bool) -> str:
     """
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
+    tail = ", A2, E2" if hist else ""
     w: list[str] = []
     a = w.append
     a("def make(self):")
@@ -1258,6 +1443,12 @@ def _flat_source(n: int, faults: bool) -> str:
     a("    all_notes = self._all_notes")
     a("    a_dup = self._a_dup")
     a("    a_drop = self._a_drop")
+    a("    logs_step_get = self._logs_step.get")
+    a("    all_logs_step = self._all_logs_step")
+    a("    logs_hash = self._logs_hash")
+    a("    els_rel_get = self._els_rel.get")
+    a("    els_relabel = self._els_relabel")
+    a("    els_plus = self._els_plus")
     a("")
     a("    def expand(states, keys, succs, acts, parents):")
     a("        keys_append = keys.append")
@@ -1268,7 +1459,13 @@ def _flat_source(n: int, faults: bool) -> str:
     a("        pending = reached != all_notes")
     a("        generated = 0")
     a("        for pos, st in enumerate(states):")
-    a(f"            {servers}, b = st")
+    if hist:
+        a(f"            {servers}, b, A, E = st")
+        a(f"            A2 = logs_step_get((A, {servers}))")
+        a("            if A2 is None:")
+        a(f"                A2 = all_logs_step(A, ({servers},))")
+    else:
+        a(f"            {servers}, b = st")
     for i in range(n):
         si = S[i]
         others = [S[k] for k in range(n) if k != i]
@@ -1278,7 +1475,11 @@ def _flat_source(n: int, faults: bool) -> str:
         a(f"                ents = server_steps(st, {i})")
         a("            generated += len(ents)")
         a("            for e in ents:")
-        a("                ac, x, m, note = e")
+        if hist:
+            a("                ac, x, m, note, rec = e")
+            a("                E2 = E if rec < 0 else els_plus(E, rec)")
+        else:
+            a("                ac, x, m, note = e")
         a("                enabled[ac] += 1")
         a("                if m < 0:")
         a("                    b2 = b")
@@ -1303,9 +1504,9 @@ def _flat_source(n: int, faults: bool) -> str:
         a("                        continue")
         a("                if pending and note:")
         a("                    reached |= note")
-        w.extend(_key_block("                ", f"({replaced},)", "b2"))
+        w.extend(_key_block("                ", f"({replaced},)", "b2", hist))
         a("                keys_append(key)")
-        a(f"                succs_append(({replaced}, b2))")
+        a(f"                succs_append(({replaced}, b2{tail}))")
         a("                acts_append(ac)")
         a("                parents_append(pos)")
     a("            msgs = bag_msgs[b]")
@@ -1321,6 +1522,8 @@ def _flat_source(n: int, faults: bool) -> str:
     a("                    continue")
     a("                generated += 1")
     a("                ac, x, op, r, note = e")
+    if hist:
+        a("                E2 = E")
     a("                enabled[ac] += 1")
     a("                if op == 0:")
     a("                    b2 = b")
@@ -1354,9 +1557,9 @@ def _flat_source(n: int, faults: bool) -> str:
         replaced = ", ".join("x" if k == i else S[k] for k in range(n))
         a(f"                elif i == {i}:")
         a(f"                    nsv = ({replaced},)")
-    w.extend(_key_block("                ", "nsv", "b2"))
+    w.extend(_key_block("                ", "nsv", "b2", hist))
     a("                keys_append(key)")
-    a("                succs_append((*nsv, b2))")
+    a(f"                succs_append((*nsv, b2{tail}))")
     a("                acts_append(ac)")
     a("                parents_append(pos)")
     if faults:
@@ -1365,24 +1568,26 @@ def _flat_source(n: int, faults: bool) -> str:
         a("            enabled[a_dup] += nmsgs")
         a("            enabled[a_drop] += nmsgs")
         a(f"            sv0 = ({servers},)")
+        if hist:
+            a("            E2 = E")
         a("            for m in msgs:")
         a("                b2 = add_get((b << 32) | m)")
         a("                if b2 is None:")
         a("                    b2 = add(b, m)")
         a("                if not bag_inb[b2]:")
         a("                    continue")
-        w.extend(_key_block("                ", "sv0", "b2"))
+        w.extend(_key_block("                ", "sv0", "b2", hist))
         a("                keys_append(key)")
-        a(f"                succs_append(({servers}, b2))")
+        a(f"                succs_append(({servers}, b2{tail}))")
         a("                acts_append(a_dup)")
         a("                parents_append(pos)")
         a("            for m in msgs:")
         a("                b2 = rem_get((b << 32) | m)")
         a("                if b2 is None:")
         a("                    b2 = rem(b, m)")
-        w.extend(_key_block("                ", "sv0", "b2"))
+        w.extend(_key_block("                ", "sv0", "b2", hist))
         a("                keys_append(key)")
-        a(f"                succs_append(({servers}, b2))")
+        a(f"                succs_append(({servers}, b2{tail}))")
         a("                acts_append(a_drop)")
         a("                parents_append(pos)")
     a("        if pending:")
