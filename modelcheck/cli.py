@@ -214,6 +214,11 @@ def params_from_args(args: argparse.Namespace) -> Any:
     params_cls, _, mutants = _spec()
     values: dict[str, Any] = {}
     if args.mutant is not None:
+        from ..spec.mutants import ALL_MUTANTS
+
+        # The options' mutants (spec/options.py) are selectable too, though not listed with
+        # raft.tla's by `raftmc mutants`.
+        mutants = ALL_MUTANTS
         if args.mutant not in mutants:
             known = ", ".join(sorted(mutants))
             raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {known})")

@@ -67,3 +67,70 @@ MUTANTS: dict[str, Mutant] = {
         ),
     )
 }
+
+# Mutants of the options (spec/options.py): each option's own way to go wrong. Kept apart from
+# MUTANTS, which are raft.tla's and which the compiled model and the Z3 encoding implement too;
+# ``--mutant`` accepts both (ALL_MUTANTS).
+OPTION_MUTANTS: dict[str, Mutant] = {
+    m.name: m
+    for m in (
+        Mutant(
+            name="prevote-keeps-tally",
+            breaks="ElectionSafety",
+            description=(
+                "Timeout after a won PreVote round keeps the pre-votes as votes: pre-votes "
+                "promise nothing, so two servers become leaders of the same term (option prevote)."
+            ),
+            bounds={"prevote": True, "max_term": 2, "max_log": 0, "max_inflight": 1},
+        ),
+        Mutant(
+            name="noop-overwrites-last",
+            breaks="LeaderAppendOnly",
+            description=(
+                "AppendNoop writes the new leader's no-op over its last entry instead of after "
+                "it, an off-by-one (option noop)."
+            ),
+            bounds={"noop": True, "servers": 2, "max_term": 3, "max_log": 1, "max_inflight": 1},
+        ),
+        Mutant(
+            name="append-ignores-conflicts",
+            breaks="LeaderCompleteness",
+            description=(
+                "A follower handling a request of several entries skips rule 3 (delete a "
+                "conflicting entry and all that follow it) and acknowledges a match it does not "
+                "have (option batch)."
+            ),
+            bounds={"batch": 1, "max_term": 3, "max_log": 1, "max_inflight": 1},
+        ),
+        Mutant(
+            name="compact-uncommitted",
+            breaks="LeaderCompleteness",
+            description=(
+                "Compact snapshots entries that are not committed yet; after a restart the "
+                "server counts what its snapshot covers as committed, though no majority holds "
+                "it (option snapshots)."
+            ),
+            bounds={
+                "batch": 1, "snapshots": True, "faults": True, "max_term": 3, "max_log": 1,
+                "max_inflight": 1,
+            },  # fmt: skip
+        ),
+        Mutant(
+            name="stepdown-forgets-vote",
+            breaks="ElectionSafety",
+            description=(
+                "StepDown clears votedFor in the same term, so the server votes again and a "
+                "second leader is elected in its term (option stepdown; needs --ghost)."
+            ),
+            bounds={
+                "stepdown": True,
+                "ghost": True,
+                "max_term": 2,
+                "max_log": 0,
+                "max_inflight": 1,
+            },  # fmt: skip
+        ),
+    )
+}
+
+ALL_MUTANTS: dict[str, Mutant] = {**MUTANTS, **OPTION_MUTANTS}

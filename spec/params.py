@@ -54,10 +54,10 @@ class Params:
         if self.extended and self.history:
             raise ValueError("--history covers raft.tla's actions only, not the options")
         if self.mutant is not None:
-            from .mutants import MUTANTS
+            from .mutants import ALL_MUTANTS
 
-            if self.mutant not in MUTANTS:
-                known = ", ".join(sorted(MUTANTS))
+            if self.mutant not in ALL_MUTANTS:
+                known = ", ".join(sorted(ALL_MUTANTS))
                 raise ValueError(f"--mutant: unknown mutant {self.mutant!r} (known: {known})")
 
     def describe(self) -> dict[str, object]:
