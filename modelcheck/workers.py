@@ -77,6 +77,8 @@ def _worker(
     share = _Share(len(names), budget, tmp)
     inbox = inboxes[w]
     part = bm.partition
+    # A model may encode states for a given peer (ids plus what the peer has not seen yet).
+    encode = getattr(bm, "encode", None) or (lambda states, _dest: bm.export_states(states))
     generated = 0
     try:
         found = None
@@ -117,7 +119,7 @@ def _worker(
             def flush(o: int, out: list[list[Any]] = outgoing, level: int = level) -> None:
                 k, s, a, p = out[o]
                 if k:
-                    inboxes[o].put(("batch", level, k, bm.export_states(s), a, p))
+                    inboxes[o].put(("batch", level, k, encode(s, o), a, p, w))
                     out[o] = [[], [], [], []]
 
             done = 0
@@ -199,8 +201,10 @@ def _handle(
 
 
 def _absorb_remote(bm: Any, share: _Share, msg: Any) -> None:
-    _tag, _level, keys, values, acts, gids = msg
-    share.absorb(keys, bm.import_states(values), acts, np.asarray(gids, dtype=np.int64))
+    _tag, _level, keys, values, acts, gids, source = msg
+    decode = getattr(bm, "decode", None)
+    states = decode(values, source) if decode else bm.import_states(values)
+    share.absorb(keys, states, acts, np.asarray(gids, dtype=np.int64))
 
 
 def _portable(bm: Any, exc: StepViolation, gid: int) -> tuple[Any, ...]:

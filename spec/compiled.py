@@ -99,9 +99,7 @@ class CompiledRaft:
         # How many expanded states had this core (coverage of local steps, folded at the end).
         self._core_expanded: list[int] = []
 
-        # Per-server mode (no history, no ghost): a core is a tuple of server ids, and steps
-        # are tabled per server, so a new core costs look-ups rather than reference calls.
-        self._per_server = not (p.history or p.ghost)
+        # Servers interned one by one, and their own steps (used by FlatRaft).
         self._srv_val: list[Server] = []
         self._srv_ids: dict[Server, int] = {}
         self._srv_hash: list[int] = []
@@ -137,16 +135,11 @@ class CompiledRaft:
 
     def _core_state(self, c: int) -> State:
         """Core ``c`` as a reference state with an empty network."""
-        value = self._core_val[c]
-        if self._per_server:
-            srv_val = self._srv_val
-            return State(tuple(srv_val[k] for k in value), (), (), ())
-        servers, history, ghost = value
+        servers, history, ghost = self._core_val[c]
         return State(servers, (), history, ghost)
 
     def _intern_core(self, value: Any) -> int:
-        """The id of a core value: a tuple of server ids (per-server mode), else a tuple
-        (servers, history, ghost) of reference values."""
+        """The id of a core value: (servers, history, ghost) as reference values."""
         cid = self._core_ids.get(value)
         if cid is not None:
             return cid
@@ -175,17 +168,8 @@ class CompiledRaft:
         cands = []
         perms = sorting_permutations(state) if self.symmetry else [self._perms[0]]
         for perm in perms:
-            if self._per_server:
-                # Relabel server by server (memoised): the relabelled core's hash is the hash of
-                # its servers' hashes, a function of its value only.
-                placed = [0] * len(perm)
-                pi = self._perm_idx[perm]
-                for k, sid in enumerate(value):
-                    placed[perm[k]] = self._srv_hash[self._srv_relabel(sid, pi)]
-                ck = hash(tuple(placed))
-            else:
-                r = relabel(state, perm) if self.symmetry else state
-                ck = hash((r.servers, r.history, r.ghost))
+            r = relabel(state, perm) if self.symmetry else state
+            ck = hash((r.servers, r.history, r.ghost))
             cands.append((self._perm_idx[perm], ck))
         cand = tuple(cands)
         self._core_cand.append(cand)
@@ -349,10 +333,7 @@ class CompiledRaft:
 
     def from_spec(self, s: State) -> FastState:
         """The compiled form of a reference state."""
-        if self._per_server:
-            core = self._intern_core(tuple(self._intern_srv(srv) for srv in s.servers))
-        else:
-            core = self._intern_core((s.servers, s.history, s.ghost))
+        core = self._intern_core((s.servers, s.history, s.ghost))
         bag = self._intern_bag({self._intern_msg(m): c for m, c in s.messages})
         return (core, bag)
 
@@ -415,8 +396,6 @@ class CompiledRaft:
         return note
 
     def _build_local(self, st: FastState) -> tuple[tuple[int, int, int, int], ...]:
-        if self._per_server:
-            return self._build_local_per_server(st)
         c, b = st
         servers, history, ghost = self._core_val[c]
         # With an empty network only the steps that need no message are enabled: exactly the
@@ -446,8 +425,6 @@ class CompiledRaft:
         return table
 
     def _build_recv(self, st: FastState, m: int) -> tuple[int, int, int, int, int] | tuple[()]:
-        if self._per_server:
-            return self._build_recv_per_server(st, m)
         c, b = st
         servers, history, ghost = self._core_val[c]
         msg = self._msg_val[m]
@@ -467,52 +444,6 @@ class CompiledRaft:
                 raise StepViolation(
                     found[0], found[1], st, label, (c2, b2),
                     self._core_inb[c2] and self._bag_inb[b2],
-                )
-        self._recv[(c << _SHIFT) | m] = entry
-        return entry
-
-    def _build_local_per_server(self, st: FastState) -> tuple[tuple[int, int, int, int], ...]:
-        c, b = st
-        sids = self._core_val[c]
-        rows = []
-        for i, sid in enumerate(sids):
-            for a, label, sid2, msg, note, viol, _rec in self._srv_local(sid, i):
-                c2 = self._intern_core(sids[:i] + (sid2,) + sids[i + 1 :])
-                mid = -1 if msg is None else self._intern_msg(msg)
-                rows.append((a, (a, c2, mid, note | self._core_note[c2]), label, viol))
-        # The reference's order: by action, then by server (a stable sort keeps the rest).
-        rows.sort(key=lambda row: row[0])
-        for _a, (_a2, c2, mid, _note), label, viol in rows:
-            bad = self._core_bad[c2]
-            if bad is not None or viol is not None:
-                b2 = b if mid < 0 else self._add(b, mid)
-                raise StepViolation(
-                    bad or viol, "invariant" if bad is not None else "action", st, label,
-                    (c2, b2), self._core_inb[c2] and self._bag_inb[b2],
-                )
-        table = tuple(row[1] for row in rows)
-        self._local[c] = table
-        self._local_labels[c] = tuple(row[2] for row in rows)
-        return table
-
-    def _build_recv_per_server(
-        self, st: FastState, m: int
-    ) -> tuple[int, int, int, int, int] | tuple[()]:
-        c, b = st
-        sids = self._core_val[c]
-        i = self._msg_val[m].mdest
-        e = self._srv_recv(sids[i], m)
-        entry: tuple[int, int, int, int, int] | tuple[()] = ()
-        if e:
-            a, label, sid2, op, r, note, viol = e
-            c2 = self._intern_core(sids[:i] + (sid2,) + sids[i + 1 :])
-            entry = (a, c2, op, r, note | self._core_note[c2])
-            bad = self._core_bad[c2]
-            if bad is not None or viol is not None:
-                b2 = self._apply(b, m, op, r)
-                raise StepViolation(
-                    bad or viol, "invariant" if bad is not None else "action", st, label,
-                    (c2, b2), self._core_inb[c2] and self._bag_inb[b2],
                 )
         self._recv[(c << _SHIFT) | m] = entry
         return entry
@@ -889,6 +820,9 @@ class FlatRaft(CompiledRaft):
         self._cand: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
         self._msg_dest: list[int] = []
         self._bag_export: dict[int, tuple[tuple[Message, int], ...]] = {}
+        # What each peer worker was told about ids (encode) and what ids it uses (decode).
+        self._sent: dict[int, tuple[set[int], ...]] = {}
+        self._received: dict[int, tuple[dict[int, int], ...]] = {}
         namespace: dict[str, Any] = {}
         exec(_flat_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
@@ -1097,6 +1031,59 @@ class FlatRaft(CompiledRaft):
             ids.append(b)
             out.append(tuple(ids))
         return out
+
+    def encode(self, states: Sequence[tuple[int, ...]], dest: int) -> Any:
+        """States for worker ``dest``: as this process's ids, with the value of each server
+        and bag id that ``dest`` has not been sent before (it keeps a translation table per
+        sender), so a state costs a tuple of small ints on the wire."""
+        known_srv, known_bag, known_logs, known_els = self._sent.setdefault(
+            dest, (set(), set(), set(), set())
+        )
+        n = self._n
+        hist = self._hist
+        new_srv = []
+        new_bag = []
+        new_logs = []
+        new_els = []
+        for st in states:
+            for k in st[:n]:
+                if k not in known_srv:
+                    known_srv.add(k)
+                    new_srv.append((k, self._srv_val[k], self._srv_vl[k]))
+            b = st[n]
+            if b not in known_bag:
+                known_bag.add(b)
+                new_bag.append((b, tuple((self._msg_val[m], c) for m, c in self._bag_val[b])))
+            if hist:
+                a, e = st[n + 1], st[n + 2]
+                if a not in known_logs:
+                    known_logs.add(a)
+                    new_logs.append((a, self._logs_val[a]))
+                if e not in known_els:
+                    known_els.add(e)
+                    new_els.append((e, tuple(self._el_val[k] for k in self._els_val[e])))
+        return (new_srv, new_bag, new_logs, new_els, list(states))
+
+    def decode(self, payload: Any, source: int) -> list[tuple[int, ...]]:
+        """The inverse of :meth:`encode` for states sent by worker ``source``."""
+        new_srv, new_bag, new_logs, new_els, states = payload
+        tr_srv, tr_bag, tr_logs, tr_els = self._received.setdefault(source, ({}, {}, {}, {}))
+        for k, srv, vl in new_srv:
+            tr_srv[k] = self._intern_srv(srv, vl)
+        for b, bag in new_bag:
+            tr_bag[b] = self._intern_bag({self._intern_msg(m): c for m, c in bag})
+        for a, logs in new_logs:
+            tr_logs[a] = self._intern_logs(logs)
+        for e, els in new_els:
+            tr_els[e] = self._intern_els(self._intern_el(x) for x in els)
+        n = self._n
+        get_srv = tr_srv.__getitem__
+        if self._hist:
+            return [
+                (*map(get_srv, st[:n]), tr_bag[st[n]], tr_logs[st[n + 1]], tr_els[st[n + 2]])
+                for st in states
+            ]
+        return [(*map(get_srv, st[:n]), tr_bag[st[n]]) for st in states]
 
     def _candidates(self, sv: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """The symmetry candidates of a server tuple: (permutation index, hash of relabelled
