@@ -22,6 +22,7 @@ AppendEntries, PreVote, the leader's no-op, snapshots, and stepping down.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -585,23 +586,35 @@ class Validator:
                 text = (text + "; " if text else "") + (
                     "sends " + ", ".join(sent) if sent else "sends nothing"
                 )
-            candidates.append((format_label(child.labels[-1]), text or "agrees"))
+            candidates.append((self._fmt(child.labels[-1]), text or "agrees"))
             score = len(diffs)
             if best is None or score < best[0]:
                 best = (score, child)
         for label, _fn in spontaneous:
             if not any(c.labels[-1] == label for c in children):
-                candidates.append((format_label(label), "not enabled: " + self._why_not(label, i)))
+                candidates.append((self._fmt(label), "not enabled: " + self._why_not(label, i)))
         cur = self.current[i]
         if cur is not None and not bag:
             candidates.append((f"handle {self._show_msg(cur[1])}", "already handled"))
         if ev.kind not in ("Restart",) and not children and not candidates:
             candidates.append(("(none)", "no spec action of this node can produce this event"))
-        # A deeper look: the shortest runs the search tried, closest to the observed state.
+        # A deeper look: of the runs the search tried (up to its depth), the one whose result is
+        # closest to what the event reports, the shorter on a tie.
+        if ev.kind != "Restart":
+            frontier = children
+            for _depth in range(2, MAX_DEPTH + 1):
+                nxt = [c for node in frontier for c in self._expand(node, i, spontaneous)]
+                if not nxt or len(nxt) > 20_000:
+                    break
+                for child in nxt:
+                    score = len(self._diffs(child.state.servers[i], observed))
+                    if best is None or score < best[0]:
+                        best = (score, child)
+                frontier = nxt
         closest_labels: list[str] = []
         closest_state = None
         if best is not None:
-            closest_labels = [format_label(x) for x in best[1].labels]
+            closest_labels = [self._fmt(x) for x in best[1].labels]
             closest_state = best[1].state
             expected = self._named(self._spec_obs(best[1].state.servers[i]))
         else:
@@ -623,6 +636,10 @@ class Validator:
             closest_state,
             reason,
         )
+
+    def _fmt(self, label: Label) -> str:
+        # The spec names servers s1..sN; a trace's reader knows them by the trace's names.
+        return _SPEC_NAME.sub(lambda m: self.nodes[int(m.group(1)) - 1], format_label(label))
 
     def _named(self, obs: tuple) -> dict[str, Any]:
         out = dict(zip(OBSERVED, obs, strict=True))
@@ -685,6 +702,7 @@ class Validator:
 
 
 Label = tuple[Any, ...]
+_SPEC_NAME = re.compile(r"\bs(\d+)\b")
 
 
 def nodes_of(events: Sequence[TraceEvent]) -> tuple[str, ...]:

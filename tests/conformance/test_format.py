@@ -128,3 +128,25 @@ def test_receive_before_send_in_one_file(tmp_path, capsys, trace_lines):
 def test_unreadable_file(tmp_path, capsys):
     assert raftmc(["conform", str(tmp_path / "nope.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_failure_report_with_pictures(tmp_path, capsys, trace_lines):
+    # A node that claims a vote it never cast: the report names the event and draws the spec.
+    lines = list(trace_lines)
+    k = next(k for k, x in enumerate(lines) if '"event":"BecomeCandidate"' in x)
+    obj = json.loads(lines[k])
+    obj["state"]["term"] += 1
+    lines[k] = json.dumps(obj)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(lines) + "\n")
+    report = tmp_path / "report"
+    assert raftmc(["conform", "--report", str(report), str(trace)]) == 1
+    out = capsys.readouterr().out
+    assert f"event {k + 1} " in out and "candidate actions and why each fails" in out
+    assert "term: " in out and "≠" in out
+    page = (report / "index.html").read_text()
+    assert "first event the spec cannot explain" in page
+    assert "<svg" in page or "no pictures" in page
+    assert raftmc(["conform", "--json", str(trace)]) == 1
+    failure = json.loads(capsys.readouterr().out)["failure"]
+    assert failure["line"] == k + 1 and failure["candidates"]
