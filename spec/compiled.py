@@ -784,8 +784,9 @@ class FlatRaft(CompiledRaft):
     one id replaced, and its key needs one look-up of the servers' symmetry candidates.
     """
 
-    #: Server tuples whose symmetry candidates are remembered (the cache is emptied when full).
-    CAND_CACHE = 3_000_000
+    #: Entries of each per-state cache (symmetry candidates, allLogs steps, message verdicts)
+    #: before it is emptied: bounds the memory they take on very long runs.
+    CAND_CACHE = 2_000_000
 
     def __init__(self, params: Params, symmetry: bool = True) -> None:
         super().__init__(params, symmetry)
@@ -870,6 +871,8 @@ class FlatRaft(CompiledRaft):
         logs = set(self._logs_val[a])
         logs.update(self._srv_val[k].log for k in sv)
         a2 = self._intern_logs(tuple(sorted(logs)))
+        if len(self._logs_step) >= self.CAND_CACHE:
+            self._logs_step.clear()  # a cache: bounded, so memory stays linear in the seen-set
         self._logs_step[(a, *sv)] = a2
         return a2
 
@@ -1176,6 +1179,8 @@ class FlatRaft(CompiledRaft):
         if mine:
             s = State((self._srv_val[sid],) * self._n, mine, (), ())
             ok = all(holds(s) for _name, holds in self._msg_invariants)
+        if len(self._mok) >= self.CAND_CACHE:
+            self._mok.clear()
         self._mok[(((b << _SHIFT) | sid) << 8) | i] = ok
         return ok
 
