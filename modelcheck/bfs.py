@@ -128,6 +128,7 @@ def check_batched(
         stopped_by: str | None = None
         found: StepViolation | None = None
         found_parent = -1  # index of the expanded state the violation came from
+        n_initial = 1
         gc_was_enabled = gc.isenabled()
         # States are acyclic; the cyclic collector would only walk an ever larger heap.
         gc.disable()
@@ -138,6 +139,7 @@ def check_batched(
                 found, initial = exc, []
                 generated += 1
             generated += len(initial)
+            n_initial = len(initial)
             keys, succs = [], []
             for st in initial:
                 if bm.in_bounds(st):
@@ -223,7 +225,7 @@ def check_batched(
         collision_probability=collision_probability(distinct),
         lookup_collision_probability=lookup_collision_probability(distinct, generated),
         max_queue=max_queue,
-        initial_states=1,
+        initial_states=n_initial,
         stopped_by=stopped_by,
         store="fingerprint",
         never_enabled=[name for k, name in enumerate(names) if not enabled[k]],

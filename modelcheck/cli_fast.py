@@ -71,7 +71,14 @@ def make_model(params: Any, args: argparse.Namespace) -> Any:
     if compiled_applies(params, args):
         from ..spec.compiled import FastRaftModel
 
-        return FastRaftModel(params, symmetry=args.symmetry)
+        try:
+            return FastRaftModel(params, symmetry=args.symmetry)
+        except NotImplementedError:
+            pass  # e.g. a property without a compiled form: the readable spec checks it
+    if args.workers > 1:
+        from .cli import UsageError
+
+        raise UsageError("--workers needs the compiled model, which does not cover these options")
     from ..spec.model import RaftModel
 
     return RaftModel(params, symmetry=args.symmetry)

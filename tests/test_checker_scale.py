@@ -114,3 +114,20 @@ def test_raftmc_bench_json_matches_tlc():
     assert (row["distinct"], row["generated"], row["depth"]) == (13058, 112270, 40)
     assert row["tlc_ok"] is True
     assert 0 < row["bytes_per_state"] <= 16.01
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers"),
+        (["--workers", "2", "--reference"], "--workers"),
+        (["--frontier-budget", "5"], "--frontier-budget"),
+    ],
+)
+def test_bad_scale_flags_are_one_line_usage_errors(args, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "raftkit.modelcheck.cli", "check", *args],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
