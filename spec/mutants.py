@@ -45,7 +45,10 @@ MUTANTS: dict[str, Mutant] = {
             breaks="AppendEntriesPrevLogTermMatches",
             description=(
                 "AppendEntries sends the leader's currentTerm as prevLogTerm instead of the "
-                "term of the entry at prevLogIndex."
+                "term of the entry at prevLogIndex. In raft.tla this only makes followers "
+                "reject more (a follower's entry of the leader's term came from that leader), "
+                "so the five safety properties still hold: followers behind an entry of an "
+                "earlier term never catch up. The lemma on AppendEntries requests catches it."
             ),
             bounds={"max_term": 3, "max_log": 1, "max_inflight": 1},
         ),
