@@ -167,7 +167,9 @@ class ImplCluster:
         self.p = p
         self.ids = tuple(name(k) for k in range(p.servers))
         self.storage = [Storage() for _ in self.ids]
+        self.sent: list[M.Message] = []
         self.nodes: list[Node] = [self._boot(k) for k in range(p.servers)]
+        self.sent = []
         self.counter = 0
 
     def _boot(self, k: int) -> Node:
@@ -198,6 +200,34 @@ class ImplCluster:
 
     def _ready(self, k: int, ready: Ready) -> None:
         self.storage[k].save(ready)
+        self.sent.extend(ready.messages)
+
+    def check_sends(self, before: State, after: State) -> list[str]:
+        """Every message the core sent in the last step must be one the spec could send from
+        its state after the step: a request its sender action builds, or the reply its handler
+        put in the bag."""
+        p, out = self.p, []
+        new_in_bag = {_key(m) for m, c in after.messages if c > dict(before.messages).get(m, 0)}
+        for msg in self.sent:
+            i, j = self.ids.index(msg.src), self.ids.index(msg.dst)
+            key = _impl_key(msg)
+            if isinstance(msg, M.RequestVote):
+                t = A.request_vote(p, after, i, j)
+                ok = t is not None and key in {_key(m) for m, _c in t.messages}
+            elif isinstance(msg, M.AppendEntries):
+                ok = False
+                for whole in (False, True):
+                    t = O.append_entries(
+                        p, after, i, j, msg.prev_log_index, len(msg.entries), whole
+                    )
+                    if t is not None and key in {_key(m) for m, _c in t.messages}:
+                        ok = True
+            else:
+                ok = key in new_in_bag
+            if not ok:
+                out.append(f"{msg.src} sent {key}, which the spec does not send here")
+        self.sent = []
+        return out
 
     def differences(self, s: State) -> list[str]:
         """Where the core's state differs from the spec's (empty when they agree)."""
@@ -221,6 +251,37 @@ class ImplCluster:
             if spec != impl:
                 out.append(f"{name(k)}: spec {spec} vs impl {impl}")
         return out
+
+
+def _key(m: Any) -> tuple:
+    t = m.mtype
+    head = (int(t), m.mterm, m.msource, m.mdest)
+    if t == MType.RequestVoteRequest:
+        return (*head, m.mlastLogIndex, m.mlastLogTerm)
+    if t == MType.RequestVoteResponse:
+        return (*head, m.mvoteGranted)
+    if t == MType.AppendEntriesRequest:
+        entries = tuple((e.term, e.value) for e in m.mentries)
+        return (*head, m.mprevLogIndex, m.mprevLogTerm, entries, m.mcommitIndex)
+    return (*head, m.msuccess, m.mmatchIndex if m.msuccess else 0)
+
+
+def _impl_key(msg: M.Message) -> tuple:
+    src, dst = int(msg.src[1:]) - 1, int(msg.dst[1:]) - 1
+    if isinstance(msg, M.RequestVote):
+        return (int(MType.RequestVoteRequest), msg.term, src, dst, msg.last_log_index,
+                msg.last_log_term)  # fmt: skip
+    if isinstance(msg, M.RequestVoteResponse):
+        return (int(MType.RequestVoteResponse), msg.term, src, dst, msg.vote_granted)
+    if isinstance(msg, M.AppendEntries):
+        entries = tuple(
+            (e.term, O.NOOP if e.kind == M.ENTRY_NOOP else e.data[0]) for e in msg.entries
+        )
+        return (int(MType.AppendEntriesRequest), msg.term, src, dst, msg.prev_log_index,
+                msg.prev_log_term, entries, msg.leader_commit)  # fmt: skip
+    assert isinstance(msg, M.AppendEntriesResponse)
+    return (int(MType.AppendEntriesResponse), msg.term, src, dst, msg.success,
+            msg.match_index if msg.success else 0)  # fmt: skip
 
 
 def initial() -> State:

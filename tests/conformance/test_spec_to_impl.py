@@ -20,9 +20,11 @@ def _show(path):
     return " ; ".join(format_label(x) for labels in path for x in labels)
 
 
-def _step_both(impl, labels, t, path):
+def _step_both(impl, labels, t, path, before=None):
     impl.apply(labels)
     diff = impl.differences(t)
+    if before is not None:
+        diff += impl.check_sends(before, t)
     assert not diff, f"after {_show(path)}:\n" + "\n".join(diff)
 
 
@@ -40,7 +42,7 @@ def explore_bfs(depth: int) -> tuple[int, int]:
                     continue
                 seen.add(t)
                 branch = copy.deepcopy(impl)
-                _step_both(branch, labels, t, [*path, labels])
+                _step_both(branch, labels, t, [*path, labels], s)
                 steps += 1
                 nxt.append((t, branch, [*path, labels]))
         paths += len(nxt)
@@ -70,7 +72,7 @@ def random_walks(walks: int, length: int, seed: int) -> int:
                 break
             labels, t = choose(options, rng.randrange(1 << 30))
             path.append(labels)
-            _step_both(impl, labels, t, path)
+            _step_both(impl, labels, t, path, s)
             s = t
             steps += 1
     return steps
@@ -113,12 +115,13 @@ class Lockstep(RuleBasedStateMachine):
         labels, t = choose(options, pick)
         self.path.append(labels)
         self.impl.apply(labels)
+        self.sends = self.impl.check_sends(self.spec, t)
         self.spec = t
 
     @invariant()
     def agree(self):
         if hasattr(self, "impl"):
-            diff = self.impl.differences(self.spec)
+            diff = self.impl.differences(self.spec) + getattr(self, "sends", [])
             assert not diff, f"after {_show(self.path)}:\n" + "\n".join(diff)
 
 
