@@ -295,7 +295,7 @@ class Validator:
         this event."""
         p, k = self.p, ev.kind
         out: list[tuple[Label, Callable]] = []
-        if k == "BecomePreCandidate":
+        if k == "BecomePreCandidate" and p.prevote:
             out.append((("PreVoteTimeout", i), lambda s: O.prevote_timeout(p, s, i)))
         elif k == "BecomeCandidate":
             out.append((("Timeout", i), lambda s: O.timeout(p, s, i)))
