@@ -47,6 +47,7 @@ class Row:
     canon_us: float
     tlc_ok: bool | None
     max_states: int | None = None
+    cpu_seconds: float = 0.0
 
     @property
     def distinct_per_s(self) -> float:
@@ -89,13 +90,19 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     params = Params(**spec["params"])
     model = FastRaftModel(params, symmetry=spec["symmetry"])
     result = check(model, workers=spec["workers"], max_states=spec.get("max_states"))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss = me.ru_maxrss
+    rss_children = kids.ru_maxrss
+    # CPU seconds of the run and its workers: on a shared machine, wall time says more about
+    # the neighbours than about the checker.
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     return {
         "distinct": result.distinct_states,
         "generated": result.states_generated,
         "depth": result.depth,
         "seconds": result.seconds,
+        "cpu_seconds": cpu,
         "seen_bytes": result.seen_bytes,
         "peak_rss_mb": (rss + rss_children) / 1024,
         "result": result.result,
@@ -143,7 +150,7 @@ def run(
                 row = Row(
                     name, symmetry, w, history, out["distinct"], out["generated"], out["depth"],
                     out["seconds"], out["seen_bytes"] / max(out["distinct"], 1),
-                    out["peak_rss_mb"], out["canon_us"], tlc_ok,
+                    out["peak_rss_mb"], out["canon_us"], tlc_ok, None, out["cpu_seconds"],
                 )
                 rows.append(row)
                 if progress is not None:
@@ -161,7 +168,7 @@ def scaling(sizes: list[int], progress: Any = None) -> list[Row]:
         row = Row(
             "T3L1F2", True, 1, False, out["distinct"], out["generated"], out["depth"],
             out["seconds"], out["seen_bytes"] / max(out["distinct"], 1), out["peak_rss_mb"],
-            0.0, None, size,
+            0.0, None, size, out["cpu_seconds"],
         )
         rows.append(row)
         if progress is not None:
@@ -172,15 +179,16 @@ def scaling(sizes: list[int], progress: Any = None) -> list[Row]:
 def table(rows: list[Row]) -> str:
     """The rows as a Markdown table."""
     head = (
-        "| cfg | sym | workers | distinct | generated | depth | seconds | distinct/s | "
+        "| cfg | sym | workers | distinct | generated | depth | seconds | cpu s | distinct/s | "
         "generated/s | bytes/state | peak RSS MB | canon µs/state | TLC counts |"
     )
-    lines = [head, "|" + " --- |" * 13]
+    lines = [head, "|" + " --- |" * 14]
     for r in rows:
         tlc = {True: "match", False: "MISMATCH", None: "-"}[r.tlc_ok]
         lines.append(
             f"| {r.config} | {'on' if r.symmetry else 'off'} | {r.workers} | {r.distinct:,} | "
-            f"{r.generated:,} | {r.depth} | {r.seconds:.1f} | {r.distinct_per_s:,.0f} | "
+            f"{r.generated:,} | {r.depth} | {r.seconds:.1f} | {r.cpu_seconds:.1f} | "
+            f"{r.distinct_per_s:,.0f} | "
             f"{r.generated_per_s:,.0f} | {r.bytes_per_state:.1f} | {r.peak_rss_mb:.0f} | "
             f"{f'{r.canon_us:.1f}' if r.canon_us else '-'} | {tlc} |"
         )

@@ -67,14 +67,18 @@ class _Share:
         if not keys:
             return 0
         fps = np.array(keys, dtype=np.int64).view(np.uint64)
+        return self.absorb_arrays(fps, succs, np.asarray(acts, dtype=np.int64), parent_ids)
+
+    def absorb_arrays(
+        self, fps: np.ndarray, succs: list[Any], acts: np.ndarray, parent_ids: np.ndarray
+    ) -> int:
+        """:meth:`absorb` with fingerprints (uint64), actions and parents as arrays."""
         new = self.seen.add_batch(fps)
         idx = np.flatnonzero(new)
         n_new = idx.shape[0]
         if n_new:
             self.parents.append(fps[idx], parent_ids[idx])
-            self.produced += np.bincount(
-                np.asarray(acts, dtype=np.int64)[idx], minlength=self.produced.shape[0]
-            )
+            self.produced += np.bincount(acts[idx], minlength=self.produced.shape[0])
             if n_new == len(succs):
                 self.next.extend(succs)
             else:

@@ -33,6 +33,7 @@ import numpy as np
 
 from .batch import StepViolation
 from .bfs import CHUNK, _rebuild, _Share
+from .fpset import FingerprintSet
 from .model import Model
 from .progress import Snapshot
 from .result import Coverage, Result, Violation
@@ -77,6 +78,7 @@ def _worker(
     share = _Share(len(names), budget, tmp)
     inbox = inboxes[w]
     part = bm.partition
+    expand_parts = getattr(bm, "expand_parts", None)
     # A model may encode states for a given peer (ids plus what the peer has not seen yet).
     encode = getattr(bm, "encode", None) or (lambda states, _dest: bm.export_states(states))
     generated = 0
@@ -111,48 +113,63 @@ def _worker(
             generated = 0
             found = None
             outgoing: list[list[Any]] = [[[], [], [], []] for _ in range(n)]
-            sent: list[set[int]] = [set() for _ in range(n)]
+            sent = [FingerprintSet() for _ in range(n)]
             for batch in early:
                 _absorb_remote(bm, share, batch)
             early = []
 
             def flush(o: int, out: list[list[Any]] = outgoing, level: int = level) -> None:
                 k, s, a, p = out[o]
-                if k:
-                    inboxes[o].put(("batch", level, k, encode(s, o), a, p, w))
+                if s:
+                    inboxes[o].put(
+                        ("batch", level, np.concatenate(k), encode(s, o), np.concatenate(a),
+                         np.concatenate(p), w)
+                    )
                     out[o] = [[], [], [], []]
 
             done = 0
             for chunk in share.frontier.chunks(CHUNK):
-                keys, succs, acts, parents = [], [], [], []
+                keys, succs, acts, parents, parts = [], [], [], [], []
                 try:
-                    generated += bm.expand(chunk, keys, succs, acts, parents)
+                    if expand_parts is not None:
+                        generated += expand_parts(chunk, keys, succs, acts, parents, parts)
+                    else:
+                        generated += bm.expand(chunk, keys, succs, acts, parents)
+                        parts = [part(st) for st in succs]
                 except StepViolation as exc:
                     gid = (base + done + chunk.index(exc.before)) * n + w
                     found = _portable(bm, exc, gid)
                     generated += len(keys) + 1
                     break
-                mine_k, mine_s, mine_a, mine_p = [], [], [], []
-                for k, st in enumerate(succs):
-                    o = part(st) % n
-                    gid = (base + done + parents[k]) * n + w
-                    if o == w:
-                        mine_k.append(keys[k])
-                        mine_s.append(st)
-                        mine_a.append(acts[k])
-                        mine_p.append(gid)
-                    elif keys[k] not in sent[o]:
-                        # Each key goes to its owner once per level: the owner keeps the
-                        # first copy anyway, and sending costs more than this look-up.
-                        sent[o].add(keys[k])
+                if keys:
+                    # Routing by whole arrays: one numpy pass per chunk instead of Python work
+                    # per successor.
+                    k_arr = np.array(keys, dtype=np.int64).view(np.uint64)
+                    owners = np.array(parts, dtype=np.int64) % n
+                    a_arr = np.array(acts, dtype=np.int64)
+                    g_arr = (np.array(parents, dtype=np.int64) + (base + done)) * n + w
+                    for o in range(n):
+                        idx = np.flatnonzero(owners == o)
+                        if not idx.shape[0]:
+                            continue
+                        if o == w:
+                            share.absorb_arrays(
+                                k_arr[idx], [succs[q] for q in idx.tolist()], a_arr[idx],
+                                g_arr[idx],
+                            )
+                            continue
+                        # Each key goes to its owner once per level: the owner keeps the first
+                        # copy anyway, and sending costs more than this look-up.
+                        idx = idx[sent[o].add_batch(k_arr[idx])]
+                        if not idx.shape[0]:
+                            continue
                         bucket = outgoing[o]
-                        bucket[0].append(keys[k])
-                        bucket[1].append(st)
-                        bucket[2].append(acts[k])
-                        bucket[3].append(gid)
-                        if len(bucket[0]) >= BATCH:
+                        bucket[0].append(k_arr[idx])
+                        bucket[1].extend([succs[q] for q in idx.tolist()])
+                        bucket[2].append(a_arr[idx])
+                        bucket[3].append(g_arr[idx])
+                        if len(bucket[1]) >= BATCH:
                             flush(o)
-                share.absorb(mine_k, mine_s, mine_a, np.asarray(mine_p, dtype=np.int64))
                 done += len(chunk)
                 # Take in what others sent meanwhile, so queues stay short.
                 while True:
@@ -204,7 +221,7 @@ def _absorb_remote(bm: Any, share: _Share, msg: Any) -> None:
     _tag, _level, keys, values, acts, gids, source = msg
     decode = getattr(bm, "decode", None)
     states = decode(values, source) if decode else bm.import_states(values)
-    share.absorb(keys, states, acts, np.asarray(gids, dtype=np.int64))
+    share.absorb_arrays(keys, states, acts, gids)
 
 
 def _portable(bm: Any, exc: StepViolation, gid: int) -> tuple[Any, ...]:

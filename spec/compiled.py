@@ -830,6 +830,8 @@ class FlatRaft(CompiledRaft):
         namespace: dict[str, Any] = {}
         exec(_flat_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
+        exec(_flat_source(self._n, params.faults, self._hist, parts=True), namespace)  # noqa: S102
+        self.expand_parts = namespace["make"](self)
 
     # interning with per-server facts
     def _intern_srv(self, srv: Server, vl: Any = ()) -> int:
@@ -1397,7 +1399,7 @@ def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
     ]
 
 
-def _flat_source(n: int, faults: bool, hist: bool = False) -> str:
+def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) -> str:
     """The source of ``expand`` for ``n`` servers, unrolled over the servers.
 
     Written out per server because a successor is the state with one position replaced:
@@ -1445,7 +1447,13 @@ def _flat_source(n: int, faults: bool, hist: bool = False) -> str:
     a("    els_relabel = self._els_relabel")
     a("    els_plus = self._els_plus")
     a("")
-    a("    def expand(states, keys, succs, acts, parents):")
+    if parts:
+        # For workers: also each successor's partition hash (its servers' orbit), which the
+        # key computation has at hand.
+        a("    def expand(states, keys, succs, acts, parents, parts):")
+        a("        parts_append = parts.append")
+    else:
+        a("    def expand(states, keys, succs, acts, parents):")
     a("        keys_append = keys.append")
     a("        succs_append = succs.append")
     a("        acts_append = acts.append")
@@ -1590,4 +1598,14 @@ def _flat_source(n: int, faults: bool, hist: bool = False) -> str:
     a("        return generated")
     a("")
     a("    return expand")
+    if parts:
+        out = []
+        for line in w:
+            out.append(line)
+            if line.strip() == "keys_append(key)":
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(
+                    f"{indent}parts_append(cs[0][1] if len(cs) == 1 else min(c[1] for c in cs))"
+                )
+        w = out
     return "\n".join(w) + "\n"
