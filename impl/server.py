@@ -289,6 +289,11 @@ class Server:
     async def _handle_batch(self, batch: list[Ready]) -> None:
         st = self.storage
         assert st is not None and self.transport is not None and self.node is not None
+        # The trace is flushed before anything is persisted or sent: a kill -9 at any point then
+        # leaves no durable change and no send without its event in the trace, so a restarted
+        # node's trace replays (conformance, docs/conformance.md).
+        if self._trace is not None:
+            self._trace.flush()
         # 1-2: persist, one fsync for the whole batch.
         must_sync = False
         for rd in batch:
@@ -320,10 +325,7 @@ class Server:
             self.stats["fsyncs"] += 1
             self.stats["sync_seconds"] += time.perf_counter() - t0
         self.stats["batches"] += 1
-        # 3: send. The trace is flushed first so that every receive a peer logs has its send
-        # on disk here, even if this process is killed a moment later.
-        if self._trace is not None:
-            self._trace.flush()
+        # 3: send (the trace was flushed before step 1).
         for rd in batch:
             for m in rd.messages:
                 self.transport.send(m.dst, m.to_wire())
