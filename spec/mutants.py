@@ -114,7 +114,11 @@ OPTION_MUTANTS: dict[str, Mutant] = {
                 "it (option snapshots)."
             ),
             bounds={
-                "batch": 1, "snapshots": True, "faults": True, "max_term": 3, "max_log": 1,
+                "batch": 1,
+                "snapshots": True,
+                "faults": True,
+                "max_term": 3,
+                "max_log": 1,
                 "max_inflight": 1,
             },  # fmt: skip
         ),

@@ -32,8 +32,7 @@ SLOW = {
         max_log=2,
         ghost=True,
     ),  # fmt: skip
-    "noop-3": dict(servers=3, noop=True, max_term=2, max_log=1, max_inflight=1),
-    "prevote-3": dict(servers=3, prevote=True, max_term=2, max_log=0, max_inflight=1),
+    "noop-3": dict(servers=3, noop=True, max_term=2, max_log=1, max_inflight=1),  # 103,680, 2 min
 }
 CHEAP_MUTANTS = ["prevote-keeps-tally", "noop-overwrites-last", "stepdown-forgets-vote"]
 
@@ -78,8 +77,10 @@ def test_option_without_its_bug_passes_the_mutants_bounds():
     assert ok.result == "ok"
 
 
+# (The bounds of append-ignores-conflicts and compact-uncommitted, three servers and three terms,
+# take the readable spec hours to exhaust; their mutants are found in minutes.)
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(OPTION_MUTANTS))
+@pytest.mark.parametrize("name", CHEAP_MUTANTS)
 def test_each_option_without_its_bug_passes_the_mutants_bounds(name):
     ok = check(RaftModel(Params(**OPTION_MUTANTS[name].bounds), symmetry=True))
     assert ok.result == "ok"
