@@ -6,9 +6,31 @@ mutants, and three bugs found in real implementations: (a) a vote from an older 
 (b) commitIndex moving backwards, (c) matching entries truncated by a duplicated AppendEntries.
 
 Each test marks the moment the bug first changes what the core does; the event conformance
-names must come right after it, at that node (the same call into the core). ``CAUGHT`` below
-is what the run found (impl -> spec direction; seed and event number), kept in the test so a
-change of behaviour shows up.
+names must come right after it, at that node (the same call into the core).
+
+Measured when written (impl -> spec: first simulation seed whose trace shows the bug, the event
+conformance names / the first event after the bug ran; spec -> impl: spec steps of random walks
+until the core differs from the spec, see ``test_spec_direction_on_planted_bug``):
+
+=====================================================  ===================  ==================
+bug                                                    impl -> spec         spec -> impl
+=====================================================  ===================  ==================
+commit-old-term                                        seed 2, event 660    not caught
+vote-without-log-check                                 seed 0, event 55     184 steps
+entry-term-is-current-term                             seed 0, event 736    not caught
+truncate-on-any-append                                 seed 0, event 51     1118 steps
+forget-vote-on-restart                                 seed 0, event 164    26 steps
+prevote-keeps-tally (option)                           seed 0, event 18     3933 steps
+stepdown-forgets-vote (option)                         seed 1, event 650    13 steps
+(a) stale-term vote counted                            seed 0, event 27     90 steps
+(b) commitIndex moves backwards                        seed 0, event 76     346 steps
+(c) duplicate AppendEntries truncates matching entries seed 0, event 202    1118 steps
+=====================================================  ===================  ==================
+
+In every impl -> spec case the named event is the first event after the bug ran (for
+stepdown-forgets-vote the vote is cleared silently and the node's next event shows it, three
+events later). The spec-driven walks use small bounds (three terms, two entries), where an
+old-term commit or a wrong prevLogTerm needs a longer history than the walks reach.
 """
 
 from __future__ import annotations
