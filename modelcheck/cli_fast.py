@@ -8,7 +8,7 @@ readable spec with ``--reference``) and passes ``--workers`` and the spill setti
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 
 def add_check_flags(group: Any) -> None:
@@ -41,6 +41,32 @@ def add_check_flags(group: Any) -> None:
         default=None,
         help="where the frontier and parent links are written (default: the system temp dir)",
     )
+    group.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        default=None,
+        help="write a checkpoint into DIR at level boundaries (default: none)",
+    )
+    group.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="S",
+        default=60.0,
+        help="seconds between checkpoints; 0: at every level (default: 60)",
+    )
+    group.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="carry on from the newest checkpoint in DIR, with the same flags (default: none)",
+    )
+    group.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=None,
+        help="run the shares (--workers of them) as actors on the Ray cluster at ADDRESS, or "
+        "on a local one with 'auto' (needs the ray extra; default: off)",
+    )
 
 
 def validate(args: argparse.Namespace) -> str | None:
@@ -51,6 +77,16 @@ def validate(args: argparse.Namespace) -> str | None:
         return f"--frontier-budget must be at least 1000 (got {args.frontier_budget})"
     if args.workers > 1 and (args.reference or args.exact_store):
         return "--workers needs the compiled model (not with --reference or --exact-store)"
+    sharded = args.checkpoint or args.resume or args.ray
+    if sharded and (args.reference or args.exact_store or getattr(args, "z3", False)):
+        return "--checkpoint, --resume and --ray need the compiled model (not with --reference, "\
+            "--exact-store or --z3)"
+    if args.checkpoint_every < 0:
+        return f"--checkpoint-every must not be negative (got {args.checkpoint_every})"
+    if (args.checkpoint or args.resume) and args.workers > 1 and not args.ray:
+        return "--checkpoint and --resume with --workers N need --ray (e.g. --ray auto)"
+    if args.checkpoint and args.resume and args.checkpoint != args.resume:
+        return "--resume DIR goes on checkpointing into DIR: leave out --checkpoint or give DIR"
     return None
 
 
@@ -72,25 +108,58 @@ def make_model(params: Any, args: argparse.Namespace) -> Any:
         from ..spec.compiled import FastRaftModel
 
         try:
-            return FastRaftModel(params, symmetry=args.symmetry)
+            model = FastRaftModel(params, symmetry=args.symmetry)
         except NotImplementedError:
             pass  # e.g. a property without a compiled form: the readable spec checks it
-    if args.workers > 1:
-        from .cli import UsageError
-
-        raise UsageError("--workers needs the compiled model, which does not cover these options")
+        else:
+            if args.resume:
+                _verify_checkpoint(model, args)
+            return model
+    if args.workers > 1 or args.checkpoint or args.resume or args.ray:
+        _usage_exit(
+            "--workers, --checkpoint, --resume and --ray need the compiled model, which does "
+            "not cover these options"
+        )
     from ..spec.model import RaftModel
 
     return RaftModel(params, symmetry=args.symmetry)
 
 
+def _verify_checkpoint(model: Any, args: argparse.Namespace) -> None:
+    """Refuse a checkpoint that cannot be resumed before the run starts, in one line."""
+    from .checkpoint import CheckpointError, load
+    from .sharded import identity
+
+    try:
+        load(args.resume, identity(model, args.workers))
+    except CheckpointError as exc:
+        _usage_exit(f"--resume: {exc}")
+
+
+def _usage_exit(message: str) -> NoReturn:
+    """Exit as ``raftmc``'s parser does on a usage error (one line, status 2). Not by raising
+    ``cli.UsageError``: run as ``python -m``, cli is ``__main__`` and catches its own class."""
+    import sys
+
+    sys.stderr.write(f"raftmc: error: {message}\n")
+    sys.exit(2)
+
+
 def check_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments of ``engine.check`` from the flags."""
-    return {
+    options: dict[str, Any] = {
         "workers": args.workers,
         "frontier_budget": args.frontier_budget,
         "spill_dir": args.spill_dir,
     }
+    if args.checkpoint or args.resume or args.ray:
+        options.update(
+            checkpoint=args.resume or args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            resume=bool(args.resume),
+            ray=args.ray,
+        )
+    return options
 
 
 def add_bench_command(commands: Any) -> None:

@@ -82,6 +82,10 @@ def check(
     workers: int = 1,
     frontier_budget: int | None = None,
     spill_dir: str | None = None,
+    checkpoint: str | None = None,
+    checkpoint_every: float = 60.0,
+    resume: bool = False,
+    ray: str | None = None,
 ) -> Result:
     """Explore every state of ``model`` reachable within its bounds and check its properties.
 
@@ -94,6 +98,9 @@ def check(
     A model that offers the batch protocol (``model.batch()``, see :mod:`.batch`) is searched
     by :mod:`.bfs` with the fingerprint store: compact seen-set, frontier spilled to disk beyond
     ``frontier_budget`` states (in ``spill_dir``), and ``workers`` processes.
+
+    ``checkpoint`` (a directory), ``resume`` and ``ray`` (a cluster address or ``"auto"``) run
+    that search through :mod:`.sharded` instead: see there and :mod:`.raysearch`.
     """
     if max_states is not None and max_states < 1:
         raise ValueError(f"max_states must be at least 1 (got {max_states})")
@@ -101,6 +108,23 @@ def check(
         raise ValueError(f"max_seconds must be positive (got {max_seconds})")
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers})")
+    if (checkpoint or resume or ray) and store == "fingerprint" and hasattr(model, "batch"):
+        from .sharded import check_sharded
+
+        return check_sharded(
+            model,
+            workers=workers,
+            ray=ray,
+            checkpoint_dir=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            max_states=max_states,
+            max_seconds=max_seconds,
+            progress=progress,
+            progress_interval=progress_interval,
+            frontier_budget=frontier_budget,
+            spill_dir=spill_dir,
+        )
     if store == "fingerprint" and hasattr(model, "batch"):
         from .bfs import FRONTIER_BUDGET, check_batched
 
