@@ -176,7 +176,7 @@ class ImplCluster:
         st = self.storage[k]
         st.boots += 1
         cfg = Config(self.ids[k], self.ids, pre_vote=False, check_quorum=False,
-                     max_entries_per_msg=8)  # fmt: skip
+                     max_entries_per_msg=self.p.batch)  # fmt: skip
         node = Node(cfg, random.Random(k), hard_state=st.hard_state,
                     entries=tuple(st.entries), boot=st.boots)  # fmt: skip
         st.save(node.start())

@@ -61,13 +61,13 @@ def choose(options, pick: int):
     return pool[(pick // 10) % len(pool)]
 
 
-def random_walks(walks: int, length: int, seed: int) -> int:
+def random_walks(walks: int, length: int, seed: int, p=PARAMS) -> int:
     rng = random.Random(seed)
     steps = 0
     for _ in range(walks):
-        s, impl, path = initial(), ImplCluster(PARAMS), []
+        s, impl, path = initial(), ImplCluster(p), []
         for _ in range(length):
-            options = [(lb, t) for lb, t in driver_steps(PARAMS, s) if within_bounds(PARAMS, t)]
+            options = [(lb, t) for lb, t in driver_steps(p, s) if within_bounds(p, t)]
             if not options:
                 break
             labels, t = choose(options, rng.randrange(1 << 30))
@@ -94,7 +94,10 @@ def test_bfs_paths_drive_the_core_deeper():
 
 @pytest.mark.slow
 def test_many_random_walks_drive_the_core():
-    random_walks(1000, 120, seed=2)
+    import dataclasses
+
+    random_walks(1000, 150, seed=2, p=dataclasses.replace(PARAMS, max_term=4, max_log=3,
+                                                          max_inflight=3))  # fmt: skip
 
 
 class Lockstep(RuleBasedStateMachine):
