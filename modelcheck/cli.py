@@ -252,15 +252,15 @@ def _run_check(args: argparse.Namespace) -> int:
     if problem:
         raise UsageError(problem)
     model = cli_fast.make_model(params, args)
+    if args.z3:
+        from . import cli_z3
+
+        model = cli_z3.wrap_model(model, params, workers=args.workers)
     parameters = _parameters_json(params, args)
 
     console = Console(highlight=False)
     if not args.json:
         shown = " ".join(
-    if args.z3:
-        from . import cli_z3
-
-        model = cli_z3.wrap_model(model, params, workers=args.workers)
             f"{k}={v}" for k, v in parameters.items() if v is not None and k != "mutant"
         )
         mutant = f", mutant {params.mutant}" if params.mutant else ""
@@ -288,13 +288,13 @@ def _run_check(args: argparse.Namespace) -> int:
     else:
         print_counterexample(result, model, console)
         print_summary(result, console)
+        if args.z3:
+            cli_z3.print_check_z3(model, result, console)
     write_check_outputs(args, result, model, parameters)
     return exit_status(result)
 
 
 def _run_graph(args: argparse.Namespace) -> int:
-        if args.z3:
-            cli_z3.print_check_z3(model, result, console)
     params = params_from_args(args)
     _, raft_model, _ = _spec()
     model = raft_model(params, symmetry=args.symmetry)
@@ -371,14 +371,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .cli_conform import run_conform
 
             return run_conform(args)
+        if args.command in ("prove", "bmc"):
+            from . import cli_z3
+
+            return cli_z3.run(args)
         return _run_mutants(args)
     except (UsageError, GraphUsageError) as exc:
         parser.error(str(exc))
 
 
-        if args.command in ("prove", "bmc"):
-            from . import cli_z3
-
-            return cli_z3.run(args)
 if __name__ == "__main__":
     sys.exit(main())
