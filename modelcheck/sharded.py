@@ -22,8 +22,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
+import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import Any, Protocol
@@ -372,7 +374,7 @@ def search(
     checkpoint_dir: str | None = None,
     checkpoint_every: float = 60.0,
     resume: bool = False,
-    retries: int = 3,
+    retries: int = 5,
 ) -> Result:
     """Run the level-synchronous search on the shares ``make_runtime()`` creates.
 
@@ -386,8 +388,9 @@ def search(
     start = perf_counter()
     attempts = 0
     while True:
-        runtime = make_runtime()
+        runtime: Runtime | None = None
         try:
+            runtime = make_runtime()
             return _drive(
                 model, runtime, ident, loaded, start,
                 max_states=max_states, max_seconds=max_seconds, progress=progress,
@@ -400,8 +403,12 @@ def search(
             if stuck or attempts > retries:
                 raise RuntimeError(f"lost a share and cannot recover: {exc}") from exc
             loaded = checkpoint.load(checkpoint_dir, ident)
+            # The cluster may take a few seconds to declare the lost node dead; until then new
+            # actors can still be placed on it and die at once.
+            time.sleep(2.0 * attempts)
         finally:
-            runtime.close()
+            if runtime is not None:
+                runtime.close()
 
 
 def _drive(
@@ -553,13 +560,19 @@ def check_sharded(
     sense with Ray (the CLI refuses it); the point of the local form is checkpoints.
     """
     budget = frontier_budget or FRONTIER_BUDGET
-    if ray is not None:
-        from .raysearch import ray_runtime_factory
+    if ray is None:
+        return search(
+            model, lambda: LocalRuntime(model, workers, budget, spill_dir), shares=workers,
+            **options,
+        )
+    if ray == "auto" or ray.split(":")[0] in ("127.0.0.1", "localhost"):
+        # Ray takes a node's address from the route to the outside world unless told that the
+        # cluster is local; on loopback it must be told before it is imported.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    from . import raysearch
 
-        make = ray_runtime_factory(model, ray, workers, budget, spill_dir)
-    else:
-
-        def make() -> Runtime:
-            return LocalRuntime(model, workers, budget, spill_dir)
-
-    return search(model, make, shares=workers, **options)
+    try:
+        make = raysearch.ray_runtime_factory(model, ray, workers, budget, spill_dir)
+        return search(model, make, shares=workers, **options)
+    finally:
+        raysearch.disconnect()
