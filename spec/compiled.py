@@ -34,7 +34,7 @@ never on ids, so worker processes that intern in different orders agree on every
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from itertools import permutations, product
+from itertools import permutations
 from typing import Any
 
 from ..modelcheck.batch import StepViolation
@@ -43,7 +43,13 @@ from .actions import _record_all_logs, _record_ghost, action_names, next_steps, 
 from .model import RaftModel, describe, format_label
 from .params import Params
 from .state import Election, History, Message, Role, Server, State
-from .symmetry import _relabel_server, relabel, signature, sorting_permutations
+from .symmetry import (
+    _relabel_server,
+    permutations_sorting,
+    relabel,
+    signature,
+    sorting_permutations,
+)
 
 # A compiled state: (core id, bag id).
 FastState = tuple[int, int]
@@ -1110,7 +1116,7 @@ class FlatRaft(CompiledRaft):
                     perm[old] = position
                 perms = [tuple(perm)]
             else:
-                perms = list(_sorting_perms(sigs, order, n))
+                perms = list(permutations_sorting(sigs, order))
             out = []
             srv_rel = self._srv_rel
             for perm in perms:
@@ -1303,24 +1309,6 @@ class FlatRaft(CompiledRaft):
                 yield ("DuplicateMessage", self._msg_val[m]), (*st[:n], self._add(b, m), *tail)
             for m in msgs:
                 yield ("DropMessage", self._msg_val[m]), (*st[:n], self._rem(b, m), *tail)
-
-
-def _sorting_perms(sigs: list[int], order: list[int], n: int) -> Iterator[tuple[int, ...]]:
-    """Every permutation putting servers in signature order, tied servers in every order."""
-    groups: list[list[int]] = []
-    for k in order:
-        if groups and sigs[groups[-1][0]] == sigs[k]:
-            groups[-1].append(k)
-        else:
-            groups.append([k])
-    for choice in product(*(permutations(g) for g in groups)):
-        perm = [0] * n
-        position = 0
-        for group in choice:
-            for old in group:
-                perm[old] = position
-                position += 1
-        yield tuple(perm)
 
 
 #: Invariants of ``properties.py`` that are conjunctions over pairs of servers (no ghost).

@@ -14,7 +14,7 @@ relabelling is enough because signatures rarely tie.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import permutations, product
 
 from .state import (
@@ -105,9 +105,14 @@ def signature(srv: Server) -> tuple:
 
 def sorting_permutations(s: State) -> Iterator[tuple[int, ...]]:
     """The permutations that put the servers in order of signature (ties in every order)."""
-    n = len(s.servers)
     sigs = [signature(srv) for srv in s.servers]
-    order = sorted(range(n), key=sigs.__getitem__)
+    return permutations_sorting(sigs, sorted(range(len(sigs)), key=sigs.__getitem__))
+
+
+def permutations_sorting(sigs: Sequence, order: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """Every permutation putting servers in the order ``order`` of their signatures ``sigs``,
+    tied servers in every order (``perm[old] = new position``)."""
+    n = len(sigs)
     groups: list[list[int]] = []
     for k in order:
         if groups and sigs[groups[-1][0]] == sigs[k]:
