@@ -35,6 +35,7 @@ from .state import (
     State,
     is_quorum,
     last_term,
+    log_up_to_date,
     set_add,
     with_message,
     without_message,
@@ -271,10 +272,7 @@ def handle_request_vote_request(
     if m.mterm > srv.currentTerm:
         return None
     log = srv.log
-    my_last_term = last_term(log)
-    log_ok = m.mlastLogTerm > my_last_term or (
-        m.mlastLogTerm == my_last_term and m.mlastLogIndex >= len(log)
-    )
+    log_ok = log_up_to_date(log, m.mlastLogTerm, m.mlastLogIndex)
     if p.mutant == "vote-without-log-check":
         # BUG: the election restriction (§5.4.1) is what makes leaders hold every committed entry.
         log_ok = True

@@ -58,6 +58,7 @@ from .state import (
     State,
     is_quorum,
     last_term,
+    log_up_to_date,
     server_name,
     set_add,
     with_message,
@@ -140,18 +141,9 @@ def init_options_state(p: Params) -> State:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _set(s: State, i: int, srv: Any) -> State:
-    return s._replace(servers=s.servers[:i] + (srv,) + s.servers[i + 1 :])
-
-
-def _reply(s: State, response: Any, request: Any) -> State:
-    return s._replace(messages=without_message(request, with_message(response, s.messages)))
-
-
-def log_up_to_date(srv: Any, last_log_term: int, last_log_index: int) -> bool:
-    """§5.4.1: a later last term, or the same last term and a log at least as long."""
-    my_last = last_term(srv.log)
-    return last_log_term > my_last or (last_log_term == my_last and last_log_index >= len(srv.log))
+# The same as raft.tla's actions use.
+_set = A._set_server
+_reply = A._reply
 
 
 # --- server actions ------------------------------------------------------------------------
@@ -323,7 +315,7 @@ def handle_prevote_request(
     changes at i. A refusal carries i's term, so a stale pre-candidate learns it.
     """
     srv = s.servers[i]
-    can = m.mterm > srv.currentTerm and log_up_to_date(srv, m.mlastLogTerm, m.mlastLogIndex)
+    can = m.mterm > srv.currentTerm and log_up_to_date(srv.log, m.mlastLogTerm, m.mlastLogIndex)
     grant = can and grant_if_able
     if not can and not grant_if_able:
         return None  # the "refuse anyway" branch adds nothing when refusing is forced

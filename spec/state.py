@@ -202,6 +202,13 @@ def last_term(log: Log) -> int:
     return log[-1].term if log else 0
 
 
+def log_up_to_date(log: Log, last_log_term: int, last_log_index: int) -> bool:
+    """§5.4.1: a log ending in (last_log_term, last_log_index) is at least as up-to-date as
+    ``log``: a later last term, or the same last term and at least as long."""
+    mine = last_term(log)
+    return last_log_term > mine or (last_log_term == mine and last_log_index >= len(log))
+
+
 def is_quorum(voters: tuple[int, ...], n: int) -> bool:
     """raft.tla's ``Quorum``: a strict majority of the ``n`` servers."""
     return 2 * len(voters) > n
