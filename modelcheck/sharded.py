@@ -37,8 +37,8 @@ from .batch import StepViolation
 from .bfs import CHUNK, FRONTIER_BUDGET, _rebuild, _Share
 from .model import Model
 from .progress import Snapshot
-from .result import Coverage, Result, Violation
-from .store import collision_probability, lookup_collision_probability
+from .result import Result, Violation
+from .workers import shares_result
 
 #: States a share expands per round: large enough that a round's fixed cost (one call per
 #: share, one batch per pair of shares) is small next to the work, small enough that the
@@ -524,23 +524,10 @@ def _drive(
         outcome = "incomplete"
     else:
         outcome = "ok"
-    sometimes_names = list(model.batch().sometimes())  # type: ignore[attr-defined]
-    return Result(
-        result=outcome,  # type: ignore[arg-type]
-        distinct_states=distinct,
-        states_generated=generated,
-        depth=depth,
-        seconds=seconds,
-        coverage={name: Coverage(enabled[k], int(produced[k])) for k, name in enumerate(names)},
-        sometimes={name: bool(reached >> k & 1) for k, name in enumerate(sometimes_names)},
-        violation=violation,
-        collision_probability=collision_probability(distinct),
-        lookup_collision_probability=lookup_collision_probability(distinct, generated),
-        max_queue=max_queue,
-        initial_states=initial,
-        stopped_by=stopped_by,
-        store="fingerprint",
-        never_enabled=[name for k, name in enumerate(names) if not enabled[k]],
+    return shares_result(
+        model, outcome, names, enabled, produced, reached, violation,
+        distinct=distinct, generated=generated, depth=depth, seconds=seconds,
+        max_queue=max_queue, initial=initial, stopped_by=stopped_by,
         seen_bytes=sum(t[3] for t in totals),
     )
 

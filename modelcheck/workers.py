@@ -331,9 +331,34 @@ def check_parallel(
             proc.join(timeout=30)
             if proc.is_alive():
                 proc.kill()
-    bm = model.batch()  # type: ignore[attr-defined]
-    sometimes_names = list(bm.sometimes())
-    result = Result(
+    return shares_result(
+        model, outcome, names, enabled, produced, reached, violation,
+        distinct=distinct, generated=generated, depth=depth, seconds=seconds,
+        max_queue=max_queue, initial=1, stopped_by=stopped_by, seen_bytes=seen_bytes,
+    )
+
+
+def shares_result(
+    model: Model[Any],
+    outcome: str,
+    names: list[str],
+    enabled: list[int],
+    produced: list[int],
+    reached: int,
+    violation: Violation | None,
+    *,
+    distinct: int,
+    generated: int,
+    depth: int,
+    seconds: float,
+    max_queue: int,
+    initial: int,
+    stopped_by: str | None,
+    seen_bytes: int,
+) -> Result:
+    """The result of a search split into shares, from the shares' summed counters."""
+    sometimes_names = list(model.batch().sometimes())  # type: ignore[attr-defined]
+    return Result(
         result=outcome,  # type: ignore[arg-type]
         distinct_states=distinct,
         states_generated=generated,
@@ -345,13 +370,12 @@ def check_parallel(
         collision_probability=collision_probability(distinct),
         lookup_collision_probability=lookup_collision_probability(distinct, generated),
         max_queue=max_queue,
-        initial_states=1,
+        initial_states=initial,
         stopped_by=stopped_by,
         store="fingerprint",
         never_enabled=[name for k, name in enumerate(names) if not enabled[k]],
+        seen_bytes=seen_bytes,
     )
-    result.seen_bytes = seen_bytes
-    return result
 
 
 __all__ = ["check_parallel", "BATCH"]
