@@ -825,8 +825,18 @@ class FlatRaft(CompiledRaft):
         self._pok: dict[int, bool] = {}
         self._mok: dict[int, bool] = {}
         names = {name for name, _holds in self._invariants}
-        if not names <= PAIR_INVARIANTS | MESSAGE_INVARIANTS:
-            raise NotImplementedError(f"no compiled form of {sorted(names - PAIR_INVARIANTS)}")
+        known = PAIR_INVARIANTS | MESSAGE_INVARIANTS | WHOLE_INVARIANTS
+        if not names <= known:
+            raise NotImplementedError(f"no compiled form of {sorted(names - known)}")
+        # Invariants over all servers at once, which read only each server's log and
+        # commitIndex: decided per combination of (log, commitIndex) ids and cached, and only
+        # looked at when a step changes a server's log or commitIndex (rare among steps).
+        self._whole = [(name, holds) for name, holds in self._invariants
+                       if name in WHOLE_INVARIANTS]
+        self._lc_ids: dict[tuple[Any, int], int] = {}
+        self._lc_rep: list[Server] = []
+        self._srv_lc: list[int] = []
+        self._wok: dict[int, bool] = {}
         self._cand: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
         self._msg_dest: list[int] = []
         self._bag_export: dict[int, tuple[tuple[Message, int], ...]] = {}
@@ -858,6 +868,12 @@ class FlatRaft(CompiledRaft):
                     note |= 1 << k
             self._srv_note.append(note)
             self._srv_sig.append(hash(signature(srv)))
+            lc_value = (srv.log, srv.commitIndex)
+            lc = self._lc_ids.get(lc_value)
+            if lc is None:
+                lc = self._lc_ids[lc_value] = len(self._lc_rep)
+                self._lc_rep.append(srv)
+            self._srv_lc.append(lc)
         return sid
 
     def _intern_msg(self, m: Message) -> int:
@@ -1181,6 +1197,18 @@ class FlatRaft(CompiledRaft):
         self._pok[(x << _SHIFT) | y] = ok
         return ok
 
+    def _whole_ok(self, key: int, sids: Sequence[int]) -> bool:
+        """The whole-state invariants on servers ``sids`` (cached under ``key``, which packs
+        their (log, commitIndex) ids: all these invariants read)."""
+        rep = self._lc_rep
+        lcs = self._srv_lc
+        s = State(tuple(rep[lcs[x]] for x in sids), (), (), ())
+        ok = all(holds(s) for _name, holds in self._whole)
+        if len(self._wok) >= self.CAND_CACHE:
+            self._wok.clear()
+        self._wok[key] = ok
+        return ok
+
     def _msg_ok(self, b: int, i: int, sid: int) -> bool:
         """The invariants about messages, for the messages of bag ``b`` that server ``i`` sent,
         with server ``i`` being ``sid``."""
@@ -1317,6 +1345,8 @@ PAIR_INVARIANTS = frozenset(
 )
 #: Invariants that are conjunctions over (message, the server that sent it).
 MESSAGE_INVARIANTS = frozenset({"AppendEntriesPrevLogTermMatches"})
+#: Invariants over all servers together that read only their logs and commitIndex.
+WHOLE_INVARIANTS = frozenset({"ElectableLogsHoldCommitted"})
 
 
 def pair_invariants(a: Server, b: Server) -> bool:
@@ -1413,6 +1443,10 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    add = self._add")
     a("    rem = self._rem")
     a("    pair_ok = self._pair_ok")
+    a("    lcs = self._srv_lc")
+    a("    wok_get = self._wok.get")
+    a("    whole_ok = self._whole_ok")
+    a("    whole = bool(self._whole)")
     a("    mok_get = self._mok.get")
     a("    msg_ok = self._msg_ok")
     a("    server_steps = self._server_steps")
@@ -1485,6 +1519,15 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             a(f"                        v = pair_ok(x, {o})")
             a("                    if not v:")
             a(f"                        self._broken_local(st, {i}, e)")
+        a(f"                    if whole and lcs[x] != lcs[{si}]:")
+        a("                        kk = lcs[x]")
+        for o in others:
+            a(f"                        kk = (kk << 24) | lcs[{o}]")
+        a("                        v = wok_get(kk)")
+        a("                        if v is None:")
+        a(f"                            v = whole_ok(kk, (x, {', '.join(others)}))")
+        a("                        if not v:")
+        a(f"                            self._broken_local(st, {i}, e)")
         a(f"                if x != {si} or m >= 0:")
         a(f"                    v = mok_get((((b2 << 32) | x) << 8) | {i})")
         a("                    if v is None:")
@@ -1532,6 +1575,16 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("                                v = pair_ok(x, st[k])")
     a("                            if not v:")
     a("                                self._broken_recv(st, m)")
+    a("                    if whole and lcs[x] != lcs[sid]:")
+    a("                        kk = lcs[x]")
+    a("                        for k in range(N):")
+    a("                            if k != i:")
+    a("                                kk = (kk << 24) | lcs[st[k]]")
+    a("                        v = wok_get(kk)")
+    a("                        if v is None:")
+    a("                            v = whole_ok(kk, (x, *[st[k] for k in range(N) if k != i]))")
+    a("                        if not v:")
+    a("                            self._broken_recv(st, m)")
     a("                if x != sid or op == 2:")
     a("                    v = mok_get((((b2 << 32) | x) << 8) | i)")
     a("                    if v is None:")

@@ -24,12 +24,14 @@ MUTANTS: dict[str, Mutant] = {
     for m in (
         Mutant(
             name="commit-old-term",
-            breaks="LeaderCompleteness",
+            breaks="ElectableLogsHoldCommitted",
             description=(
                 "AdvanceCommitIndex commits an entry of an earlier term by counting replicas "
-                "(the scenario of Figure 8 in the Raft paper)."
+                "(the scenario of Figure 8 in the Raft paper). The lemma names it at the "
+                "commit, when a server lacking the entry can still win an election; "
+                "LeaderCompleteness itself fails one election later, at max term 5."
             ),
-            bounds={"max_term": 5, "max_log": 1, "max_inflight": 1},
+            bounds={"max_term": 4, "max_log": 1, "max_inflight": 1},
         ),
         Mutant(
             name="vote-without-log-check",
@@ -54,13 +56,13 @@ MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             name="truncate-on-any-append",
-            breaks="LeaderCompleteness",
+            breaks="ElectableLogsHoldCommitted",
             description=(
                 "HandleAppendEntriesRequest truncates the log at prevLogIndex on every accepted "
                 "request, even when the entries already match, so an old, reordered request "
-                "erases entries that later ones added."
+                "erases entries that later ones added (a committed entry is lost)."
             ),
-            bounds={"max_term": 3, "max_log": 1, "max_inflight": 2},
+            bounds={"max_term": 2, "max_log": 1, "max_inflight": 2},
         ),
         Mutant(
             name="forget-vote-on-restart",

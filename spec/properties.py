@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .state import MType, Role, State
+from .state import MType, Role, State, last_term, log_up_to_date
 
 Label = tuple[Any, ...]
 
@@ -148,6 +148,32 @@ def append_entries_prev_log_term_matches(s: State) -> bool:
     return True
 
 
+def electable_logs_hold_committed(s: State) -> bool:
+    """Lemma: a server whose log could win an election holds every committed entry.
+
+    A log could win an election when it is at least as up-to-date (§5.4.1) as the logs of a
+    majority of the servers, its own included: that majority would grant the vote. An entry is
+    committed here when some server's commitIndex covers it. This is the argument of §5.4.3
+    (Leader Completeness) made a state property: it fails as soon as a committed entry could be
+    lost, several elections before a leader lacking it exists. The commit rule of §5.4.2
+    (count replicas only for entries of the leader's current term, Figure 8) is what keeps it.
+    """
+    servers = s.servers
+    committed = [srv.log[: min(srv.commitIndex, len(srv.log))] for srv in servers]
+    longest = max(committed, key=len)
+    if not longest:
+        return True
+    for srv in servers:
+        log = srv.log
+        if all(log[: len(c)] == c for c in committed):
+            continue
+        mine, size = last_term(log), len(log)
+        voters = sum(1 for v in servers if log_up_to_date(v.log, mine, size))
+        if 2 * voters > len(servers):
+            return False
+    return True
+
+
 # --- what must be reachable ------------------------------------------------------------------
 
 
@@ -185,6 +211,7 @@ INVARIANTS: Sequence[Property] = (
     Property("LeaderCompleteness", leader_completeness),
     Property("StateMachineSafety", state_machine_safety),
     Property("AppendEntriesPrevLogTermMatches", append_entries_prev_log_term_matches),
+    Property("ElectableLogsHoldCommitted", electable_logs_hold_committed),
 )
 ACTION_PROPERTIES: Sequence[Property] = (Property("LeaderAppendOnly", leader_append_only),)
 SOMETIMES: Sequence[Property] = (

@@ -15,7 +15,7 @@ from typing import Any
 import z3
 
 from .state import MType
-from .symbolic import LEADER, SymState, entry_term, pairs, same_entry
+from .symbolic import LEADER, SymState, count, entry_term, last_term, pairs, same_entry
 
 
 def _prefix_equal(s: SymState, a: int, b: int, top: Any) -> Any:
@@ -129,6 +129,29 @@ def append_entries_prev_log_term_matches(s: SymState) -> Any:
     return z3.And(c)
 
 
+def electable_logs_hold_committed(s: SymState) -> Any:
+    """ElectableLogsHoldCommitted: a server whose log is at least as up-to-date as the logs of
+    a majority (its own included) holds the entries covered by every server's commitIndex."""
+    n = s.shape.servers
+    c = []
+    for i in range(n):
+        mine = last_term(s, i)
+        voters = count(
+            [
+                z3.Or(mine > last_term(s, v), z3.And(mine == last_term(s, v),
+                                                     s.loglen[i] >= s.loglen[v]))
+                for v in range(n)
+            ]
+        )
+        holds = []
+        for j in range(n):
+            if j != i:
+                top = _covered(s, j)
+                holds.append(z3.And(s.loglen[i] >= top, _prefix_equal(s, i, j, top)))
+        c.append(z3.Implies(2 * voters > n, z3.And(holds)))
+    return z3.And(c)
+
+
 #: The invariants of ``properties.INVARIANTS`` by name.
 INVARIANTS: dict[str, Callable[[SymState], Any]] = {
     "ElectionSafety": election_safety,
@@ -136,6 +159,7 @@ INVARIANTS: dict[str, Callable[[SymState], Any]] = {
     "LeaderCompleteness": leader_completeness,
     "StateMachineSafety": state_machine_safety,
     "AppendEntriesPrevLogTermMatches": append_entries_prev_log_term_matches,
+    "ElectableLogsHoldCommitted": electable_logs_hold_committed,
 }
 
 #: The action properties of ``properties.ACTION_PROPERTIES`` by name.

@@ -19,10 +19,16 @@ EXPECTED = {
     "vote-without-log-check": 26,
     "entry-term-is-current-term": 25,
     "forget-vote-on-restart": 19,
-    "truncate-on-any-append": 27,
+    "truncate-on-any-append": 18,
+    "commit-old-term": 42,
 }
 # Found within seconds; the others need millions of states.
-CHEAP = ["vote-without-log-check", "entry-term-is-current-term", "forget-vote-on-restart"]
+CHEAP = [
+    "vote-without-log-check",
+    "entry-term-is-current-term",
+    "forget-vote-on-restart",
+    "truncate-on-any-append",
+]
 
 
 def params_of(name, mutant=True):
@@ -73,16 +79,11 @@ def test_unmutated_spec_passes_the_bounds_of_the_cheap_mutants(bounds):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(set(EXPECTED) - set(CHEAP)))
-def test_unmutated_spec_has_no_counterexample_as_short_as_an_expensive_mutants(name):
-    # At these bounds the unmutated space is too large to exhaust here (truncate-on-any-append:
-    # 31.4 million states by depth 38 after 40 minutes, no violation). What a test can assert:
-    # every state up to the depth of the mutant's counterexample is explored and none violates.
-    result = check(
-        FastRaftModel(params_of(name, mutant=False), symmetry=True), max_states=12_000_000
-    )
-    assert result.result in ("ok", "incomplete")
-    # States of level d are all checked once level d + 1 has been entered.
-    assert result.result == "ok" or result.depth > EXPECTED[name] + 1
+def test_unmutated_spec_passes_the_bounds_of_an_expensive_mutant(name):
+    # commit-old-term's bounds: 16.9 million distinct states, about four minutes.
+    result = check(FastRaftModel(params_of(name, mutant=False), symmetry=True))
+    assert result.result == "ok"
+    assert all(result.sometimes.values())
 
 
 def test_every_mutant_names_a_property_the_model_checks():
