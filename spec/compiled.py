@@ -843,10 +843,21 @@ class FlatRaft(CompiledRaft):
         # What each peer worker was told about ids (encode) and what ids it uses (decode).
         self._sent: dict[int, tuple[set[int], ...]] = {}
         self._received: dict[int, tuple[dict[int, int], ...]] = {}
+        # The cached path (_fast_source): local steps per (server, place, bag) that passed
+        # their checks, server tuples whose pair checks passed, relabelled hashes per id.
+        self._ftab: dict[int, tuple[list[int], int, int, tuple[Any, ...]]] = {}
+        self._svinfo: dict[tuple[int, ...], tuple[Any, dict[int, tuple[int, int]]]] = {}
+        self._scells: dict[int, list[int]] = {}
+        self._brel: dict[int, tuple[int, ...]] = {}
+        self._els_rel_all: dict[int, tuple[int, ...]] = {}
         namespace: dict[str, Any] = {}
         exec(_flat_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
-        self.expand = namespace["make"](self)  # type: ignore[method-assign]
+        self._slow_expand = namespace["make"](self)
         exec(_flat_source(self._n, params.faults, self._hist, parts=True), namespace)  # noqa: S102
+        self._slow_expand_parts = namespace["make"](self)
+        exec(_fast_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
+        self.expand = namespace["make"](self)  # type: ignore[method-assign]
+        exec(_fast_source(self._n, params.faults, self._hist, parts=True), namespace)  # noqa: S102
         self.expand_parts = namespace["make"](self)
 
     # interning with per-server facts
@@ -1303,7 +1314,76 @@ class FlatRaft(CompiledRaft):
         return out
 
     def enabled_counts(self) -> list[int]:
-        return list(self._enabled)
+        counts = list(self._enabled)
+        # The cached path counts expansions per (server, place), not per step.
+        for key, cell in self._scells.items():
+            if cell[0]:
+                for e in self._stab[key]:
+                    counts[e[0]] += cell[0]
+        return counts
+
+    # the cached path (_fast_source)
+    def _bag_rel_all(self, b: int) -> tuple[int, ...]:
+        """Bag ``b``'s relabelled hash under each permutation (only the identity without
+        symmetry, where no other is asked for)."""
+        rel = self._bag_rel
+        np_ = self._np
+        out = []
+        for pi in range(np_ if self.symmetry else 1):
+            h = rel.get(b * np_ + pi)
+            out.append(self._rel(b, pi) if h is None else h)
+        r = self._brel[b] = tuple(out)
+        return r
+
+    def _els_all(self, e: int) -> tuple[int, ...]:
+        """Elections ``e``'s relabelled hash under each permutation (see ``_bag_rel_all``)."""
+        rel = self._els_rel
+        np_ = self._np
+        out = []
+        for pi in range(np_ if self.symmetry else 1):
+            h = rel.get(e * np_ + pi)
+            out.append(self._els_relabel(e, pi) if h is None else h)
+        r = self._els_rel_all[e] = tuple(out)
+        return r
+
+    def _learn(self, st: tuple[int, ...]) -> None:
+        """Cache what the slow path just checked on ``st``: its server tuple passed every pair
+        and whole-state check of its local steps, and each (server, place, bag) its message
+        checks. Only the in-bounds successors are kept, in the slow path's order."""
+        n = self._n
+        b = st[n]
+        sv = st[:n]
+        if sv not in self._svinfo:
+            if len(self._svinfo) >= self.CAND_CACHE:
+                self._svinfo.clear()
+            cs = self._cand.get(sv) or self._candidates(sv)
+            self._svinfo[sv] = (cs, {})
+        if len(self._ftab) >= self.CAND_CACHE:
+            self._ftab.clear()
+        srv_inb = self._srv_inb
+        bag_inb = self._bag_inb
+        for i in range(n):
+            skey = st[i] * n + i
+            fkey = (skey << _SHIFT) | b
+            if fkey in self._ftab:
+                continue
+            cell = self._scells.get(skey)
+            if cell is None:
+                cell = self._scells[skey] = [0]
+            entries = self._stab[skey]
+            items = []
+            note = 0
+            for e in entries:
+                x, m = e[1], e[2]
+                rec = e[4] if self._hist else -1
+                b2 = b if m < 0 else self._bag_add.get((b << _SHIFT) | m)
+                if b2 is None:
+                    b2 = self._add(b, m)
+                if srv_inb[x] and bag_inb[b2]:
+                    note |= e[3]
+                    brel = self._brel.get(b2) or self._bag_rel_all(b2)
+                    items.append((e[0], x, b2, rec, brel))
+            self._ftab[fkey] = (cell, len(entries), note, tuple(items))
 
     def successors(self, st: tuple[int, ...]) -> Iterator[tuple[Label, tuple[int, ...]]]:  # type: ignore[override]
         n = self._n
@@ -1472,10 +1552,10 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     if parts:
         # For workers: also each successor's partition hash (its servers' orbit), which the
         # key computation has at hand.
-        a("    def expand(states, keys, succs, acts, parents, parts):")
+        a("    def expand(states, keys, succs, acts, parents, parts, start=0):")
         a("        parts_append = parts.append")
     else:
-        a("    def expand(states, keys, succs, acts, parents):")
+        a("    def expand(states, keys, succs, acts, parents, start=0):")
     a("        keys_append = keys.append")
     a("        succs_append = succs.append")
     a("        acts_append = acts.append")
@@ -1483,7 +1563,7 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("        reached = self.reached")
     a("        pending = reached != all_notes")
     a("        generated = 0")
-    a("        for pos, st in enumerate(states):")
+    a("        for pos, st in enumerate(states, start):")
     if hist:
         a(f"            {servers}, b, A, E = st")
         a(f"            A2 = logs_step_get((A, {servers}))")
@@ -1634,6 +1714,296 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a(f"                succs_append(({servers}, b2{tail}))")
         a("                acts_append(a_drop)")
         a("                parents_append(pos)")
+    a("        if pending:")
+    a("            self.reached = reached")
+    a("        return generated")
+    a("")
+    a("    return expand")
+    if parts:
+        out = []
+        for line in w:
+            out.append(line)
+            if line.strip() == "keys_append(key)":
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(
+                    f"{indent}parts_append(cs[0][1] if len(cs) == 1 else min(c[1] for c in cs))"
+                )
+        w = out
+    return "\n".join(w) + "\n"
+
+
+def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) -> str:
+    """The source of the cached ``expand`` for ``n`` servers (see ``FlatRaft._learn``).
+
+    A state whose servers were all checked before (``svinfo``) and whose every (server, place,
+    bag) was met before (``ftab``) needs no property check for its local steps: they depend on
+    nothing else, and passed then. Its local steps reduce to the in-bounds successors listed
+    in the cache, in the order the slow path appends them. Any other state takes the slow path
+    (``_flat_source``), which checks and raises in the reference's order, then is learnt.
+    """
+    S = [f"s{k}" for k in range(n)]
+    servers = ", ".join(S)
+    tail = ", A2, E" if hist else ""
+    w: list[str] = []
+    a = w.append
+    a("def make(self):")
+    a("    ftab_get = self._ftab.get")
+    a("    svinfo_get = self._svinfo.get")
+    a("    slow = self._slow_expand_parts" if parts else "    slow = self._slow_expand")
+    a("    learn = self._learn")
+    a("    rtab_get = self._rtab.get")
+    a("    pok_get = self._pok.get")
+    a("    cand_get = self._cand.get")
+    a("    candidates = self._candidates")
+    a("    multi_key = self._multi_key")
+    a("    brel_get = self._brel.get")
+    a("    brel_all = self._bag_rel_all")
+    a("    add_get = self._bag_add.get")
+    a("    rem_get = self._bag_rem.get")
+    a("    add = self._add")
+    a("    rem = self._rem")
+    a("    pair_ok = self._pair_ok")
+    a("    lcs = self._srv_lc")
+    a("    wok_get = self._wok.get")
+    a("    whole_ok = self._whole_ok")
+    a("    whole = bool(self._whole)")
+    a("    mok_get = self._mok.get")
+    a("    msg_ok = self._msg_ok")
+    a("    receipt = self._receipt")
+    a("    apply = self._apply")
+    a("    srv_inb = self._srv_inb")
+    a("    bag_inb = self._bag_inb")
+    a("    bag_msgs = self._bag_msgs")
+    a("    dest = self._msg_dest")
+    a("    enabled = self._enabled")
+    a(f"    N = {n}")
+    a("    all_notes = self._all_notes")
+    a("    a_dup = self._a_dup")
+    a("    a_drop = self._a_drop")
+    a("    logs_step_get = self._logs_step.get")
+    a("    all_logs_step = self._all_logs_step")
+    a("    logs_hash = self._logs_hash")
+    a("    eks_get = self._els_rel_all.get")
+    a("    eks_all = self._els_all")
+    a("    els_plus = self._els_plus")
+    a("")
+    if parts:
+        a("    def expand(states, keys, succs, acts, parents, parts, start=0):")
+        a("        parts_append = parts.append")
+        slow_call = "slow([st], keys, succs, acts, parents, parts, pos)"
+    else:
+        a("    def expand(states, keys, succs, acts, parents, start=0):")
+        slow_call = "slow([st], keys, succs, acts, parents, pos)"
+    a("        keys_append = keys.append")
+    a("        succs_append = succs.append")
+    a("        acts_append = acts.append")
+    a("        parents_append = parents.append")
+    a("        reached = self.reached")
+    a("        pending = reached != all_notes")
+    a("        generated = 0")
+    a("        for pos, st in enumerate(states, start):")
+    if hist:
+        a(f"            {servers}, b, A, E = st")
+    else:
+        a(f"            {servers}, b = st")
+    a(f"            sv0 = ({servers},)")
+    a("            inf = svinfo_get(sv0)")
+    for i in range(n):
+        a(f"            f{i} = ftab_get((({S[i]} * N + {i}) << 32) | b)")
+    cond = " or ".join(["inf is None"] + [f"f{i} is None" for i in range(n)])
+    a(f"            if {cond}:")
+    a("                self.reached = reached")
+    a(f"                generated += {slow_call}")
+    a("                reached = self.reached")
+    a("                learn(st)")
+    a("                continue")
+    a("            cs0 = inf[0]")
+    if hist:
+        a("            a2 = inf[1].get(A)")
+        a("            if a2 is None:")
+        a(f"                A2 = logs_step_get((A, {servers}))")
+        a("                if A2 is None:")
+        a("                    A2 = all_logs_step(A, sv0)")
+        a("                a2 = (A2, logs_hash[A2])")
+        a("                inf[1][A] = a2")
+        a("            A2, LH = a2")
+        a("            eks0 = eks_get(E)")
+        a("            if eks0 is None:")
+        a("                eks0 = eks_all(E)")
+    a("            single = len(cs0) == 1")
+    a("            if single:")
+    a("                pi0, ck0 = cs0[0]")
+    for i in range(n):
+        a(f"            f{i}[0][0] += 1")
+    a("            generated += " + " + ".join(f"f{i}[1]" for i in range(n)))
+    a("            if pending:")
+    a("                reached |= " + " | ".join(f"f{i}[2]" for i in range(n)))
+    for i in range(n):
+        si = S[i]
+        replaced = ", ".join("x" if k == i else S[k] for k in range(n))
+        a(f"            for ac, x, b2, rec, brel in f{i}[3]:")
+        a(f"                if x == {si} and rec < 0:")
+        a("                    cs = cs0")
+        a("                    if single:")
+        if hist:
+            a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+            a("                    else:")
+            a("                        key = multi_key(cs0, b2, A2, E)")
+            a("                    keys_append(key)")
+            a(f"                    succs_append(({servers}, b2, A2, E))")
+        else:
+            a("                        key = hash((ck0, brel[pi0]))")
+            a("                    else:")
+            a("                        key = multi_key(cs0, b2)")
+            a("                    keys_append(key)")
+            a(f"                    succs_append(({servers}, b2))")
+        a("                else:")
+        a(f"                    sv = ({replaced},)")
+        a("                    cs = cand_get(sv)")
+        a("                    if cs is None:")
+        a("                        cs = candidates(sv)")
+        if hist:
+            a("                    E2 = E if rec < 0 else els_plus(E, rec)")
+            a("                    if len(cs) == 1:")
+            a("                        pi, ck = cs[0]")
+            a("                        eks = eks_get(E2)")
+            a("                        if eks is None:")
+            a("                            eks = eks_all(E2)")
+            a("                        key = hash((ck, brel[pi], LH, eks[pi]))")
+            a("                    else:")
+            a("                        key = multi_key(cs, b2, A2, E2)")
+            a("                    keys_append(key)")
+            a(f"                    succs_append(({replaced}, b2, A2, E2))")
+        else:
+            a("                    if len(cs) == 1:")
+            a("                        pi, ck = cs[0]")
+            a("                        key = hash((ck, brel[pi]))")
+            a("                    else:")
+            a("                        key = multi_key(cs, b2)")
+            a("                    keys_append(key)")
+            a(f"                    succs_append(({replaced}, b2))")
+        a("                acts_append(ac)")
+        a("                parents_append(pos)")
+    a("            msgs = bag_msgs[b]")
+    a("            if not msgs:")
+    a("                continue")
+    a("            for m in msgs:")
+    a("                i = dest[m]")
+    a("                sid = st[i]")
+    a("                e = rtab_get((sid << 32) | m)")
+    a("                if e is None:")
+    a("                    e = receipt(st, m)")
+    a("                if not e:")
+    a("                    continue")
+    a("                generated += 1")
+    a("                ac, x, op, r, note = e")
+    a("                enabled[ac] += 1")
+    a("                if op == 0:")
+    a("                    b2 = b")
+    a("                elif op == 1:")
+    a("                    b2 = rem_get((b << 32) | m)")
+    a("                    if b2 is None:")
+    a("                        b2 = rem(b, m)")
+    a("                else:")
+    a("                    b2 = apply(b, m, op, r)")
+    a("                if x != sid:")
+    a("                    for k in range(N):")
+    a("                        if k != i:")
+    a("                            v = pok_get((x << 32) | st[k])")
+    a("                            if v is None:")
+    a("                                v = pair_ok(x, st[k])")
+    a("                            if not v:")
+    a("                                self._broken_recv(st, m)")
+    a("                    if whole and lcs[x] != lcs[sid]:")
+    a("                        kk = lcs[x]")
+    a("                        for k in range(N):")
+    a("                            if k != i:")
+    a("                                kk = (kk << 24) | lcs[st[k]]")
+    a("                        v = wok_get(kk)")
+    a("                        if v is None:")
+    a("                            v = whole_ok(kk, (x, *[st[k] for k in range(N) if k != i]))")
+    a("                        if not v:")
+    a("                            self._broken_recv(st, m)")
+    a("                if x != sid or op == 2:")
+    a("                    v = mok_get((((b2 << 32) | x) << 8) | i)")
+    a("                    if v is None:")
+    a("                        v = msg_ok(b2, i, x)")
+    a("                    if not v:")
+    a("                        self._broken_recv(st, m)")
+    a("                    if not srv_inb[x] or not bag_inb[b2]:")
+    a("                        continue")
+    a("                if pending and note:")
+    a("                    reached |= note")
+    a("                brel = brel_get(b2)")
+    a("                if brel is None:")
+    a("                    brel = brel_all(b2)")
+    a("                if x == sid:")
+    a("                    cs = cs0")
+    a("                    if single:")
+    if hist:
+        a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+        a("                    else:")
+        a("                        key = multi_key(cs0, b2, A2, E)")
+    else:
+        a("                        key = hash((ck0, brel[pi0]))")
+        a("                    else:")
+        a("                        key = multi_key(cs0, b2)")
+    a("                    keys_append(key)")
+    a(f"                    succs_append(({servers}, b2{tail}))")
+    a("                else:")
+    a("                    if i == 0:")
+    a(f"                        sv = ({', '.join('x' if k == 0 else S[k] for k in range(n))},)")
+    for i in range(1, n):
+        a(f"                    elif i == {i}:")
+        a(f"                        sv = ({', '.join('x' if k == i else S[k] for k in range(n))},)")
+    a("                    cs = cand_get(sv)")
+    a("                    if cs is None:")
+    a("                        cs = candidates(sv)")
+    a("                    if len(cs) == 1:")
+    a("                        pi, ck = cs[0]")
+    if hist:
+        a("                        key = hash((ck, brel[pi], LH, eks0[pi]))")
+        a("                    else:")
+        a("                        key = multi_key(cs, b2, A2, E)")
+    else:
+        a("                        key = hash((ck, brel[pi]))")
+        a("                    else:")
+        a("                        key = multi_key(cs, b2)")
+    a("                    keys_append(key)")
+    a(f"                    succs_append((*sv, b2{tail}))")
+    a("                acts_append(ac)")
+    a("                parents_append(pos)")
+    if faults:
+        a("            nmsgs = len(msgs)")
+        a("            generated += 2 * nmsgs")
+        a("            enabled[a_dup] += nmsgs")
+        a("            enabled[a_drop] += nmsgs")
+        a("            cs = cs0")
+        for kind, op_get, op_fn, act in (("dup", "add_get", "add", "a_dup"),
+                                         ("drop", "rem_get", "rem", "a_drop")):
+            a("            for m in msgs:")
+            a(f"                b2 = {op_get}((b << 32) | m)")
+            a("                if b2 is None:")
+            a(f"                    b2 = {op_fn}(b, m)")
+            if kind == "dup":
+                a("                if not bag_inb[b2]:")
+                a("                    continue")
+            a("                if single:")
+            a("                    brel = brel_get(b2)")
+            a("                    if brel is None:")
+            a("                        brel = brel_all(b2)")
+            if hist:
+                a("                    key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+                a("                else:")
+                a("                    key = multi_key(cs0, b2, A2, E)")
+            else:
+                a("                    key = hash((ck0, brel[pi0]))")
+                a("                else:")
+                a("                    key = multi_key(cs0, b2)")
+            a("                keys_append(key)")
+            a(f"                succs_append(({servers}, b2{tail}))")
+            a(f"                acts_append({act})")
+            a("                parents_append(pos)")
     a("        if pending:")
     a("            self.reached = reached")
     a("        return generated")
