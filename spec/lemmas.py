@@ -22,7 +22,16 @@ from typing import Any
 import z3
 
 from .state import NIL, MType, Role, State
-from .symbolic import CANDIDATE, LEADER, SymState, entry_term, entry_value, pairs, quorum
+from .symbolic import (
+    CANDIDATE,
+    LEADER,
+    SymState,
+    entry_term,
+    entry_value,
+    pairs,
+    quorum,
+    same_entry,
+)
 
 # --- Python predicates ---------------------------------------------------------------------------
 
@@ -137,6 +146,100 @@ def append_entries_match_logs(s: State) -> bool:
                     return False
                 if index > 1 and log[index - 2].term != m.mprevLogTerm:
                     return False
+    return True
+
+
+def append_entries_requests_agree(s: State) -> bool:
+    """AppendEntriesRequestsAgree: Log Matching between two AppendEntries requests: two requests
+    carrying an entry of the same index and term carry the same entry and (past index 1) the
+    same prevLogTerm (both copied it from logs that agree up to it)."""
+    seen: dict[tuple[int, int], tuple[Any, int]] = {}
+    for m, _ in s.messages:
+        if m.mtype != MType.AppendEntriesRequest or not m.mentries:
+            continue
+        entry = m.mentries[0]
+        key = (m.mprevLogIndex + 1, entry.term)
+        # At index 1 there is no previous entry to agree on.
+        mine = (entry, m.mprevLogTerm if m.mprevLogIndex else 0)
+        if seen.setdefault(key, mine) != mine:
+            return False
+    return True
+
+def _terms_in_use(s: State) -> set[int]:
+    """Terms that have had a leader: a leader's current term, and the term of every entry in a
+    log or in an AppendEntries request (only the leader of a term creates its entries)."""
+    terms = {srv.currentTerm for srv in s.servers if srv.state == Role.Leader}
+    terms.update(e.term for srv in s.servers for e in srv.log)
+    for m, _ in s.messages:
+        if m.mtype == MType.AppendEntriesRequest:
+            terms.update(e.term for e in m.mentries)
+    return terms
+
+
+def votes_for_servers_of_the_term(s: State) -> bool:
+    """VotesForServersOfTheTerm: a vote for i in term t (a voter's votedFor in its term t, or a
+    granted response to i of term t) has i at term t or later (a vote answers i's RequestVote of
+    term t, sent by i in term t)."""
+    for voter in s.servers:
+        if voter.votedFor != NIL and s.servers[voter.votedFor].currentTerm < voter.currentTerm:
+            return False
+    return all(s.servers[m.mdest].currentTerm >= m.mterm for m in _granted_responses(s))
+
+
+def elected_terms_have_voter_majority(s: State) -> bool:
+    """ElectedTermsHaveVoterMajority: for a term t that had a leader (a leader of t exists, or an
+    entry of term t does), a majority of servers are past t, or in t with their vote cast."""
+    n = len(s.servers)
+    for t in _terms_in_use(s):
+        cast = sum(
+            1
+            for srv in s.servers
+            if srv.currentTerm > t or (srv.currentTerm == t and srv.votedFor != NIL)
+        )
+        if 2 * cast <= n:
+            return False
+    return True
+
+
+def _could_grant(s: State, i: int, t: int) -> set[int]:
+    """The servers whose vote candidate ``i`` of term ``t`` holds or may still get."""
+    out = set(s.servers[i].votesGranted)
+    for j, srv in enumerate(s.servers):
+        if srv.currentTerm < t or (srv.currentTerm == t and srv.votedFor in (NIL, i)):
+            out.add(j)
+    for m in _granted_responses(s):
+        if m.mdest == i and m.mterm == t:
+            out.add(m.msource)
+    return out
+
+
+def elected_terms_no_second_winner(s: State) -> bool:
+    """ElectedTermsNoSecondWinner: in a term t that had a leader, no candidate of t holds or can
+    still get the votes of a majority (those voted for the leader)."""
+    n = len(s.servers)
+    terms = _terms_in_use(s)
+    for i, srv in enumerate(s.servers):
+        if srv.state == Role.Candidate and srv.currentTerm in terms:
+            if 2 * len(_could_grant(s, i, srv.currentTerm)) > n:
+                return False
+    return True
+
+
+def leader_holds_entries_of_its_term(s: State) -> bool:
+    """LeaderHoldsEntriesOfItsTerm: a leader of term t holds, at the same index, every entry of
+    term t in a log or an AppendEntries request (only it creates entries of t, and a leader
+    never removes entries)."""
+    for leader in s.servers:
+        if leader.state != Role.Leader:
+            continue
+        t, own = leader.currentTerm, leader.log
+        found = [(k, e) for srv in s.servers for k, e in enumerate(srv.log) if e.term == t]
+        for m, _ in s.messages:
+            if m.mtype == MType.AppendEntriesRequest:
+                found.extend((m.mprevLogIndex, e) for e in m.mentries if e.term == t)
+        for k, e in found:
+            if len(own) <= k or own[k] != e:
+                return False
     return True
 
 
@@ -281,6 +384,114 @@ def append_entries_match_logs_z3(s: SymState) -> Any:
     return z3.And(c)
 
 
+def append_entries_requests_agree_z3(s: SymState) -> Any:
+    """AppendEntriesRequestsAgree (see the Python predicate)."""
+    c = []
+    for a, b in pairs(len(s.slots)):
+        x, y = s.slots[a], s.slots[b]
+        both = z3.And(
+            *[
+                z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest), m.nentries == 1)
+                for m in (x, y)
+            ],
+            x.mprevLogIndex == y.mprevLogIndex,
+            x.eterm == y.eterm,
+        )
+        prev = z3.Implies(x.mprevLogIndex > 0, x.mprevLogTerm == y.mprevLogTerm)
+        c.append(z3.Implies(both, z3.And(x.evalue == y.evalue, prev)))
+    return z3.And(c)
+
+def _z_terms_in_use(s: SymState) -> list[tuple[Any, Any]]:
+    """(condition, term) pairs: the terms of :func:`_terms_in_use`."""
+    n, L = s.shape.servers, s.shape.log
+    out = [(s.state[i] == LEADER, s.currentTerm[i]) for i in range(n)]
+    out += [(s.loglen[i] > k, s.logterm[i][k]) for i in range(n) for k in range(L)]
+    out += [
+        (z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest), m.nentries == 1), m.eterm)
+        for m in s.slots
+    ]
+    return out
+
+
+def votes_for_servers_of_the_term_z3(s: SymState) -> Any:
+    """VotesForServersOfTheTerm (see the Python predicate)."""
+    n = s.shape.servers
+    votes = [
+        z3.Implies(s.votedFor[j] == i, s.currentTerm[i] >= s.currentTerm[j])
+        for j in range(n)
+        for i in range(n)
+    ]
+    responses = [
+        z3.Implies(z3.And(_z_granted(m), m.mdest == i), s.currentTerm[i] >= m.mterm)
+        for m in s.slots
+        for i in range(n)
+    ]
+    return z3.And(votes + responses)
+
+
+def elected_terms_have_voter_majority_z3(s: SymState) -> Any:
+    """ElectedTermsHaveVoterMajority (see the Python predicate)."""
+    n = s.shape.servers
+    c = []
+    for used, t in _z_terms_in_use(s):
+        cast = [
+            z3.Or(s.currentTerm[j] > t, z3.And(s.currentTerm[j] == t, s.votedFor[j] != NIL))
+            for j in range(n)
+        ]
+        c.append(z3.Implies(used, quorum(cast, n)))
+    return z3.And(c)
+
+
+def elected_terms_no_second_winner_z3(s: SymState) -> Any:
+    """ElectedTermsNoSecondWinner (see the Python predicate)."""
+    n = s.shape.servers
+    c = []
+    for i in range(n):
+        t = s.currentTerm[i]
+        used = z3.Or([z3.And(u, term == t) for u, term in _z_terms_in_use(s)])
+        may = []
+        for j in range(n):
+            in_flight = z3.Or(
+                [z3.And(_z_granted(m), m.mdest == i, m.msource == j, m.mterm == t)
+                 for m in s.slots]
+            )
+            may.append(
+                z3.Or(
+                    s.votesGranted[i][j],
+                    s.currentTerm[j] < t,
+                    z3.And(s.currentTerm[j] == t,
+                           z3.Or(s.votedFor[j] == NIL, s.votedFor[j] == i)),
+                    in_flight,
+                )
+            )
+        c.append(z3.Implies(z3.And(s.state[i] == CANDIDATE, used), z3.Not(quorum(may, n))))
+    return z3.And(c)
+
+
+def leader_holds_entries_of_its_term_z3(s: SymState) -> Any:
+    """LeaderHoldsEntriesOfItsTerm (see the Python predicate)."""
+    n, L = s.shape.servers, s.shape.log
+    c = []
+    for ld in range(n):
+        t = s.currentTerm[ld]
+        for i in range(n):
+            if i == ld:
+                continue
+            for k in range(L):
+                has = z3.And(s.loglen[i] > k, s.logterm[i][k] == t)
+                c.append(z3.Implies(z3.And(s.state[ld] == LEADER, has),
+                                    z3.And(s.loglen[ld] > k, same_entry(s, ld, i, k))))
+        for m in s.slots:
+            has = z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest),
+                         m.nentries == 1, m.eterm == t)
+            index = m.mprevLogIndex + 1
+            c.append(z3.Implies(z3.And(s.state[ld] == LEADER, has),
+                                z3.And(s.loglen[ld] >= index,
+                                       entry_term(s, ld, index) == m.eterm,
+                                       entry_value(s, ld, index) == m.evalue)))
+    return z3.And(c)
+
+
 # --- the registry ---------------------------------------------------------------------------------
 
 
@@ -327,6 +538,31 @@ LEMMAS: dict[str, Lemma] = {
             message_terms_at_most_sender_term,
             message_terms_at_most_sender_term_z3,
         ),
+        Lemma(
+            "AppendEntriesRequestsAgree",
+            append_entries_requests_agree,
+            append_entries_requests_agree_z3,
+        ),
+        Lemma(
+            "VotesForServersOfTheTerm",
+            votes_for_servers_of_the_term,
+            votes_for_servers_of_the_term_z3,
+        ),
+        Lemma(
+            "ElectedTermsHaveVoterMajority",
+            elected_terms_have_voter_majority,
+            elected_terms_have_voter_majority_z3,
+        ),
+        Lemma(
+            "ElectedTermsNoSecondWinner",
+            elected_terms_no_second_winner,
+            elected_terms_no_second_winner_z3,
+        ),
+        Lemma(
+            "LeaderHoldsEntriesOfItsTerm",
+            leader_holds_entries_of_its_term,
+            leader_holds_entries_of_its_term_z3,
+        ),
     )
 }
 
@@ -339,6 +575,25 @@ DEFAULT_LEMMAS: dict[str, Sequence[str]] = {
         "GrantedResponseNotCountedElsewhere",
         "GrantedResponsesOneCandidate",
         "LeaderHasQuorum",
+    ),
+    # Only the leader of a term creates that term's entries (LeaderHoldsEntriesOfItsTerm); a
+    # term has at most one leader, and once it had one no candidate of the term can win
+    # (the election lemmas above, ElectedTerms*); requests carry entries that match logs.
+    "LogMatching": (
+        "EntryTermsAtMostCurrentTerm",
+        "MessageTermsAtMostSenderTerm",
+        "AppendEntriesMatchLogs",
+        "VotesGrantedAreVotes",
+        "GrantedResponsesAreVotes",
+        "ActiveVotesDisjoint",
+        "GrantedResponseNotCountedElsewhere",
+        "GrantedResponsesOneCandidate",
+        "LeaderHasQuorum",
+        "VotesForServersOfTheTerm",
+        "ElectedTermsHaveVoterMajority",
+        "ElectedTermsNoSecondWinner",
+        "LeaderHoldsEntriesOfItsTerm",
+        "AppendEntriesRequestsAgree",
     ),
 }
 

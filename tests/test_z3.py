@@ -312,6 +312,28 @@ def test_forget_vote_on_restart_breaks_the_election_safety_proof():
     assert r.cti[1][0][0] == "Restart"
 
 
+def test_log_matching_is_inductive_with_its_lemmas():
+    r = prove(Params(max_term=2, max_log=1), "LogMatching", DEFAULT_LEMMAS["LogMatching"])
+    assert r.result == "proved"
+
+
+@pytest.mark.slow
+def test_log_matching_is_inductive_with_its_lemmas_on_logs_of_two_values():
+    # Two requests in flight: AppendEntriesRequestsAgree is needed (minutes).
+    p = Params(max_term=3, max_log=2, values=2, max_inflight=2)
+    assert prove(p, "LogMatching", DEFAULT_LEMMAS["LogMatching"]).result == "proved"
+
+
+def test_log_matching_needs_the_leader_to_hold_the_entries_of_its_term():
+    # Without it a leader appends an entry where another log already holds a different entry of
+    # the leader's term: unreachable, but only that lemma says so.
+    lemmas = [x for x in DEFAULT_LEMMAS["LogMatching"] if x != "LeaderHoldsEntriesOfItsTerm"]
+    p = Params(max_term=3, max_log=2, values=2)
+    r = prove(p, "LogMatching", lemmas)
+    assert r.result == "cti" and r.replayed
+    assert r.cti[1][0][0] == "ClientRequest"
+
+
 def test_prove_cli_prints_the_cti_in_the_counterexample_format(capsys):
     status = main(
         [
