@@ -843,13 +843,20 @@ class FlatRaft(CompiledRaft):
         # What each peer worker was told about ids (encode) and what ids it uses (decode).
         self._sent: dict[int, tuple[set[int], ...]] = {}
         self._received: dict[int, tuple[dict[int, int], ...]] = {}
-        # The cached path (_fast_source): local steps per (server, place, bag) that passed
-        # their checks, server tuples whose pair checks passed, relabelled hashes per id.
-        self._ftab: dict[int, tuple[list[int], int, int, tuple[Any, ...]]] = {}
+        # The cached path (_fast_source): per place, per server id, a dict from bag id to the
+        # steps of that (server, place, bag) once checked (``_prepare``); server tuples whose
+        # pair checks passed; relabelled hashes of each bag and elections id.
+        self._ftl: list[list[dict[int, Any]]] = [[] for _ in range(self._n)]
+        self._ftab_size = 0
+        self._fcells: list[tuple[list[int], tuple[int, ...]]] = []
         self._svinfo: dict[tuple[int, ...], tuple[Any, dict[int, tuple[int, int]]]] = {}
-        self._scells: dict[int, list[int]] = {}
         self._brel: dict[int, tuple[int, ...]] = {}
         self._els_rel_all: dict[int, tuple[int, ...]] = {}
+        self._bag_md: list[tuple[tuple[int, int], ...]] = []
+        for sid in range(len(self._srv_val)):
+            self._srv_interned(sid)
+        for b in range(len(self._bag_val)):
+            self._bag_interned(b)
         namespace: dict[str, Any] = {}
         exec(_flat_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
         self._slow_expand = namespace["make"](self)
@@ -885,7 +892,26 @@ class FlatRaft(CompiledRaft):
                 lc = self._lc_ids[lc_value] = len(self._lc_rep)
                 self._lc_rep.append(srv)
             self._srv_lc.append(lc)
+            if hasattr(self, "_ftl"):
+                self._srv_interned(sid)
         return sid
+
+    def _srv_interned(self, sid: int) -> None:
+        for places in self._ftl:
+            places.append(_NO_STEPS)
+
+    def _intern_bag(self, counts: dict[int, int]) -> int:
+        before = len(self._bag_val)
+        bid = super()._intern_bag(counts)
+        if bid == before and hasattr(self, "_bag_md"):
+            self._bag_interned(bid)
+        return bid
+
+    def _bag_interned(self, b: int) -> None:
+        # (position in the bag, destination) of each message: where its receipt is cached.
+        self._bag_md.append(
+            tuple((k, self._msg_dest[m]) for k, m in enumerate(self._bag_msgs[b]))
+        )
 
     def _intern_msg(self, m: Message) -> int:
         mid = self._msg_ids.get(m)
@@ -1315,11 +1341,10 @@ class FlatRaft(CompiledRaft):
 
     def enabled_counts(self) -> list[int]:
         counts = list(self._enabled)
-        # The cached path counts expansions per (server, place), not per step.
-        for key, cell in self._scells.items():
-            if cell[0]:
-                for e in self._stab[key]:
-                    counts[e[0]] += cell[0]
+        # The cached path counts expansions per (server, place, bag), not per step.
+        for cell, acts in self._fcells:
+            for ac in acts:
+                counts[ac] += cell[0]
         return counts
 
     # the cached path (_fast_source)
@@ -1346,31 +1371,49 @@ class FlatRaft(CompiledRaft):
         r = self._els_rel_all[e] = tuple(out)
         return r
 
-    def _learn(self, st: tuple[int, ...]) -> None:
-        """Cache what the slow path just checked on ``st``: its server tuple passed every pair
-        and whole-state check of its local steps, and each (server, place, bag) its message
-        checks. Only the in-bounds successors are kept, in the slow path's order."""
+    def _prepare(self, st: tuple[int, ...]) -> Any:
+        """Check and cache what the cached path needs for ``st``: its server tuple's pair and
+        whole-state checks over its local steps, and for each (server, place, bag) not cached
+        the message checks of its local steps and receipts. Returns the server tuple's info,
+        or None if a check fails or a table entry raises: the slow path then finds the first
+        violation in the reference's order. Side effects are only interning and caches.
+
+        A cached (server, place, bag) keeps, in the slow path's order, its in-bounds local
+        successors and its receipts (aligned with the bag's messages; those that change the
+        server still get their pair checks)."""
         n = self._n
         b = st[n]
         sv = st[:n]
-        if sv not in self._svinfo:
-            if len(self._svinfo) >= self.CAND_CACHE:
-                self._svinfo.clear()
+        if len(self._svinfo) >= self.CAND_CACHE:
+            self._svinfo.clear()
+        if self._ftab_size >= self.CAND_CACHE:
+            self._forget_steps()
+        msgs = self._bag_msgs[b]
+        try:
+            for i in range(n):
+                if st[i] * n + i not in self._stab:
+                    self._server_steps(st, i)
+            for m in msgs:
+                if (st[self._msg_dest[m]] << _SHIFT) | m not in self._rtab:
+                    self._receipt(st, m)
+        except StepViolation:
+            return None
+        inf = self._svinfo.get(sv)
+        if inf is None:
+            if not self._servers_ok(st):
+                return None
             cs = self._cand.get(sv) or self._candidates(sv)
-            self._svinfo[sv] = (cs, {})
-        if len(self._ftab) >= self.CAND_CACHE:
-            self._ftab.clear()
+            inf = self._svinfo[sv] = (cs, {})
         srv_inb = self._srv_inb
         bag_inb = self._bag_inb
+        mok = self._mok
         for i in range(n):
-            skey = st[i] * n + i
-            fkey = (skey << _SHIFT) | b
-            if fkey in self._ftab:
+            sid = st[i]
+            places = self._ftl[i]
+            if b in places[sid]:
                 continue
-            cell = self._scells.get(skey)
-            if cell is None:
-                cell = self._scells[skey] = [0]
-            entries = self._stab[skey]
+            entries = self._stab[sid * n + i]
+            acts = [e[0] for e in entries]
             items = []
             note = 0
             for e in entries:
@@ -1379,11 +1422,77 @@ class FlatRaft(CompiledRaft):
                 b2 = b if m < 0 else self._bag_add.get((b << _SHIFT) | m)
                 if b2 is None:
                     b2 = self._add(b, m)
+                if x != sid or m >= 0:
+                    v = mok.get((((b2 << _SHIFT) | x) << 8) | i)
+                    if not (self._msg_ok(b2, i, x) if v is None else v):
+                        return None
                 if srv_inb[x] and bag_inb[b2]:
                     note |= e[3]
-                    brel = self._brel.get(b2) or self._bag_rel_all(b2)
-                    items.append((e[0], x, b2, rec, brel))
-            self._ftab[fkey] = (cell, len(entries), note, tuple(items))
+                    items.append((e[0], x, b2, rec, self._brel.get(b2) or self._bag_rel_all(b2)))
+            receipts: list[Any] = [None] * len(msgs)
+            others = tuple(k for k in range(n) if k != i)
+            for k, m in enumerate(msgs):
+                if self._msg_dest[m] != i:
+                    continue
+                r = self._rtab[(sid << _SHIFT) | m]
+                if not r:
+                    continue
+                ac, x, op, rr, rnote = r
+                acts.append(ac)
+                b2 = self._apply(b, m, op, rr)
+                if x != sid or op == _REPLY:
+                    v = mok.get((((b2 << _SHIFT) | x) << 8) | i)
+                    if not (self._msg_ok(b2, i, x) if v is None else v):
+                        return None
+                inb = srv_inb[x] and bag_inb[b2]
+                if inb:
+                    note |= rnote
+                brel = self._brel.get(b2) or self._bag_rel_all(b2)
+                receipts[k] = (ac, x, b2, x != sid, inb, brel, m, others)
+            if places[sid] is _NO_STEPS:
+                places[sid] = {}
+            cell = [0]
+            self._fcells.append((cell, tuple(acts)))
+            places[sid][b] = (cell, len(acts), note, tuple(items), tuple(receipts))
+            self._ftab_size += 1
+        return inf
+
+    def _servers_ok(self, st: tuple[int, ...]) -> bool:
+        """The pair and whole-state checks of every local step of ``st`` (they read only its
+        servers)."""
+        n = self._n
+        pok = self._pok
+        lcs = self._srv_lc
+        for i in range(n):
+            sid = st[i]
+            others = [st[k] for k in range(n) if k != i]
+            for e in self._stab[sid * n + i]:
+                x = e[1]
+                if x == sid:
+                    continue
+                for y in others:
+                    v = pok.get((x << _SHIFT) | y)
+                    if not (self._pair_ok(x, y) if v is None else v):
+                        return False
+                if self._whole and lcs[x] != lcs[sid]:
+                    kk = lcs[x]
+                    for y in others:
+                        kk = (kk << 24) | lcs[y]
+                    v = self._wok.get(kk)
+                    if not (self._whole_ok(kk, (x, *others)) if v is None else v):
+                        return False
+        return True
+
+    def _forget_steps(self) -> None:
+        """Empty the step cache (bounded like the others), keeping its coverage counts."""
+        enabled = self._enabled
+        for cell, acts in self._fcells:
+            for ac in acts:
+                enabled[ac] += cell[0]
+        self._fcells = []
+        for places in self._ftl:
+            places[:] = [_NO_STEPS] * len(places)
+        self._ftab_size = 0
 
     def successors(self, st: tuple[int, ...]) -> Iterator[tuple[Label, tuple[int, ...]]]:  # type: ignore[override]
         n = self._n
@@ -1418,6 +1527,9 @@ class FlatRaft(CompiledRaft):
             for m in msgs:
                 yield ("DropMessage", self._msg_val[m]), (*st[:n], self._rem(b, m), *tail)
 
+
+#: An empty step cache shared by every (server, place) not met yet (never written to).
+_NO_STEPS: dict[int, Any] = {}
 
 #: Invariants of ``properties.py`` that are conjunctions over pairs of servers (no ghost).
 PAIR_INVARIANTS = frozenset(
@@ -1733,13 +1845,14 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
 
 
 def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) -> str:
-    """The source of the cached ``expand`` for ``n`` servers (see ``FlatRaft._learn``).
+    """The source of the cached ``expand`` for ``n`` servers (see ``FlatRaft._prepare``).
 
-    A state whose servers were all checked before (``svinfo``) and whose every (server, place,
-    bag) was met before (``ftab``) needs no property check for its local steps: they depend on
-    nothing else, and passed then. Its local steps reduce to the in-bounds successors listed
-    in the cache, in the order the slow path appends them. Any other state takes the slow path
-    (``_flat_source``), which checks and raises in the reference's order, then is learnt.
+    A state whose server tuple (``svinfo``) and every (server, place, bag) (``ftl``) passed
+    their checks before needs no check for its local steps or the message checks of its
+    receipts: they read nothing else. Its local steps reduce to the in-bounds successors listed
+    in the cache, in the order the slow path appends them. A state not cached yet is checked
+    and cached by ``_prepare``; if a check fails it takes the slow path (``_flat_source``),
+    which raises the first violation in the reference's order.
     """
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
@@ -1747,10 +1860,12 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     w: list[str] = []
     a = w.append
     a("def make(self):")
-    a("    ftab_get = self._ftab.get")
+    for i in range(n):
+        a(f"    ftl{i} = self._ftl[{i}]")
+    a("    bag_md = self._bag_md")
     a("    svinfo_get = self._svinfo.get")
     a("    slow = self._slow_expand_parts" if parts else "    slow = self._slow_expand")
-    a("    learn = self._learn")
+    a("    prepare = self._prepare")
     a("    rtab_get = self._rtab.get")
     a("    pok_get = self._pok.get")
     a("    cand_get = self._cand.get")
@@ -1809,14 +1924,17 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a(f"            sv0 = ({servers},)")
     a("            inf = svinfo_get(sv0)")
     for i in range(n):
-        a(f"            f{i} = ftab_get((({S[i]} * N + {i}) << 32) | b)")
+        a(f"            f{i} = ftl{i}[{S[i]}].get(b)")
     cond = " or ".join(["inf is None"] + [f"f{i} is None" for i in range(n)])
     a(f"            if {cond}:")
-    a("                self.reached = reached")
-    a(f"                generated += {slow_call}")
-    a("                reached = self.reached")
-    a("                learn(st)")
-    a("                continue")
+    a("                inf = prepare(st)")
+    a("                if inf is None:")
+    a("                    self.reached = reached")
+    a(f"                    generated += {slow_call}")
+    a("                    reached = self.reached")
+    a("                    continue")
+    for i in range(n):
+        a(f"                f{i} = ftl{i}[{S[i]}][b]")
     a("            cs0 = inf[0]")
     if hist:
         a("            a2 = inf[1].get(A)")
@@ -1884,73 +2002,33 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             a(f"                    succs_append(({replaced}, b2))")
         a("                acts_append(ac)")
         a("                parents_append(pos)")
-    a("            msgs = bag_msgs[b]")
-    a("            if not msgs:")
+    a("            md = bag_md[b]")
+    a("            if not md:")
     a("                continue")
-    a("            for m in msgs:")
-    a("                i = dest[m]")
-    a("                sid = st[i]")
-    a("                e = rtab_get((sid << 32) | m)")
-    a("                if e is None:")
-    a("                    e = receipt(st, m)")
-    a("                if not e:")
+    a(f"            fs = ({', '.join(f'f{i}[4]' for i in range(n))})")
+    a("            for k, i in md:")
+    a("                it = fs[i][k]")
+    a("                if it is None:")
     a("                    continue")
-    a("                generated += 1")
-    a("                ac, x, op, r, note = e")
-    a("                enabled[ac] += 1")
-    a("                if op == 0:")
-    a("                    b2 = b")
-    a("                elif op == 1:")
-    a("                    b2 = rem_get((b << 32) | m)")
-    a("                    if b2 is None:")
-    a("                        b2 = rem(b, m)")
-    a("                else:")
-    a("                    b2 = apply(b, m, op, r)")
-    a("                if x != sid:")
-    a("                    for k in range(N):")
-    a("                        if k != i:")
-    a("                            v = pok_get((x << 32) | st[k])")
-    a("                            if v is None:")
-    a("                                v = pair_ok(x, st[k])")
-    a("                            if not v:")
-    a("                                self._broken_recv(st, m)")
-    a("                    if whole and lcs[x] != lcs[sid]:")
-    a("                        kk = lcs[x]")
-    a("                        for k in range(N):")
-    a("                            if k != i:")
-    a("                                kk = (kk << 24) | lcs[st[k]]")
-    a("                        v = wok_get(kk)")
+    a("                ac, x, b2, moved, inb, brel, m, others = it")
+    a("                if moved:")
+    a("                    for o in others:")
+    a("                        v = pok_get((x << 32) | st[o])")
     a("                        if v is None:")
-    a("                            v = whole_ok(kk, (x, *[st[k] for k in range(N) if k != i]))")
+    a("                            v = pair_ok(x, st[o])")
     a("                        if not v:")
     a("                            self._broken_recv(st, m)")
-    a("                if x != sid or op == 2:")
-    a("                    v = mok_get((((b2 << 32) | x) << 8) | i)")
-    a("                    if v is None:")
-    a("                        v = msg_ok(b2, i, x)")
-    a("                    if not v:")
-    a("                        self._broken_recv(st, m)")
-    a("                    if not srv_inb[x] or not bag_inb[b2]:")
+    a("                    if whole and lcs[x] != lcs[st[i]]:")
+    a("                        kk = lcs[x]")
+    a("                        for o in others:")
+    a("                            kk = (kk << 24) | lcs[st[o]]")
+    a("                        v = wok_get(kk)")
+    a("                        if v is None:")
+    a("                            v = whole_ok(kk, (x, *[st[o] for o in others]))")
+    a("                        if not v:")
+    a("                            self._broken_recv(st, m)")
+    a("                    if not inb:")
     a("                        continue")
-    a("                if pending and note:")
-    a("                    reached |= note")
-    a("                brel = brel_get(b2)")
-    a("                if brel is None:")
-    a("                    brel = brel_all(b2)")
-    a("                if x == sid:")
-    a("                    cs = cs0")
-    a("                    if single:")
-    if hist:
-        a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
-        a("                    else:")
-        a("                        key = multi_key(cs0, b2, A2, E)")
-    else:
-        a("                        key = hash((ck0, brel[pi0]))")
-        a("                    else:")
-        a("                        key = multi_key(cs0, b2)")
-    a("                    keys_append(key)")
-    a(f"                    succs_append(({servers}, b2{tail}))")
-    a("                else:")
     a("                    if i == 0:")
     a(f"                        sv = ({', '.join('x' if k == 0 else S[k] for k in range(n))},)")
     for i in range(1, n):
@@ -1971,9 +2049,25 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("                        key = multi_key(cs, b2)")
     a("                    keys_append(key)")
     a(f"                    succs_append((*sv, b2{tail}))")
+    a("                else:")
+    a("                    if not inb:")
+    a("                        continue")
+    a("                    cs = cs0")
+    a("                    if single:")
+    if hist:
+        a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+        a("                    else:")
+        a("                        key = multi_key(cs0, b2, A2, E)")
+    else:
+        a("                        key = hash((ck0, brel[pi0]))")
+        a("                    else:")
+        a("                        key = multi_key(cs0, b2)")
+    a("                    keys_append(key)")
+    a(f"                    succs_append(({servers}, b2{tail}))")
     a("                acts_append(ac)")
     a("                parents_append(pos)")
     if faults:
+        a("            msgs = bag_msgs[b]")
         a("            nmsgs = len(msgs)")
         a("            generated += 2 * nmsgs")
         a("            enabled[a_dup] += nmsgs")
