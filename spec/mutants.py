@@ -99,7 +99,7 @@ OPTION_MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             name="append-ignores-conflicts",
-            breaks="LeaderCompleteness",
+            breaks="ElectableLogsHoldCommitted",
             description=(
                 "A follower handling a request of several entries skips rule 3 (delete a "
                 "conflicting entry and all that follow it) and acknowledges a match it does not "
@@ -109,7 +109,7 @@ OPTION_MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             name="compact-uncommitted",
-            breaks="LeaderCompleteness",
+            breaks="ElectableLogsHoldCommitted",
             description=(
                 "Compact snapshots entries that are not committed yet; after a restart the "
                 "server counts what its snapshot covers as committed, though no majority holds "
