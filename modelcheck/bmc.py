@@ -31,6 +31,7 @@ from ..spec.symbolic import (
     model_value,
     within_bounds,
 )
+from .bitvec import BitVecRewriter, bv_value, width_for
 from .result import Step, Violation
 from .trace import replay
 
@@ -78,13 +79,11 @@ class BmcResult:
 
 
 def _decode(
-    p: Params,
     states: list[SymState],
     steps: list[list[actions_z3.Step]],
     choices: list[Any],
-    model: z3.ModelRef,
+    value: Callable[[Any], Any],
 ) -> list[Step]:
-    value = model_value(model)
     trace: list[Step] = [(None, concrete_state(states[0], value))]
     for t, choice in enumerate(choices):
         step = steps[t][value(choice)]
@@ -93,7 +92,214 @@ def _decode(
     return trace
 
 
+def _broken(
+    names: Sequence[str], reach: str | None, states: list[SymState]
+) -> list[tuple[str, str, Any]]:
+    """What the newest state (or step) may break: (property, kind, formula that it is broken)."""
+    s = states[-1]
+    if reach is not None:
+        return [(reach, "witness", SOMETIMES[reach](s))]
+    broken = [(name, "invariant", z3.Not(INVARIANTS[name](s))) for name in names]
+    if len(states) > 1:
+        broken += [
+            (name, "action", z3.Not(fn(states[-2], s))) for name, fn in ACTION_PROPERTIES.items()
+        ]
+    return broken
+
+
+# Actions that change one server's variables only, reading that server's variables and the
+# bag (which they leave alone): two of them on different servers commute.
+_LOCAL_ACTIONS = frozenset(
+    {"Timeout", "Restart", "BecomeLeader", "ClientRequest", "AdvanceCommitIndex", "UpdateTerm"}
+)
+
+
+class _Unrolling:
+    """The transition relation and the properties over two template states, built and rewritten
+    into bit-vectors once; each depth instantiates them by substitution (Z3's C API), which is
+    much cheaper than building them again over that depth's states."""
+
+    def __init__(
+        self, p: Params, names: Sequence[str], reach: str | None, symmetry: bool, por: bool
+    ) -> None:
+        self.p = p
+        self.shape = shape = Shape.for_params(p)
+        self.symmetry, self.por = symmetry, por
+        a, b = SymState.fresh(shape, "a."), SymState.fresh(shape, "b.")
+        choice = z3.Int("choice")
+        tr = actions_z3.transition(p, a, b, choice, merge_receivers=True)
+        self.steps = tr.steps
+        self.choice_width = (len(tr.steps) + 1).bit_length() + 1
+        self.rewrite = rw = BitVecRewriter(width_for(shape), {"choice": self.choice_width})
+        self._a = [rw(t) for t in a.terms()]
+        self._b = [rw(t) for t in b.terms()]
+        self._choice = rw(choice)
+        self._step = rw(z3.And(within_bounds(p, a), tr.formula))
+        if reach is not None:
+            self._invariants = [(reach, "witness", rw(SOMETIMES[reach](a)))]
+        else:
+            self._invariants = [(n, "invariant", rw(z3.Not(INVARIANTS[n](a)))) for n in names]
+        self._actions = (
+            []
+            if reach is not None
+            else [(n, "action", rw(z3.Not(fn(a, b)))) for n, fn in ACTION_PROPERTIES.items()]
+        )
+        servers = range(p.servers)
+        # Which servers step k involves: the servers among its arguments, or the sender and
+        # the receiver of the message in its slot.
+        involved: list[list[Any]] = [[] for _ in servers]
+        local: list[list[Any]] = [[] for _ in servers]
+        for k, step in enumerate(self.steps):
+            taken = choice == k
+            if step.slot is not None:
+                m = a.slots[step.slot]
+                for i in servers:
+                    who = z3.Or(m.mdest == i, m.msource == i)
+                    involved[i].append(z3.And(taken, who))
+                    if step.name in _LOCAL_ACTIONS:
+                        local[i].append(z3.And(taken, m.mdest == i))
+                continue
+            mine = step.args[:1] if step.name == "ClientRequest" else step.args
+            for i in set(mine):
+                involved[i].append(taken)
+            if step.name in _LOCAL_ACTIONS:
+                local[step.args[0]].append(taken)
+        self._involved = [rw(z3.Or(x)) for x in involved]
+        self._local = [rw(z3.Or(x)) for x in local]
+        # Per depth, once built: the states (integer constants, for decoding), their
+        # bit-vector terms, the choices, and for each server whether it has been involved.
+        init = _concrete_terms(shape, concrete_values(shape, init_state(p)))
+        self.states: list[SymState] = [init]
+        self.bv: list[list[Any]] = [[rw(t) for t in self.states[0].terms()]]
+        self.choices: list[Any] = []
+        self.seen: list[list[Any]] = [[z3.BoolVal(False)] * p.servers]
+        self.local: list[list[Any]] = []
+
+    def _at(self, formula: Any, t: int, after: bool = False, choice: bool = False) -> Any:
+        pairs = list(zip(self._a, self.bv[t], strict=True))
+        if after:
+            pairs += list(zip(self._b, self.bv[t + 1], strict=True))
+        if choice:
+            pairs.append((self._choice, self.rw_choice(t)))
+        return z3.substitute(formula, *pairs)
+
+    def rw_choice(self, t: int) -> Any:
+        return z3.BitVec(f"choice{t}", self.choice_width)
+
+    def broken(self) -> list[tuple[str, str, Any]]:
+        """What the newest state (or step) may break: (property, kind, bit-vector formula)."""
+        d = len(self.states) - 1
+        out = [(n, k, self._at(f, d)) for n, k, f in self._invariants]
+        if d > 0:
+            out += [(n, k, self._at(f, d - 1, after=True)) for n, k, f in self._actions]
+        return out
+
+    def extend(self) -> list[Any]:
+        """Add a step from the newest state to a new one; returns the constraints it adds."""
+        t = len(self.states) - 1
+        nxt = SymState.fresh(self.shape, f"s{t + 1}.")
+        self.rewrite.widths[f"choice{t}"] = self.choice_width
+        self.states.append(nxt)
+        self.bv.append([self.rewrite(x) for x in nxt.terms()])
+        self.choices.append(z3.Int(f"choice{t}"))
+        out = [self._at(self._step, t, after=True, choice=True)]
+        involved = [self._at(x, t, choice=True) for x in self._involved]
+        before = self.seen[t]
+        if self.symmetry:
+            # Servers are interchangeable (the initial state, the actions and the properties
+            # treat them alike), so every behaviour can be renamed so that servers are first
+            # involved in the order of their ids. Demanding it prunes the others.
+            for i in range(self.p.servers - 1):
+                out.append(z3.Implies(involved[i + 1], z3.Or(before[i], involved[i])))
+        self.seen.append([z3.Or(x, y) for x, y in zip(before, involved, strict=True)])
+        self.local.append([self._at(x, t, choice=True) for x in self._local])
+        if self.por and t >= 2:
+            # Two local actions on different servers, both involved before, commute and do
+            # not change the order in which servers are first involved: keep only the order
+            # with the lower id first. The pair of steps t-2, t-1 is constrained only now that
+            # state t is expanded, hence within the bounds: the state between the two steps of
+            # the swapped order then is too (its servers are those of states t-2 and t).
+            first, second, seen = self.local[t - 2], self.local[t - 1], self.seen[t - 2]
+            for x in range(self.p.servers):
+                for y in range(x):
+                    out.append(z3.Not(z3.And(first[x], second[y], seen[x], seen[y])))
+        return out
+
+
+def _concrete_terms(shape: Shape, values: Sequence[Any]) -> SymState:
+    return SymState(shape).with_terms(
+        [z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v) for v in values]
+    )
+
+
 def bmc(
+    p: Params,
+    depth: int,
+    *,
+    invariants: Sequence[str] | None = None,
+    reach: str | None = None,
+    max_seconds: float | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    engine: str = "bv",
+    symmetry: bool = True,
+    por: bool = True,
+) -> BmcResult:
+    """Search for a behaviour of at most ``depth`` steps that breaks a property.
+
+    ``invariants`` defaults to every invariant with a Z3 formula; the action properties are
+    always checked. With ``reach`` (a sometimes property, e.g. "LeaderElected") the search is
+    for a shortest behaviour reaching it instead, reported as a violation of kind "witness".
+    ``progress(depth, seconds)`` is called after each depth is done. ``engine`` "int" is the
+    earlier integer-arithmetic search, kept for comparison.
+    """
+    check_supported(p)
+    if engine == "int":
+        return _bmc_int(
+            p, depth, invariants=invariants, reach=reach, max_seconds=max_seconds,
+            progress=progress,
+        )
+    if engine != "bv":
+        raise ValueError(f"unknown engine {engine!r}")
+    names = list(invariants) if invariants is not None else list(INVARIANTS)
+    start = perf_counter()
+    u = _Unrolling(p, names, reach, symmetry, por)
+    solver = z3.SolverFor("QF_BV")
+    per_depth: list[float] = []
+    for d in range(depth + 1):
+        if max_seconds is not None and perf_counter() - start > max_seconds:
+            return BmcResult("incomplete", d - 1, perf_counter() - start, None, per_depth)
+        t0 = perf_counter()
+        broken = u.broken()
+        bad = z3.Or([b for _, _, b in broken])
+        goal = z3.Bool(f"goal{d}")
+        solver.add(z3.Implies(goal, bad))
+        outcome = solver.check(goal)
+        if outcome == z3.sat:
+            model = solver.model()
+            value = bv_value(model, u.rewrite)
+            trace = _decode(u.states, [u.steps] * d, u.choices, value)
+            name, kind = next(
+                (n, k) for n, k, b in broken if z3.is_true(model.eval(b, model_completion=True))
+            )
+            replay(RaftModel(p, symmetry=False), trace)
+            per_depth.append(perf_counter() - t0)
+            return BmcResult(
+                "violation", d, perf_counter() - start, Violation(name, kind, trace), per_depth
+            )
+        if outcome != z3.unsat:
+            raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {solver.reason_unknown()}")
+        # Nothing breaks at depth d in any behaviour: say so, so later depths need not
+        # rediscover it.
+        solver.add(z3.Not(bad))
+        if d < depth:
+            solver.add(u.extend())
+        per_depth.append(perf_counter() - t0)
+        if progress is not None:
+            progress(d, perf_counter() - start)
+    return BmcResult("ok", depth, perf_counter() - start, None, per_depth)
+
+
+def _bmc_int(
     p: Params,
     depth: int,
     *,
@@ -142,7 +348,7 @@ def bmc(
         outcome = solver.check()
         if outcome == z3.sat:
             model = solver.model()
-            trace = _decode(p, states, steps, choices, model)
+            trace = _decode(states, steps, choices, model_value(model))
             name, kind = next(
                 (n, k) for n, k, b in broken if z3.is_true(model.eval(b, model_completion=True))
             )
