@@ -108,10 +108,18 @@ def _broken(
 
 
 # Actions that change one server's variables only, reading that server's variables and the
-# bag (which they leave alone): two of them on different servers commute.
+# bag (which they leave alone), and actions that only add a message to the bag, reading their
+# sender's variables. Two of them commute when they are on different servers or are both sends.
 _LOCAL_ACTIONS = frozenset(
     {"Timeout", "Restart", "BecomeLeader", "ClientRequest", "AdvanceCommitIndex", "UpdateTerm"}
 )
+_SEND_ACTIONS = frozenset({"RequestVote", "AppendEntries"})
+
+
+def _independent(x: tuple[int, int], y: tuple[int, int]) -> bool:
+    """Whether steps of keys x and y (actor, destination; a local step's destination is its
+    actor) commute: different actors, or two sends."""
+    return x[0] != y[0] or (x[0] != x[1] and y[0] != y[1])
 
 
 class _Unrolling:
@@ -148,7 +156,8 @@ class _Unrolling:
         # Which servers step k involves: the servers among its arguments, or the sender and
         # the receiver of the message in its slot.
         involved: list[list[Any]] = [[] for _ in servers]
-        local: list[list[Any]] = [[] for _ in servers]
+        keys = [(i, j) for i in servers for j in servers]
+        keyed: dict[tuple[int, int], list[Any]] = {key: [] for key in keys}
         for k, step in enumerate(self.steps):
             taken = choice == k
             if step.slot is not None:
@@ -157,15 +166,18 @@ class _Unrolling:
                     who = z3.Or(m.mdest == i, m.msource == i)
                     involved[i].append(z3.And(taken, who))
                     if step.name in _LOCAL_ACTIONS:
-                        local[i].append(z3.And(taken, m.mdest == i))
+                        keyed[i, i].append(z3.And(taken, m.mdest == i))
                 continue
             mine = step.args[:1] if step.name == "ClientRequest" else step.args
             for i in set(mine):
                 involved[i].append(taken)
             if step.name in _LOCAL_ACTIONS:
-                local[step.args[0]].append(taken)
+                keyed[step.args[0], step.args[0]].append(taken)
+            elif step.name in _SEND_ACTIONS:
+                keyed[step.args[0], step.args[1]].append(taken)
         self._involved = [rw(z3.Or(x)) for x in involved]
-        self._local = [rw(z3.Or(x)) for x in local]
+        self._keys = keys
+        self._keyed = [rw(z3.Or(keyed[key])) for key in keys]
         # Per depth, once built: the states (integer constants, for decoding), their
         # bit-vector terms, the choices, and for each server whether it has been involved.
         init = _concrete_terms(shape, concrete_values(shape, init_state(p)))
@@ -173,7 +185,8 @@ class _Unrolling:
         self.bv: list[list[Any]] = [[rw(t) for t in self.states[0].terms()]]
         self.choices: list[Any] = []
         self.seen: list[list[Any]] = [[z3.BoolVal(False)] * p.servers]
-        self.local: list[list[Any]] = []
+        self.keyed: list[list[Any]] = []
+        self.involved: list[list[Any]] = []
 
     def _at(self, formula: Any, t: int, after: bool = False, choice: bool = False) -> Any:
         pairs = list(zip(self._a, self.bv[t], strict=True))
@@ -212,17 +225,22 @@ class _Unrolling:
             for i in range(self.p.servers - 1):
                 out.append(z3.Implies(involved[i + 1], z3.Or(before[i], involved[i])))
         self.seen.append([z3.Or(x, y) for x, y in zip(before, involved, strict=True)])
-        self.local.append([self._at(x, t, choice=True) for x in self._local])
+        self.keyed.append([self._at(x, t, choice=True) for x in self._keyed])
+        self.involved.append(involved)
         if self.por and t >= 2:
-            # Two local actions on different servers, both involved before, commute and do
-            # not change the order in which servers are first involved: keep only the order
-            # with the lower id first. The pair of steps t-2, t-1 is constrained only now that
-            # state t is expanded, hence within the bounds: the state between the two steps of
-            # the swapped order then is too (its servers are those of states t-2 and t).
-            first, second, seen = self.local[t - 2], self.local[t - 1], self.seen[t - 2]
-            for x in range(self.p.servers):
-                for y in range(x):
-                    out.append(z3.Not(z3.And(first[x], second[y], seen[x], seen[y])))
+            # Two commuting steps whose servers were all involved before: keep only the order
+            # with the lower key first (swapping them changes no first involvement, so the
+            # renaming above still holds). The pair of steps t-2, t-1 is constrained only now
+            # that state t is expanded, hence within the bounds: the state between the two steps
+            # of the swapped order then is too (its servers are those of states t-2 and t, its
+            # bag between theirs, as the steps only add messages).
+            first, second, seen = self.keyed[t - 2], self.keyed[t - 1], self.seen[t - 2]
+            pairs = zip(self.involved[t - 2], self.involved[t - 1], seen, strict=True)
+            known = z3.And([z3.Implies(z3.Or(a, b), s) for a, b, s in pairs])
+            for x, kx in enumerate(self._keys):
+                for y, ky in enumerate(self._keys):
+                    if ky < kx and _independent(kx, ky):
+                        out.append(z3.Not(z3.And(first[x], second[y], known)))
         return out
 
 
