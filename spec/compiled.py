@@ -850,6 +850,7 @@ class FlatRaft(CompiledRaft):
         self._ftab_size = 0
         self._fcells: list[tuple[list[int], tuple[int, ...]]] = []
         self._svinfo: dict[tuple[int, ...], tuple[Any, dict[int, tuple[int, int]]]] = {}
+        self._okc: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
         self._brel: dict[int, tuple[int, ...]] = {}
         self._els_rel_all: dict[int, tuple[int, ...]] = {}
         self._bag_md: list[tuple[tuple[int, int], ...]] = []
@@ -1457,6 +1458,13 @@ class FlatRaft(CompiledRaft):
             self._ftab_size += 1
         return inf
 
+    def _ok_servers(self, sv: tuple[int, ...], cs: tuple[tuple[int, int], ...]) -> None:
+        """Remember that every pair of servers ``sv`` passed the pair and whole-state checks
+        (they came from a checked state by a step whose new server passed them)."""
+        if len(self._okc) >= self.CAND_CACHE:
+            self._okc.clear()
+        self._okc[sv] = cs
+
     def _servers_ok(self, st: tuple[int, ...]) -> bool:
         """The pair and whole-state checks of every local step of ``st`` (they read only its
         servers)."""
@@ -1866,6 +1874,8 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    svinfo_get = self._svinfo.get")
     a("    slow = self._slow_expand_parts" if parts else "    slow = self._slow_expand")
     a("    prepare = self._prepare")
+    a("    okc_get = self._okc.get")
+    a("    ok_servers = self._ok_servers")
     a("    rtab_get = self._rtab.get")
     a("    pok_get = self._pok.get")
     a("    cand_get = self._cand.get")
@@ -2012,31 +2022,38 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("                    continue")
     a("                ac, x, b2, moved, inb, brel, m, others = it")
     a("                if moved:")
-    a("                    for o in others:")
-    a("                        v = pok_get((x << 32) | st[o])")
-    a("                        if v is None:")
-    a("                            v = pair_ok(x, st[o])")
-    a("                        if not v:")
-    a("                            self._broken_recv(st, m)")
-    a("                    if whole and lcs[x] != lcs[st[i]]:")
-    a("                        kk = lcs[x]")
-    a("                        for o in others:")
-    a("                            kk = (kk << 24) | lcs[st[o]]")
-    a("                        v = wok_get(kk)")
-    a("                        if v is None:")
-    a("                            v = whole_ok(kk, (x, *[st[o] for o in others]))")
-    a("                        if not v:")
-    a("                            self._broken_recv(st, m)")
-    a("                    if not inb:")
-    a("                        continue")
     a("                    if i == 0:")
     a(f"                        sv = ({', '.join('x' if k == 0 else S[k] for k in range(n))},)")
     for i in range(1, n):
         a(f"                    elif i == {i}:")
         a(f"                        sv = ({', '.join('x' if k == i else S[k] for k in range(n))},)")
-    a("                    cs = cand_get(sv)")
+    # A server tuple whose every pair passed (and the whole-state check): the checks of a
+    # receipt that leads to it pass. Kept with its symmetry candidates, needed next.
+    a("                    cs = okc_get(sv)")
     a("                    if cs is None:")
-    a("                        cs = candidates(sv)")
+    a("                        for o in others:")
+    a("                            v = pok_get((x << 32) | st[o])")
+    a("                            if v is None:")
+    a("                                v = pair_ok(x, st[o])")
+    a("                            if not v:")
+    a("                                self._broken_recv(st, m)")
+    a("                        if whole and lcs[x] != lcs[st[i]]:")
+    a("                            kk = lcs[x]")
+    a("                            for o in others:")
+    a("                                kk = (kk << 24) | lcs[st[o]]")
+    a("                            v = wok_get(kk)")
+    a("                            if v is None:")
+    a("                                v = whole_ok(kk, (x, *[st[o] for o in others]))")
+    a("                            if not v:")
+    a("                                self._broken_recv(st, m)")
+    a("                        if not inb:")
+    a("                            continue")
+    a("                        cs = cand_get(sv)")
+    a("                        if cs is None:")
+    a("                            cs = candidates(sv)")
+    a("                        ok_servers(sv, cs)")
+    a("                    elif not inb:")
+    a("                        continue")
     a("                    if len(cs) == 1:")
     a("                        pi, ck = cs[0]")
     if hist:
