@@ -566,29 +566,27 @@ LEMMAS: dict[str, Lemma] = {
     )
 }
 
+# One leader per term: what ElectionSafety needs, and what LogMatching builds on.
+_ELECTION = (
+    "VotesGrantedAreVotes",
+    "GrantedResponsesAreVotes",
+    "ActiveVotesDisjoint",
+    "GrantedResponseNotCountedElsewhere",
+    "GrantedResponsesOneCandidate",
+    "LeaderHasQuorum",
+)
+
 #: The lemmas `raftmc prove --invariant NAME` uses unless --lemma or --no-lemmas says otherwise.
 DEFAULT_LEMMAS: dict[str, Sequence[str]] = {
-    "ElectionSafety": (
-        "VotesGrantedAreVotes",
-        "GrantedResponsesAreVotes",
-        "ActiveVotesDisjoint",
-        "GrantedResponseNotCountedElsewhere",
-        "GrantedResponsesOneCandidate",
-        "LeaderHasQuorum",
-    ),
+    "ElectionSafety": _ELECTION,
     # Only the leader of a term creates that term's entries (LeaderHoldsEntriesOfItsTerm); a
     # term has at most one leader, and once it had one no candidate of the term can win
-    # (the election lemmas above, ElectedTerms*); requests carry entries that match logs.
+    # (the election lemmas, ElectedTerms*); requests carry entries that match logs.
     "LogMatching": (
         "EntryTermsAtMostCurrentTerm",
         "MessageTermsAtMostSenderTerm",
         "AppendEntriesMatchLogs",
-        "VotesGrantedAreVotes",
-        "GrantedResponsesAreVotes",
-        "ActiveVotesDisjoint",
-        "GrantedResponseNotCountedElsewhere",
-        "GrantedResponsesOneCandidate",
-        "LeaderHasQuorum",
+        *_ELECTION,
         "VotesForServersOfTheTerm",
         "ElectedTermsHaveVoterMajority",
         "ElectedTermsNoSecondWinner",
