@@ -851,6 +851,8 @@ class FlatRaft(CompiledRaft):
         self._fcells: list[tuple[list[int], tuple[int, ...]]] = []
         self._svinfo: dict[tuple[int, ...], tuple[Any, dict[int, tuple[int, int]]]] = {}
         self._okc: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
+        self._pxs: dict[int, tuple[int, ...]] = {}
+        self._pgok: dict[int, bool] = {}
         self._brel: dict[int, tuple[int, ...]] = {}
         self._els_rel_all: dict[int, tuple[int, ...]] = {}
         self._bag_md: list[tuple[tuple[int, int], ...]] = []
@@ -1467,29 +1469,53 @@ class FlatRaft(CompiledRaft):
 
     def _servers_ok(self, st: tuple[int, ...]) -> bool:
         """The pair and whole-state checks of every local step of ``st`` (they read only its
-        servers)."""
+        servers; the slow path repeats them in order if one fails)."""
         n = self._n
-        pok = self._pok
         lcs = self._srv_lc
+        pgok = self._pgok
         for i in range(n):
             sid = st[i]
+            skey = sid * n + i
             others = [st[k] for k in range(n) if k != i]
-            for e in self._stab[sid * n + i]:
-                x = e[1]
-                if x == sid:
-                    continue
-                for y in others:
-                    v = pok.get((x << _SHIFT) | y)
-                    if not (self._pair_ok(x, y) if v is None else v):
-                        return False
-                if self._whole and lcs[x] != lcs[sid]:
-                    kk = lcs[x]
-                    for y in others:
-                        kk = (kk << 24) | lcs[y]
-                    v = self._wok.get(kk)
-                    if not (self._whole_ok(kk, (x, *others)) if v is None else v):
-                        return False
+            for y in others:
+                v = pgok.get((skey << _SHIFT) | y)
+                if not (self._moved_ok(skey, y) if v is None else v):
+                    return False
+            if self._whole:
+                for x in self._moved(skey):
+                    if lcs[x] != lcs[sid]:
+                        kk = lcs[x]
+                        for y in others:
+                            kk = (kk << 24) | lcs[y]
+                        v = self._wok.get(kk)
+                        if not (self._whole_ok(kk, (x, *others)) if v is None else v):
+                            return False
         return True
+
+    def _moved(self, skey: int) -> tuple[int, ...]:
+        """The servers, other than its own, that the local steps of (server, place) lead to."""
+        xs = self._pxs.get(skey)
+        if xs is None:
+            sid = skey // self._n
+            xs = self._pxs[skey] = tuple(
+                dict.fromkeys(e[1] for e in self._stab[skey] if e[1] != sid)
+            )
+        return xs
+
+    def _moved_ok(self, skey: int, y: int) -> bool:
+        """Every server the local steps of (server, place) lead to passes the pair checks
+        with server ``y``."""
+        pok = self._pok
+        ok = True
+        for x in self._moved(skey):
+            v = pok.get((x << _SHIFT) | y)
+            if not (self._pair_ok(x, y) if v is None else v):
+                ok = False
+                break
+        if len(self._pgok) >= self.CAND_CACHE:
+            self._pgok.clear()
+        self._pgok[(skey << _SHIFT) | y] = ok
+        return ok
 
     def _forget_steps(self) -> None:
         """Empty the step cache (bounded like the others), keeping its coverage counts."""
@@ -1976,13 +2002,21 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         if hist:
             a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
             a("                    else:")
-            a("                        key = multi_key(cs0, b2, A2, E)")
+            a("                        key = None")
+            a("                        for pi, ck in cs0:")
+            a("                            kx = hash((ck, brel[pi], LH, eks0[pi]))")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
             a("                    keys_append(key)")
             a(f"                    succs_append(({servers}, b2, A2, E))")
         else:
             a("                        key = hash((ck0, brel[pi0]))")
             a("                    else:")
-            a("                        key = multi_key(cs0, b2)")
+            a("                        key = None")
+            a("                        for pi, ck in cs0:")
+            a("                            kx = hash((ck, brel[pi]))")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
             a("                    keys_append(key)")
             a(f"                    succs_append(({servers}, b2))")
         a("                else:")
@@ -1999,7 +2033,14 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             a("                            eks = eks_all(E2)")
             a("                        key = hash((ck, brel[pi], LH, eks[pi]))")
             a("                    else:")
-            a("                        key = multi_key(cs, b2, A2, E2)")
+            a("                        eks = eks_get(E2)")
+            a("                        if eks is None:")
+            a("                            eks = eks_all(E2)")
+            a("                        key = None")
+            a("                        for pi, ck in cs:")
+            a("                            kx = hash((ck, brel[pi], LH, eks[pi]))")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
             a("                    keys_append(key)")
             a(f"                    succs_append(({replaced}, b2, A2, E2))")
         else:
@@ -2007,7 +2048,11 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             a("                        pi, ck = cs[0]")
             a("                        key = hash((ck, brel[pi]))")
             a("                    else:")
-            a("                        key = multi_key(cs, b2)")
+            a("                        key = None")
+            a("                        for pi, ck in cs:")
+            a("                            kx = hash((ck, brel[pi]))")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
             a("                    keys_append(key)")
             a(f"                    succs_append(({replaced}, b2))")
         a("                acts_append(ac)")
@@ -2059,11 +2104,19 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     if hist:
         a("                        key = hash((ck, brel[pi], LH, eks0[pi]))")
         a("                    else:")
-        a("                        key = multi_key(cs, b2, A2, E)")
+        a("                        key = None")
+        a("                        for pi, ck in cs:")
+        a("                            kx = hash((ck, brel[pi], LH, eks0[pi]))")
+        a("                            if key is None or kx < key:")
+        a("                                key = kx")
     else:
         a("                        key = hash((ck, brel[pi]))")
         a("                    else:")
-        a("                        key = multi_key(cs, b2)")
+        a("                        key = None")
+        a("                        for pi, ck in cs:")
+        a("                            kx = hash((ck, brel[pi]))")
+        a("                            if key is None or kx < key:")
+        a("                                key = kx")
     a("                    keys_append(key)")
     a(f"                    succs_append((*sv, b2{tail}))")
     a("                else:")
@@ -2074,11 +2127,19 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     if hist:
         a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
         a("                    else:")
-        a("                        key = multi_key(cs0, b2, A2, E)")
+        a("                        key = None")
+        a("                        for pi, ck in cs0:")
+        a("                            kx = hash((ck, brel[pi], LH, eks0[pi]))")
+        a("                            if key is None or kx < key:")
+        a("                                key = kx")
     else:
         a("                        key = hash((ck0, brel[pi0]))")
         a("                    else:")
-        a("                        key = multi_key(cs0, b2)")
+        a("                        key = None")
+        a("                        for pi, ck in cs0:")
+        a("                            kx = hash((ck, brel[pi]))")
+        a("                            if key is None or kx < key:")
+        a("                                key = kx")
     a("                    keys_append(key)")
     a(f"                    succs_append(({servers}, b2{tail}))")
     a("                acts_append(ac)")
@@ -2099,18 +2160,26 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             if kind == "dup":
                 a("                if not bag_inb[b2]:")
                 a("                    continue")
+            a("                brel = brel_get(b2)")
+            a("                if brel is None:")
+            a("                    brel = brel_all(b2)")
             a("                if single:")
-            a("                    brel = brel_get(b2)")
-            a("                    if brel is None:")
-            a("                        brel = brel_all(b2)")
             if hist:
                 a("                    key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
                 a("                else:")
-                a("                    key = multi_key(cs0, b2, A2, E)")
+                a("                    key = None")
+                a("                    for pi, ck in cs0:")
+                a("                        kx = hash((ck, brel[pi], LH, eks0[pi]))")
+                a("                        if key is None or kx < key:")
+                a("                            key = kx")
             else:
                 a("                    key = hash((ck0, brel[pi0]))")
                 a("                else:")
-                a("                    key = multi_key(cs0, b2)")
+                a("                    key = None")
+                a("                    for pi, ck in cs0:")
+                a("                        kx = hash((ck, brel[pi]))")
+                a("                        if key is None or kx < key:")
+                a("                            key = kx")
             a("                keys_append(key)")
             a(f"                succs_append(({servers}, b2{tail}))")
             a(f"                acts_append({act})")
