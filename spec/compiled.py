@@ -856,6 +856,7 @@ class FlatRaft(CompiledRaft):
         self._brel: dict[int, tuple[int, ...]] = {}
         self._els_rel_all: dict[int, tuple[int, ...]] = {}
         self._bag_md: list[tuple[tuple[int, int], ...]] = []
+        self._bag_faults: list[tuple[tuple[int, int, tuple[int, ...]], ...] | None] = []
         for sid in range(len(self._srv_val)):
             self._srv_interned(sid)
         for b in range(len(self._bag_val)):
@@ -910,7 +911,27 @@ class FlatRaft(CompiledRaft):
             self._bag_interned(bid)
         return bid
 
+    def _fault_steps(self, b: int) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
+        """The in-bounds results of DuplicateMessage then DropMessage on bag ``b``, in the
+        slow path's order: (action, bag after, its relabelled hashes)."""
+        out = []
+        msgs = self._bag_msgs[b]
+        for m in msgs:
+            b2 = self._bag_add.get((b << _SHIFT) | m)
+            if b2 is None:
+                b2 = self._add(b, m)
+            if self._bag_inb[b2]:
+                out.append((self._a_dup, b2, self._brel.get(b2) or self._bag_rel_all(b2)))
+        for m in msgs:
+            b2 = self._bag_rem.get((b << _SHIFT) | m)
+            if b2 is None:
+                b2 = self._rem(b, m)
+            out.append((self._a_drop, b2, self._brel.get(b2) or self._bag_rel_all(b2)))
+        r = self._bag_faults[b] = tuple(out)
+        return r
+
     def _bag_interned(self, b: int) -> None:
+        self._bag_faults.append(None)
         # (position in the bag, destination) of each message: where its receipt is cached.
         self._bag_md.append(
             tuple((k, self._msg_dest[m]) for k, m in enumerate(self._bag_msgs[b]))
@@ -1901,6 +1922,8 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    slow = self._slow_expand_parts" if parts else "    slow = self._slow_expand")
     a("    prepare = self._prepare")
     a("    okc_get = self._okc.get")
+    a("    bag_faults = self._bag_faults")
+    a("    fault_steps = self._fault_steps")
     a("    ok_servers = self._ok_servers")
     a("    rtab_get = self._rtab.get")
     a("    pok_get = self._pok.get")
@@ -2145,45 +2168,35 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("                acts_append(ac)")
     a("                parents_append(pos)")
     if faults:
-        a("            msgs = bag_msgs[b]")
-        a("            nmsgs = len(msgs)")
+        # DuplicateMessage and DropMessage read only the bag: their in-bounds results are
+        # listed once per bag (``_fault_steps``).
+        a("            fi = bag_faults[b]")
+        a("            if fi is None:")
+        a("                fi = fault_steps(b)")
+        a("            nmsgs = len(md)")
         a("            generated += 2 * nmsgs")
         a("            enabled[a_dup] += nmsgs")
         a("            enabled[a_drop] += nmsgs")
         a("            cs = cs0")
-        for kind, op_get, op_fn, act in (("dup", "add_get", "add", "a_dup"),
-                                         ("drop", "rem_get", "rem", "a_drop")):
-            a("            for m in msgs:")
-            a(f"                b2 = {op_get}((b << 32) | m)")
-            a("                if b2 is None:")
-            a(f"                    b2 = {op_fn}(b, m)")
-            if kind == "dup":
-                a("                if not bag_inb[b2]:")
-                a("                    continue")
-            a("                brel = brel_get(b2)")
-            a("                if brel is None:")
-            a("                    brel = brel_all(b2)")
-            a("                if single:")
-            if hist:
-                a("                    key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
-                a("                else:")
-                a("                    key = None")
-                a("                    for pi, ck in cs0:")
-                a("                        kx = hash((ck, brel[pi], LH, eks0[pi]))")
-                a("                        if key is None or kx < key:")
-                a("                            key = kx")
-            else:
-                a("                    key = hash((ck0, brel[pi0]))")
-                a("                else:")
-                a("                    key = None")
-                a("                    for pi, ck in cs0:")
-                a("                        kx = hash((ck, brel[pi]))")
-                a("                        if key is None or kx < key:")
-                a("                            key = kx")
-            a("                keys_append(key)")
-            a(f"                succs_append(({servers}, b2{tail}))")
-            a(f"                acts_append({act})")
-            a("                parents_append(pos)")
+        a("            for ac, b2, brel in fi:")
+        a("                if single:")
+        if hist:
+            a("                    key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+        else:
+            a("                    key = hash((ck0, brel[pi0]))")
+        a("                else:")
+        a("                    key = None")
+        a("                    for pi, ck in cs0:")
+        if hist:
+            a("                        kx = hash((ck, brel[pi], LH, eks0[pi]))")
+        else:
+            a("                        kx = hash((ck, brel[pi]))")
+        a("                        if key is None or kx < key:")
+        a("                            key = kx")
+        a("                keys_append(key)")
+        a(f"                succs_append(({servers}, b2{tail}))")
+        a("                acts_append(ac)")
+        a("                parents_append(pos)")
     a("        if pending:")
     a("            self.reached = reached")
     a("        return generated")
