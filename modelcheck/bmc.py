@@ -1,12 +1,17 @@
 """``raftmc bmc``: bounded model checking of the Raft spec with Z3.
 
-The behaviours of at most K steps are unrolled: states s0 .. sK of fresh constants, s0 the
-initial state, each s(t+1) a successor of s(t) by the symbolic transition relation
-(``spec/actions_z3.py``), each expanded state within the bounds (the explicit checker expands
-only those too). Depth by depth, one incremental solver asks whether the newest state breaks an
-invariant or the newest step an action property. The first depth where it does is the length of
-a shortest counterexample, the same length the breadth-first checker finds; the behaviour is
+The behaviours of at most K steps are unrolled: states s0 .. sK, s0 the initial state, each
+s(t+1) a successor of s(t) by the symbolic transition relation (``spec/actions_z3.py``), each
+expanded state within the bounds (the explicit checker expands only those too). Depth by depth,
+one incremental solver asks, under an assumption, whether the newest state breaks an invariant
+or the newest step an action property. The first depth where it does is the length of a
+shortest counterexample, the same length the breadth-first checker finds; the behaviour is
 decoded into spec states and replayed through the explicit spec before it is shown.
+
+The formulas are rewritten into bit-vectors (``bitvec.py``) and solved by Z3's SAT core, which
+keeps what it learnt from one depth to the next. Two prunings keep one behaviour of each family
+that the properties cannot tell apart: servers are first involved in the order of their ids
+(symmetry), and adjacent commuting steps come in a fixed order (partial-order reduction).
 """
 
 from __future__ import annotations
@@ -28,16 +33,11 @@ from ..spec.symbolic import (
     SymState,
     concrete_state,
     concrete_values,
-    model_value,
     within_bounds,
 )
 from .bitvec import BitVecRewriter, bv_value, width_for
 from .result import Step, Violation
 from .trace import replay
-
-_PREPROCESS = z3.Then(
-    "simplify", "propagate-values", "solve-eqs", "elim-uncnstr", "simplify", "smt"
-)
 
 
 class SymbolicUnsupported(ValueError):
@@ -54,16 +54,6 @@ def check_supported(p: Params) -> None:
         raise SymbolicUnsupported(
             "the options beyond raft.tla (--batch, --prevote, ...) have no symbolic encoding"
         )
-
-
-def assign(sym: SymState, values: Sequence[Any]) -> Any:
-    """The formula "sym holds exactly these concrete values"."""
-    return z3.And(
-        [
-            (t if v else z3.Not(t)) if z3.is_bool(t) else t == int(v)
-            for t, v in zip(sym.terms(), values, strict=True)
-        ]
-    )
 
 
 @dataclass
@@ -90,21 +80,6 @@ def _decode(
         label = actions_z3.label_of(step, value, states[t])
         trace.append((label, concrete_state(states[t + 1], value)))
     return trace
-
-
-def _broken(
-    names: Sequence[str], reach: str | None, states: list[SymState]
-) -> list[tuple[str, str, Any]]:
-    """What the newest state (or step) may break: (property, kind, formula that it is broken)."""
-    s = states[-1]
-    if reach is not None:
-        return [(reach, "witness", SOMETIMES[reach](s))]
-    broken = [(name, "invariant", z3.Not(INVARIANTS[name](s))) for name in names]
-    if len(states) > 1:
-        broken += [
-            (name, "action", z3.Not(fn(states[-2], s))) for name, fn in ACTION_PROPERTIES.items()
-        ]
-    return broken
 
 
 # Actions that change one server's variables only, reading that server's variables and the
@@ -258,7 +233,6 @@ def bmc(
     reach: str | None = None,
     max_seconds: float | None = None,
     progress: Callable[[int, float], None] | None = None,
-    engine: str = "bv",
     symmetry: bool = True,
     por: bool = True,
 ) -> BmcResult:
@@ -267,17 +241,10 @@ def bmc(
     ``invariants`` defaults to every invariant with a Z3 formula; the action properties are
     always checked. With ``reach`` (a sometimes property, e.g. "LeaderElected") the search is
     for a shortest behaviour reaching it instead, reported as a violation of kind "witness".
-    ``progress(depth, seconds)`` is called after each depth is done. ``engine`` "int" is the
-    earlier integer-arithmetic search, kept for comparison.
+    ``progress(depth, seconds)`` is called after each depth is done. ``symmetry`` and ``por``
+    turn off the two prunings (for measuring them); neither changes what is found.
     """
     check_supported(p)
-    if engine == "int":
-        return _bmc_int(
-            p, depth, invariants=invariants, reach=reach, max_seconds=max_seconds,
-            progress=progress,
-        )
-    if engine != "bv":
-        raise ValueError(f"unknown engine {engine!r}")
     names = list(invariants) if invariants is not None else list(INVARIANTS)
     start = perf_counter()
     u = _Unrolling(p, names, reach, symmetry, por)
@@ -311,81 +278,6 @@ def bmc(
         solver.add(z3.Not(bad))
         if d < depth:
             solver.add(u.extend())
-        per_depth.append(perf_counter() - t0)
-        if progress is not None:
-            progress(d, perf_counter() - start)
-    return BmcResult("ok", depth, perf_counter() - start, None, per_depth)
-
-
-def _bmc_int(
-    p: Params,
-    depth: int,
-    *,
-    invariants: Sequence[str] | None = None,
-    reach: str | None = None,
-    max_seconds: float | None = None,
-    progress: Callable[[int, float], None] | None = None,
-) -> BmcResult:
-    """Search for a behaviour of at most ``depth`` steps that breaks a property.
-
-    ``invariants`` defaults to every invariant with a Z3 formula; the action properties are
-    always checked. With ``reach`` (a sometimes property, e.g. "LeaderElected") the search is
-    for a shortest behaviour reaching it instead, reported as a violation of kind "witness".
-    ``progress(depth, seconds)`` is called after each depth is done.
-    """
-    check_supported(p)
-    names = list(invariants) if invariants is not None else list(INVARIANTS)
-    shape = Shape.for_params(p)
-    start = perf_counter()
-    states = [SymState.fresh(shape, "s0.")]
-    constraints = [assign(states[0], concrete_values(shape, init_state(p)))]
-    steps: list[list[actions_z3.Step]] = []
-    choices: list[Any] = []
-    per_depth: list[float] = []
-    for d in range(depth + 1):
-        if max_seconds is not None and perf_counter() - start > max_seconds:
-            return BmcResult("incomplete", d - 1, perf_counter() - start, None, per_depth)
-        t0 = perf_counter()
-        s = states[d]
-        broken: list[tuple[str, str, Any]] = [
-            (name, "invariant", z3.Not(INVARIANTS[name](s))) for name in names
-        ]
-        if reach is not None:
-            broken = [(reach, "witness", SOMETIMES[reach](s))]
-        elif d > 0:
-            broken += [
-                (name, "action", z3.Not(fn(states[d - 1], s)))
-                for name, fn in ACTION_PROPERTIES.items()
-            ]
-        # A fresh solver per depth, behind tactics that substitute each state's defining
-        # equations away: measured 2-4x faster than one incremental solver with push/pop, whose
-        # incremental mode skips that preprocessing.
-        solver = _PREPROCESS.solver()
-        solver.add(constraints)
-        solver.add(z3.Or([b for _, _, b in broken]))
-        outcome = solver.check()
-        if outcome == z3.sat:
-            model = solver.model()
-            trace = _decode(states, steps, choices, model_value(model))
-            name, kind = next(
-                (n, k) for n, k, b in broken if z3.is_true(model.eval(b, model_completion=True))
-            )
-            replay(RaftModel(p, symmetry=False), trace)
-            per_depth.append(perf_counter() - t0)
-            return BmcResult(
-                "violation", d, perf_counter() - start, Violation(name, kind, trace), per_depth
-            )
-        if outcome != z3.unsat:
-            raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {solver.reason_unknown()}")
-        if d < depth:
-            constraints.append(within_bounds(p, s))
-            nxt = SymState.fresh(shape, f"s{d + 1}.")
-            choice = z3.Int(f"choice{d}")
-            tr = actions_z3.transition(p, s, nxt, choice, merge_receivers=True)
-            constraints.append(tr.formula)
-            states.append(nxt)
-            steps.append(tr.steps)
-            choices.append(choice)
         per_depth.append(perf_counter() - t0)
         if progress is not None:
             progress(d, perf_counter() - start)

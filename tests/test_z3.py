@@ -16,6 +16,7 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck import check, replay
+from raftkit.modelcheck.bitvec import BitVecRewriter, width_for
 from raftkit.modelcheck.bmc import bmc
 from raftkit.modelcheck.cli import main
 from raftkit.modelcheck.prove import predicate_of, prove
@@ -271,6 +272,52 @@ def test_symbolic_actions_give_the_same_successors(mutant, merge):
         assert _symbolic_successors(p, sym, steps, sub, s) == expected
 
 
+class _BitVecSubstitution:
+    """``Substitution``'s interface over the bit-vector forms ``raftmc bmc`` solves."""
+
+    def __init__(self, sym: SymState) -> None:
+        self.sym = sym
+        self.rewrite = BitVecRewriter(width_for(sym.shape))
+        self._consts = [self.rewrite(t) for t in sym.terms()]
+        self._pairs: list = []
+
+    def set_state(self, s: State) -> None:
+        values = concrete_values(self.sym.shape, s)
+        self._pairs = [
+            (c, z3.BoolVal(v) if z3.is_bool(c) else z3.BitVecVal(v, c.size()))
+            for c, v in zip(self._consts, values, strict=True)
+        ]
+
+    def value(self, term):
+        r = z3.simplify(z3.substitute(self.rewrite(term), *self._pairs))
+        if z3.is_true(r) or z3.is_false(r):
+            return z3.is_true(r)
+        return r.as_signed_long()
+
+
+_BV = _BitVecSubstitution(SymState.fresh(SHAPE, "v."))
+_BV_FORMULAS = {name: fn(_BV.sym) for name, fn in Z3_INVARIANTS.items()}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(states())
+def test_the_bit_vector_forms_keep_every_verdict(s):
+    _BV.set_state(s)
+    for p in INVARIANTS:
+        assert _BV.value(_BV_FORMULAS[p.name]) == p.fn(s), p.name
+
+
+@pytest.mark.parametrize("mutant", [None, *MUTANTS])
+def test_the_bit_vector_forms_give_the_same_successors(mutant):
+    p = Params(max_term=2, max_log=1, max_inflight=2, max_dup=2, faults=True, mutant=mutant)
+    sym = SymState.fresh(Shape.for_params(p), "t.")
+    steps = actions_z3.next_steps(p, sym, merge_receivers=True)
+    sub = _BitVecSubstitution(sym)
+    for s in _sample_reachable(p, 3, seed=len(mutant or "")):
+        expected = sorted(next_steps(p, s), key=repr)
+        assert _symbolic_successors(p, sym, steps, sub, s) == expected
+
+
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(states(Shape.for_params(Params(max_term=2, max_log=1, max_inflight=1))))
@@ -420,11 +467,7 @@ def _bfs_counterexample_length(p: Params) -> int:
     return len(result.violation.trace)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(MUTANTS))
-def test_bmc_finds_each_mutant_with_the_bfs_length(name):
-    # Hours or more per mutant: the shortest counterexamples are 18 to 26 steps long (about
-    # 56 for commit-old-term), and each BMC level costs about twice the one before.
+def _bmc_finds_with_the_bfs_length(name: str) -> None:
     m = MUTANTS[name]
     p = Params(mutant=name, **m.bounds)
     expected = _bfs_counterexample_length(p)
@@ -432,6 +475,27 @@ def test_bmc_finds_each_mutant_with_the_bfs_length(name):
     assert r.result == "violation"
     assert len(r.violation.trace) == expected
     replay(RaftModel(p, symmetry=False), r.violation.trace)
+
+
+# Mutants BMC finds with the breadth-first length in the default suite. Measured (2-core machine
+# shared with other jobs): forget-vote-on-restart (19 states), 57 s with its breadth-first run.
+QUICK_BMC_MUTANTS = ["forget-vote-on-restart"]
+
+
+@pytest.mark.parametrize("name", QUICK_BMC_MUTANTS)
+def test_bmc_finds_the_quick_mutants_with_the_bfs_length(name):
+    _bmc_finds_with_the_bfs_length(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [m for m in MUTANTS if m not in QUICK_BMC_MUTANTS])
+def test_bmc_finds_each_mutant_with_the_bfs_length(name):
+    # Not completed. truncate-on-any-append needs depth 17: on its bounds depth 15 was done
+    # after 245 s and depth 16 had not finished after 8 minutes more. The others need depth 24
+    # (entry-term-is-current-term), 25 (vote-without-log-check) and 41 (commit-old-term, at
+    # max term 4); on the default bounds each depth costs about twice the one before from
+    # depth 15 on (docs/z3-proofs.md).
+    _bmc_finds_with_the_bfs_length(name)
 
 
 def test_check_z3_reports_the_slowdown(capsys):
