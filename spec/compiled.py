@@ -796,6 +796,9 @@ class FlatRaft(CompiledRaft):
     #: Entries of each per-state cache (symmetry candidates, allLogs steps, message verdicts)
     #: before it is emptied: bounds the memory they take on very long runs.
     CAND_CACHE = 2_000_000
+    #: Entries of the step cache (``_prepare``) before it is emptied: each holds lists of
+    #: successors (~0.5 kB), and one is needed for about every fifth new state.
+    STEP_CACHE = 400_000
 
     def __init__(self, params: Params, symmetry: bool = True) -> None:
         super().__init__(params, symmetry)
@@ -1410,7 +1413,7 @@ class FlatRaft(CompiledRaft):
         sv = st[:n]
         if len(self._svinfo) >= self.CAND_CACHE:
             self._svinfo.clear()
-        if self._ftab_size >= self.CAND_CACHE:
+        if self._ftab_size >= self.STEP_CACHE:
             self._forget_steps()
         msgs = self._bag_msgs[b]
         try:
