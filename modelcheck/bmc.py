@@ -168,10 +168,10 @@ class _Unrolling:
         if after:
             pairs += list(zip(self._b, self.bv[t + 1], strict=True))
         if choice:
-            pairs.append((self._choice, self.rw_choice(t)))
+            pairs.append((self._choice, self._choice_at(t)))
         return z3.substitute(formula, *pairs)
 
-    def rw_choice(self, t: int) -> Any:
+    def _choice_at(self, t: int) -> Any:
         return z3.BitVec(f"choice{t}", self.choice_width)
 
     def broken(self) -> list[tuple[str, str, Any]]:
