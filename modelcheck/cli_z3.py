@@ -92,6 +92,17 @@ def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentPars
         "--depth", type=int, metavar="K", default=10, help="steps to search (default: 10)"
     )
     bmc.add_argument(
+        "--from-depth",
+        type=int,
+        metavar="J",
+        default=0,
+        help=(
+            "ask only about depths J..K: shallower ones are unrolled, not searched, so a\n"
+            "counterexample found is shortest only among those of at least J steps; for when a\n"
+            "breadth-first run already showed nothing breaks sooner (default: 0)"
+        ),
+    )
+    bmc.add_argument(
         "--max-seconds",
         type=float,
         metavar="S",
@@ -263,6 +274,10 @@ def _run_bmc(args: argparse.Namespace) -> int:
 
     if args.depth < 0:
         raise UsageError(f"--depth must be at least 0 (got {args.depth})")
+    if not 0 <= args.from_depth <= args.depth:
+        raise UsageError(
+            f"--from-depth must be between 0 and --depth {args.depth} (got {args.from_depth})"
+        )
     if args.max_seconds is not None and not args.max_seconds > 0:
         raise UsageError(f"--max-seconds must be positive (got {args.max_seconds})")
     from ..spec.properties_z3 import SOMETIMES
@@ -282,12 +297,22 @@ def _run_bmc(args: argparse.Namespace) -> int:
 
     if not args.json:
         shown = " ".join(f"{k}={v}" for k, v in _parameters(params).items() if v is not None)
+        span = (
+            f"depths {args.from_depth} to {args.depth}"
+            if args.from_depth
+            else (f"to depth {args.depth}")
+        )
         Console(highlight=False).print(
-            Text(f"raftmc: bounded model checking to depth {args.depth}: {shown}"), soft_wrap=True
+            Text(f"raftmc: bounded model checking {span}: {shown}"), soft_wrap=True
         )
     try:
         r = bmc(
-            params, args.depth, reach=args.reach, max_seconds=args.max_seconds, progress=progress
+            params,
+            args.depth,
+            reach=args.reach,
+            max_seconds=args.max_seconds,
+            progress=progress,
+            start=args.from_depth,
         )
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None
@@ -296,6 +321,7 @@ def _run_bmc(args: argparse.Namespace) -> int:
         out: dict[str, Any] = {
             "result": r.result,
             "depth": r.depth,
+            "from_depth": r.start,
             "seconds": round(r.seconds, 3),
             "per_depth_seconds": [round(x, 3) for x in r.per_depth],
             "parameters": _parameters(params),
@@ -316,9 +342,14 @@ def _run_bmc(args: argparse.Namespace) -> int:
         headline = f"{kind} {v.property} is violated {where}"
         if v.kind == "witness":
             headline = f"{v.property} is reached in the last state"
+        shortest = (
+            "a shortest behaviour"
+            if not r.start
+            else (f"a shortest behaviour of at least {r.start} steps (fewer were not searched)")
+        )
         out_console.print(
             Text(
-                f"{headline}; a shortest behaviour "
+                f"{headline}; {shortest} "
                 f"({len(v.trace)} states, replayed through the explicit spec):",
                 style="bold red",
             )
@@ -328,11 +359,18 @@ def _run_bmc(args: argparse.Namespace) -> int:
         out_console.print()
     table = Table(title="Bounded model checking", show_header=False)
     table.add_row("depth searched", str(r.depth))
+    if r.start:
+        table.add_row("searched from depth", str(r.start))
     table.add_row("seconds", f"{r.seconds:.2f}")
     out_console.print(table)
     verdict = {
         "violation": ("bold red", f"found at depth {r.depth} ({r.depth + 1} states)"),
-        "ok": ("bold green", f"nothing found in any behaviour of at most {r.depth} steps"),
+        "ok": (
+            "bold green",
+            f"nothing found in any behaviour of {r.start} to {r.depth} steps"
+            if r.start
+            else f"nothing found in any behaviour of at most {r.depth} steps",
+        ),
         "incomplete": ("bold yellow", f"incomplete: time limit after depth {r.depth}"),
     }[r.result]
     out_console.print(Text(verdict[1], style=verdict[0]))

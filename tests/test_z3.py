@@ -450,6 +450,29 @@ def test_bmc_finds_a_shortest_election_and_it_replays(servers):
     assert len(trace) - 1 == _bfs_depth(p, SOMETIMES[0].fn) == r.depth
 
 
+def test_bmc_from_depth_asks_only_from_there():
+    p = Params(servers=1, max_term=2, max_log=0, max_inflight=1)
+    shortest = _bfs_depth(p, SOMETIMES[0].fn)
+    same = bmc(p, shortest + 3, reach="LeaderElected", start=shortest)
+    assert same.result == "violation" and same.depth == shortest and same.start == shortest
+    # Depths below the start are not asked about, so a longer behaviour is what comes back.
+    later = bmc(p, shortest + 3, reach="LeaderElected", start=shortest + 1)
+    assert later.result == "violation" and later.depth == shortest + 1
+    assert len(later.violation.trace) == shortest + 2
+    replay(RaftModel(p, symmetry=False), later.violation.trace)
+    assert bmc(QUICK, 3, start=2).result == "ok"
+
+
+def test_bmc_cli_from_depth(capsys):
+    status = main(["bmc", "--depth", "2", "--from-depth", "1", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0 and out["result"] == "ok" and out["from_depth"] == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["bmc", "--depth", "2", "--from-depth", "3"])
+    assert exc.value.code == 2
+    assert "--from-depth" in capsys.readouterr().err
+
+
 def test_bmc_finds_nothing_in_the_unmutated_spec_at_small_depth():
     assert bmc(QUICK, 3).result == "ok"
 
@@ -496,6 +519,23 @@ def test_bmc_finds_each_mutant_with_the_bfs_length(name):
     # max term 4); on the default bounds each depth costs about twice the one before from
     # depth 15 on (docs/z3-proofs.md).
     _bmc_finds_with_the_bfs_length(name)
+
+
+# With the depths below the breadth-first length left unasked (``--from-depth``), the deep
+# mutants come within reach: each is found at exactly that depth, and replays.
+FROM_DEPTH_MUTANTS = ["entry-term-is-current-term", "vote-without-log-check"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FROM_DEPTH_MUTANTS)
+def test_bmc_from_the_bfs_depth_finds_the_deep_mutants(name):
+    m = MUTANTS[name]
+    p = Params(mutant=name, **m.bounds)
+    expected = _bfs_counterexample_length(p)
+    r = bmc(p, expected - 1, start=expected - 1)
+    assert r.result == "violation" and r.depth == expected - 1
+    assert len(r.violation.trace) == expected
+    replay(RaftModel(p, symmetry=False), r.violation.trace)
 
 
 def test_check_z3_reports_the_slowdown(capsys):
