@@ -1889,6 +1889,12 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("        return generated")
     a("")
     a("    return expand")
+    return _joined(w, parts)
+
+
+def _joined(w: list[str], parts: bool) -> str:
+    """The generated lines as source; with ``parts``, each successor's orbit part (the least
+    candidate hash of its servers, what ``--workers`` routes by) is appended beside its key."""
     if parts:
         out = []
         for line in w:
@@ -2205,14 +2211,4 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("        return generated")
     a("")
     a("    return expand")
-    if parts:
-        out = []
-        for line in w:
-            out.append(line)
-            if line.strip() == "keys_append(key)":
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(
-                    f"{indent}parts_append(cs[0][1] if len(cs) == 1 else min(c[1] for c in cs))"
-                )
-        w = out
-    return "\n".join(w) + "\n"
+    return _joined(w, parts)

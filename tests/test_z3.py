@@ -263,11 +263,15 @@ def _sample_reachable(p: Params, count: int, seed: int) -> list[State]:
     ("mutant", "merge"), [(None, False), (None, True), *((m, True) for m in MUTANTS)]
 )
 def test_symbolic_actions_give_the_same_successors(mutant, merge):
+    _assert_same_successors(mutant, merge, Substitution, 6)
+
+
+def _assert_same_successors(mutant, merge: bool, substitution, samples: int) -> None:
     p = Params(max_term=2, max_log=1, max_inflight=2, max_dup=2, faults=True, mutant=mutant)
     sym = SymState.fresh(Shape.for_params(p), "t.")
     steps = actions_z3.next_steps(p, sym, merge_receivers=merge)
-    sub = Substitution(sym)
-    for s in _sample_reachable(p, 6, seed=len(mutant or "")):
+    sub = substitution(sym)
+    for s in _sample_reachable(p, samples, seed=len(mutant or "")):
         expected = sorted(next_steps(p, s), key=repr)
         assert _symbolic_successors(p, sym, steps, sub, s) == expected
 
@@ -309,13 +313,7 @@ def test_the_bit_vector_forms_keep_every_verdict(s):
 
 @pytest.mark.parametrize("mutant", [None, *MUTANTS])
 def test_the_bit_vector_forms_give_the_same_successors(mutant):
-    p = Params(max_term=2, max_log=1, max_inflight=2, max_dup=2, faults=True, mutant=mutant)
-    sym = SymState.fresh(Shape.for_params(p), "t.")
-    steps = actions_z3.next_steps(p, sym, merge_receivers=True)
-    sub = _BitVecSubstitution(sym)
-    for s in _sample_reachable(p, 3, seed=len(mutant or "")):
-        expected = sorted(next_steps(p, s), key=repr)
-        assert _symbolic_successors(p, sym, steps, sub, s) == expected
+    _assert_same_successors(mutant, True, _BitVecSubstitution, 3)
 
 
 @pytest.mark.slow
