@@ -272,9 +272,16 @@ def bmc(
             continue
         broken = u.broken()
         bad = z3.Or([b for _, _, b in broken])
-        goal = z3.Bool(f"goal{d}")
-        solver.add(z3.Implies(goal, bad))
-        outcome = solver.check(goal)
+        if d == start == depth:
+            # The only question: asked without an assumption, Z3 solves it as a one-off query
+            # with its full preprocessing. Measured: entry-term-is-current-term at depth 24 in
+            # 647 s this way; under an assumption it had not answered after 25 minutes.
+            solver.add(bad)
+            outcome = solver.check()
+        else:
+            goal = z3.Bool(f"goal{d}")
+            solver.add(z3.Implies(goal, bad))
+            outcome = solver.check(goal)
         if outcome == z3.sat:
             model = solver.model()
             value = bv_value(model, u.rewrite)
