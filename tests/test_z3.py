@@ -488,12 +488,13 @@ def _bfs_counterexample_length(p: Params) -> int:
     return len(result.violation.trace)
 
 
-def _bmc_finds_with_the_bfs_length(name: str) -> None:
+def _bmc_finds_with_the_bfs_length(name: str, only_at_that_depth: bool = False) -> None:
     m = MUTANTS[name]
     p = Params(mutant=name, **m.bounds)
     expected = _bfs_counterexample_length(p)
-    r = bmc(p, expected)
-    assert r.result == "violation"
+    steps = expected - 1
+    r = bmc(p, steps, start=steps if only_at_that_depth else 0)
+    assert r.result == "violation" and r.depth == steps
     assert len(r.violation.trace) == expected
     replay(RaftModel(p, symmetry=False), r.violation.trace)
 
@@ -529,13 +530,7 @@ FROM_DEPTH_MUTANTS = ["entry-term-is-current-term", "vote-without-log-check"]
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FROM_DEPTH_MUTANTS)
 def test_bmc_from_the_bfs_depth_finds_the_deep_mutants(name):
-    m = MUTANTS[name]
-    p = Params(mutant=name, **m.bounds)
-    expected = _bfs_counterexample_length(p)
-    r = bmc(p, expected - 1, start=expected - 1)
-    assert r.result == "violation" and r.depth == expected - 1
-    assert len(r.violation.trace) == expected
-    replay(RaftModel(p, symmetry=False), r.violation.trace)
+    _bmc_finds_with_the_bfs_length(name, only_at_that_depth=True)
 
 
 def test_check_z3_reports_the_slowdown(capsys):
