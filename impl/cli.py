@@ -242,6 +242,14 @@ def _serve(args: argparse.Namespace) -> int:
     cluster = parse_cluster(args.cluster or default_cluster_spec(3))
     if args.id not in cluster:
         raise UsageError(f"--id {args.id!r} is not in the cluster ({', '.join(cluster)})")
+    # Checked here, not when the node first ticks: a zero tick would spin, a zero snapshot
+    # interval would snapshot after every entry, and the core needs election > heartbeat.
+    if args.tick_ms < 1:
+        raise UsageError(f"--tick-ms must be at least 1 (got {args.tick_ms})")
+    if args.election_ticks < 2:
+        raise UsageError(f"--election-ticks must be at least 2 (got {args.election_ticks})")
+    if args.snapshot_every < 1:
+        raise UsageError(f"--snapshot-every must be at least 1 (got {args.snapshot_every})")
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format=f"%(asctime)s {args.id} %(levelname)s %(name)s: %(message)s",

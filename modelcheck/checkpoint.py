@@ -64,10 +64,25 @@ def write(directory: str, level: int, body: dict[str, Any], shares: list[bytes])
     """Write a checkpoint of ``level`` into ``directory``; returns its path.
 
     ``body`` holds the run's identity and counters (JSON values); ``shares`` each share's blob.
+    Raises :class:`CheckpointError` (one line, naming the newest checkpoint still complete) if
+    the disk refuses a write; the temporary directory is removed, older checkpoints are kept.
     """
+    tmp = os.path.join(directory, f".tmp-{level:06d}-{os.getpid()}")
+    try:
+        return _write(directory, tmp, level, body, shares)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = latest(directory)
+        still = f"the newest complete one is {kept}" if kept else "no earlier one exists"
+        reason = exc.strerror or str(exc)
+        raise CheckpointError(
+            f"cannot write the checkpoint of level {level} into {directory}: {reason} ({still})"
+        ) from None
+
+
+def _write(directory: str, tmp: str, level: int, body: dict[str, Any], shares: list[bytes]) -> str:
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, f"{_PREFIX}{level:06d}")
-    tmp = os.path.join(directory, f".tmp-{level:06d}-{os.getpid()}")
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
     os.makedirs(tmp)
@@ -99,7 +114,7 @@ def _complete(directory: str) -> list[str]:
     """The checkpoint directories under their final names, oldest first."""
     try:
         names = os.listdir(directory)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(
         os.path.join(directory, n) for n in names if n.startswith(_PREFIX) and n[5:].isdigit()
@@ -114,6 +129,8 @@ def latest(directory: str) -> str | None:
 
 def load(directory: str, identity: dict[str, Any]) -> Loaded:
     """Read and verify the newest checkpoint of ``directory`` for a run of ``identity``."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise CheckpointError(f"{directory} is not a directory")
     path = latest(directory)
     if path is None:
         raise CheckpointError(f"no complete checkpoint in {directory}")

@@ -18,6 +18,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from . import cli_fast
+from .checkpoint import CheckpointError
 from .cli_graph import (
     GraphUsageError,
     add_check_outputs,
@@ -26,6 +27,7 @@ from .cli_graph import (
     write_check_outputs,
 )
 from .engine import check
+from .paths import io_message
 from .progress import progress_for
 from .result import Result
 from .summary import print_counterexample, print_summary, result_to_json
@@ -34,6 +36,7 @@ EXIT_OK = 0
 EXIT_VIOLATION = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
+EXIT_IO = 4
 
 EXIT_STATUS_HELP = """\
 exit status:
@@ -41,6 +44,7 @@ exit status:
   1  a property is violated (a shortest counterexample is printed)
   2  bad usage: unknown flag, bad value or impossible bounds
   3  incomplete: --max-states or --max-seconds was hit, or the run was interrupted
+  4  a file could not be read or written during the run (disk full, a checkpoint refused)
 """
 
 # The Params fields that are flags of `raftmc check`, with what each means. Defaults are read
@@ -378,6 +382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_mutants(args)
     except (UsageError, GraphUsageError) as exc:
         parser.error(str(exc))
+    except OSError as exc:
+        # The flags' paths were checked before the run (see paths.py); this is the disk
+        # failing during it. What the run printed stays printed.
+        sys.stderr.write(f"raftmc: error: {io_message(exc)}\n")
+        return EXIT_IO
+    except CheckpointError as exc:
+        sys.stderr.write(f"raftmc: error: {exc}\n")
+        return EXIT_IO
 
 
 if __name__ == "__main__":

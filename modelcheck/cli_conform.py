@@ -30,7 +30,8 @@ def add_conform_command(commands: Any) -> None:
             "steps whose state agrees with what the event reports. The format is in "
             "docs/conformance.md."
         ),
-        epilog="exit status: 0 conforms, 1 an event the spec cannot explain, 2 malformed input",
+        epilog="exit status: 0 conforms, 1 an event the spec cannot explain, 2 malformed input, "
+        "4 the report could not be written",
         allow_abbrev=False,
     )
     c.add_argument("traces", nargs="+", metavar="TRACE", help="JSON Lines trace files")
@@ -67,13 +68,19 @@ def _options(text: str) -> tuple[str, ...]:
 
 def run_conform(args: argparse.Namespace) -> int:
     """Run ``raftmc conform``; returns the exit status."""
+    if args.report:
+        from .paths import directory_problem
+
+        problem = directory_problem("--report", args.report)
+        if problem:
+            print(f"raftmc conform: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         outcome = conform_files(args.traces, _options(args.options))
     except TraceError as exc:
         print(f"raftmc conform: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.report and outcome.failure is not None:
-        write_report(args.report, outcome)
+    # The verdict is printed before the report is written, so that a failed write loses nothing.
     if args.json:
         print(json.dumps(outcome.to_json()))
     else:
@@ -87,6 +94,9 @@ def run_conform(args: argparse.Namespace) -> int:
             )
             if args.report:
                 print(f"report: {os.path.join(args.report, 'index.html')}")
+    if args.report and outcome.failure is not None:
+        sys.stdout.flush()
+        write_report(args.report, outcome)
     return EXIT_OK if outcome.ok else EXIT_VIOLATION
 
 

@@ -8,6 +8,7 @@ readable spec with ``--reference``) and passes ``--workers`` and the spill setti
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, NoReturn
 
 
@@ -87,7 +88,25 @@ def validate(args: argparse.Namespace) -> str | None:
         return "--checkpoint and --resume with --workers N need --ray (e.g. --ray auto)"
     if args.checkpoint and args.resume and args.checkpoint != args.resume:
         return "--resume DIR goes on checkpointing into DIR: leave out --checkpoint or give DIR"
-    return None
+    return _paths_problem(args)
+
+
+def _paths_problem(args: argparse.Namespace) -> str | None:
+    """Where the run would write, checked now rather than when it first writes."""
+    from .paths import directory_problem, file_problem
+
+    for flag, attr in (
+        ("--spill-dir", "spill_dir"),
+        ("--checkpoint", "checkpoint"),
+        ("--resume", "resume"),
+        ("--report", "report"),
+    ):
+        path = getattr(args, attr, None)
+        problem = path and directory_problem(flag, path)
+        if problem:
+            return problem
+    itf = getattr(args, "itf", None)
+    return file_problem("--itf", itf) if itf else None
 
 
 def compiled_applies(params: Any, args: argparse.Namespace) -> bool:
@@ -147,6 +166,9 @@ def _usage_exit(message: str) -> NoReturn:
 
 def check_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments of ``engine.check`` from the flags."""
+    if args.spill_dir:
+        # The spill files go into a temporary directory made inside it, which needs it to exist.
+        os.makedirs(args.spill_dir, exist_ok=True)
     options: dict[str, Any] = {
         "workers": args.workers,
         "frontier_budget": args.frontier_budget,
@@ -210,8 +232,12 @@ def run_bench(args: argparse.Namespace) -> int:
         sys.stderr.write("raftmc: error: --workers and --scaling take comma-separated integers\n")
         return 2
     unknown = [c for c in configs if c not in bench.CONFIGS]
-    if unknown or any(w < 1 for w in workers):
-        sys.stderr.write(f"raftmc: error: --configs: unknown {unknown} (known: A, B, D, E)\n")
+    if unknown or not configs:
+        what = f"unknown {unknown}" if unknown else "none given"
+        sys.stderr.write(f"raftmc: error: --configs: {what} (known: A, B, D, E)\n")
+        return 2
+    if any(w < 1 for w in workers):
+        sys.stderr.write(f"raftmc: error: --workers must each be at least 1 (got {args.workers})\n")
         return 2
     symmetries = {"both": [False, True], "on": [True], "off": [False]}[args.symmetry]
 

@@ -157,6 +157,12 @@ def run_graph(args: argparse.Namespace, model: Any, parameters: dict[str, Any]) 
         raise GraphUsageError(f"--radius must be at least 0 (got {args.radius})")
     if fmt == "png" and not args.output:
         raise GraphUsageError("--format png needs --output FILE")
+    if args.output:
+        from .paths import file_problem
+
+        problem = file_problem("--output", args.output)
+        if problem:
+            raise GraphUsageError(problem)
 
     if args.counterexamples < 1:
         raise GraphUsageError(f"--counterexamples must be at least 1 (got {args.counterexamples})")
@@ -273,6 +279,7 @@ def _too_large(graph: Any, model: Any, args: argparse.Namespace, what: str) -> i
 
 def _write_text(output: str | None, text: str) -> int:
     if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text + "\n", encoding="utf-8")
     else:
         sys.stdout.write(text + "\n")
@@ -287,6 +294,7 @@ def _write_dot(dot: Any, fmt: str, output: str | None) -> int:
 
         return _write_text(output, render_svg(dot))
     assert output is not None
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_bytes(dot.pipe(format=fmt, quiet=True))
     return 0
 

@@ -202,3 +202,60 @@ def test_usage_errors():
     ]:
         res = _run(*args)
         assert res.returncode == 2 and text in res.stderr, res.stderr
+
+
+def test_a_write_the_disk_refuses_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    directory = str(tmp_path)
+    body = {"identity": {"model": "x"}, "generated": 1}
+    first = checkpoint.write(directory, 3, body, [b"level three"])
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(checkpoint.CheckpointError) as info:
+        checkpoint.write(directory, 4, body, [b"level four"])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    message = str(info.value)
+    assert "level 4" in message and "No space left on device" in message
+    assert first in message and "\n" not in message
+    assert sorted(os.listdir(directory)) == [os.path.basename(first)]  # no temporary left
+    assert checkpoint.load(directory, {"model": "x"}).shares == [b"level three"]
+
+
+def test_a_checkpoint_failing_mid_run_stops_with_exit_4_and_one_line(
+    tmp_path, monkeypatch, capsys, reference
+):
+    from raftkit.modelcheck.cli import main
+
+    written = []
+    real_write = checkpoint._write
+
+    def fail_after_three(directory, tmp, level, body, shares):
+        if len(written) == 3:
+            raise OSError(28, "No space left on device", tmp)
+        written.append(level)
+        return real_write(directory, tmp, level, body, shares)
+
+    monkeypatch.setattr(checkpoint, "_write", fail_after_three)
+    status = main(["check", *FLAGS, "--checkpoint", str(tmp_path), "--checkpoint-every", "0"])
+    assert status == 4
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    newest = os.path.join(str(tmp_path), f"ckpt-{written[-1]:06d}")
+    assert err == [
+        f"raftmc: error: cannot write the checkpoint of level {written[-1] + 1} into "
+        f"{tmp_path}: No space left on device (the newest complete one is {newest})"
+    ]
+    assert _level(tmp_path) == written[-1]
+    monkeypatch.setattr(checkpoint, "_write", real_write)
+    resumed = _run("--resume", str(tmp_path), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _figures(json.loads(resumed.stdout)) == reference
+
+
+def test_resume_from_a_file_is_refused(tmp_path):
+    path = tmp_path / "ckpt"
+    path.write_text("not a directory\n")
+    assert "is not a directory" in _refused(path)
+    assert path.read_text() == "not a directory\n"

@@ -50,6 +50,46 @@ def test_bad_usage_is_one_line_and_exit_2(args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.fixture
+def a_file(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("keep me\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", "--checkpoint", "{f}/ckpt"], "--checkpoint: cannot create {f}/ckpt: {f} is not"),
+        (["check", "--resume", "{f}"], "--resume: {f} exists and is not a directory"),
+        (["check", "--spill-dir", "{f}"], "--spill-dir: {f} exists and is not a directory"),
+        (["check", "--report", "{f}/r"], "--report: cannot create {f}/r: {f} is not a directory"),
+        (["check", "--itf", "{d}"], "--itf: {d} is a directory"),
+        (["check", "--itf", "{f}/x/t.itf.json"], "--itf: cannot write {f}/x/t.itf.json: {f} is"),
+        (["graph", "-o", "{f}/g.dot"], "--output: cannot write {f}/g.dot: {f} is not a directory"),
+        (["bench", "--workers", "0"], "--workers must each be at least 1 (got 0)"),
+        (["bench", "--configs", ","], "--configs: none given"),
+    ],
+)
+def test_paths_that_cannot_be_written_are_refused_before_the_run(args, message, a_file):
+    # Refused in one line before any search, so a long run never ends in a failed write; the
+    # file in the way is left as it was.
+    fill = {"f": str(a_file), "d": str(a_file.parent)}
+    proc = raftmc(*[a.format(**fill) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("raftmc: error: "), proc.stderr
+    assert message.format(**fill) in lines[0]
+    assert a_file.read_text() == "keep me\n"
+
+
+def test_graph_output_directories_are_created(tmp_path):
+    out = tmp_path / "new" / "dir" / "g.dot"
+    proc = raftmc("graph", "--max-term", "1", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("digraph")
+
+
 def test_help_documents_flags_defaults_and_exit_status():
     proc = raftmc("check", "--help")
     assert proc.returncode == 0
@@ -76,6 +116,7 @@ def test_help_documents_flags_defaults_and_exit_status():
     assert "(default: 3)" in proc.stdout
     assert "exit status" in proc.stdout
     assert "3  incomplete" in proc.stdout
+    assert "4  a file could not be read or written" in proc.stdout
 
 
 def test_json_run_matches_tlc_with_symmetry():

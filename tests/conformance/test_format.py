@@ -150,3 +150,38 @@ def test_failure_report_with_pictures(tmp_path, capsys, trace_lines):
     assert raftmc(["conform", "--json", str(trace)]) == 1
     failure = json.loads(capsys.readouterr().out)["failure"]
     assert failure["line"] == k + 1 and failure["candidates"]
+
+
+def test_report_under_a_file_is_refused_before_replaying(tmp_path, capsys, trace_lines):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(trace_lines) + "\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert raftmc(["conform", "--report", str(blocker / "report"), str(trace)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--report: cannot create" in err[0] and "not a directory" in err[0]
+
+
+def test_a_report_that_cannot_be_written_keeps_the_verdict(
+    tmp_path, capsys, trace_lines, monkeypatch
+):
+    # The disk failing while the report is written: the failure was printed first, exit 4.
+    from raftkit.modelcheck import cli_conform
+
+    lines = list(trace_lines)
+    k = next(k for k, x in enumerate(lines) if '"event":"BecomeCandidate"' in x)
+    obj = json.loads(lines[k])
+    obj["state"]["term"] += 1
+    lines[k] = json.dumps(obj)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(lines) + "\n")
+
+    def full(directory, outcome):
+        raise OSError(28, "No space left on device", str(Path(directory) / "index.html"))
+
+    monkeypatch.setattr(cli_conform, "write_report", full)
+    assert raftmc(["conform", "--report", str(tmp_path / "r"), str(trace)]) == 4
+    captured = capsys.readouterr()
+    assert f"event {k + 1} " in captured.out
+    err = captured.err.strip().splitlines()
+    assert err == [f"raftmc: error: {tmp_path / 'r' / 'index.html'}: No space left on device"]

@@ -39,6 +39,9 @@ def one_line_error(proc) -> str:
         ["serve", "--id", "n9", "--secret", "s"],
         ["serve", "--id", "n1", "--cluster", "n1=nohostport", "--secret", "s"],
         ["serve", "--id", "n1", "--tick-ms", "abc", "--secret", "s"],
+        ["serve", "--id", "n1", "--tick-ms", "0", "--secret", "s"],
+        ["serve", "--id", "n1", "--election-ticks", "1", "--secret", "s"],
+        ["serve", "--id", "n1", "--snapshot-every", "0", "--secret", "s"],
         ["cluster", "--nodes", "0"],
     ],
 )
