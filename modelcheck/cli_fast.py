@@ -88,7 +88,24 @@ def validate(args: argparse.Namespace) -> str | None:
         return "--checkpoint and --resume with --workers N need --ray (e.g. --ray auto)"
     if args.checkpoint and args.resume and args.checkpoint != args.resume:
         return "--resume DIR goes on checkpointing into DIR: leave out --checkpoint or give DIR"
-    return _paths_problem(args)
+    return _paths_problem(args) or _ray_problem(args.ray)
+
+
+def _ray_problem(address: str | None) -> str | None:
+    """Whether the Ray cluster at ``address`` answers at all: ``ray.init`` keeps retrying an
+    address nobody listens on for minutes, printing warnings, where a user wants one line."""
+    import socket
+
+    if not address or address == "auto":
+        return None
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return f"--ray: expected 'auto' or HOST:PORT (got {address!r})"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            return None
+    except OSError as exc:
+        return f"--ray: nothing answers at {address} ({exc.strerror or exc})"
 
 
 def _paths_problem(args: argparse.Namespace) -> str | None:

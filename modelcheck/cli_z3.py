@@ -270,7 +270,7 @@ def _run_prove(args: argparse.Namespace) -> int:
 
 
 def _run_bmc(args: argparse.Namespace) -> int:
-    from .bmc import SymbolicUnsupported, bmc
+    from .bmc import SymbolicUnsupported, bmc, check_supported
 
     if args.depth < 0:
         raise UsageError(f"--depth must be at least 0 (got {args.depth})")
@@ -287,6 +287,10 @@ def _run_bmc(args: argparse.Namespace) -> int:
             f"--reach: unknown property {args.reach!r} (known: {', '.join(SOMETIMES)})"
         )
     params = params_from_args(args)
+    try:
+        check_supported(params)  # before the header: a refusal is then the only line
+    except SymbolicUnsupported as exc:
+        raise UsageError(str(exc)) from None
     _, raft_model, _ = _spec()
     model = raft_model(params, symmetry=False)
     console = Console(highlight=False, stderr=True)

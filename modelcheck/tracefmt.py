@@ -323,7 +323,11 @@ def read_traces(paths: Sequence[str]) -> list[TraceEvent]:
     """Read, check and merge the given trace files."""
     if not paths:
         raise TraceError("(no file)", 0, None, "give at least one trace file")
-    return merge([read_file(p) for p in paths])
+    events = merge([read_file(p) for p in paths])
+    if not events:
+        # Conforming vacuously would read as a pass; an empty trace is a tracing mistake.
+        raise TraceError(", ".join(paths), 0, None, "no events: an empty trace checks nothing")
+    return events
 
 
 def event_summary(ev: TraceEvent) -> str:

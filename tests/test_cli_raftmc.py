@@ -67,6 +67,8 @@ def a_file(tmp_path):
         (["check", "--itf", "{d}"], "--itf: {d} is a directory"),
         (["check", "--itf", "{f}/x/t.itf.json"], "--itf: cannot write {f}/x/t.itf.json: {f} is"),
         (["graph", "-o", "{f}/g.dot"], "--output: cannot write {f}/g.dot: {f} is not a directory"),
+        (["check", "--ray", "127.0.0.1:1"], "--ray: nothing answers at 127.0.0.1:1"),
+        (["check", "--ray", "headnode"], "--ray: expected 'auto' or HOST:PORT"),
         (["bench", "--workers", "0"], "--workers must each be at least 1 (got 0)"),
         (["bench", "--configs", ","], "--configs: none given"),
     ],

@@ -415,6 +415,18 @@ def test_prove_cli_usage_errors(capsys):
     assert "--invariant" in capsys.readouterr().err
 
 
+def test_bmc_refuses_options_without_an_encoding_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bmc", "--depth", "2", "--batch", "2"])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "raftmc: error: the options beyond raft.tla (--batch, --prevote, ...) have no symbolic "
+        "encoding"
+    ]
+
+
 # --- bounded model checking -------------------------------------------------------------------
 
 

@@ -130,6 +130,15 @@ def test_unreadable_file(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
 
 
+def test_an_empty_trace_is_refused_not_passed(tmp_path, capsys):
+    empty, blank = tmp_path / "empty.jsonl", tmp_path / "blank.jsonl"
+    empty.write_text("")
+    blank.write_text("\n\n")
+    assert raftmc(["conform", str(empty), str(blank)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no events" in err[0] and str(empty) in err[0]
+
+
 def test_failure_report_with_pictures(tmp_path, capsys, trace_lines):
     # A node that claims a vote it never cast: the report names the event and draws the spec.
     lines = list(trace_lines)
