@@ -67,7 +67,10 @@ class ShareWorker:
     def __init__(
         self, model: Model[Any], w: int, n: int, budget: int, spill_dir: str | None
     ) -> None:
-        gc.disable()  # states are acyclic; see engine.py
+        # States are acyclic (see engine.py). A local runtime's shares live in the caller's
+        # process, so close() gives the collector back as it found it.
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
         self.w, self.n = w, n
         self.bm = model.batch()  # type: ignore[attr-defined]
         self._tmp = tempfile.TemporaryDirectory(prefix=f"raftmc-share{w}-", dir=spill_dir)
@@ -258,6 +261,10 @@ class ShareWorker:
     def close(self) -> None:
         self.share.close()
         self._tmp.cleanup()
+        if self._gc_was_enabled and not gc.isenabled():
+            gc.freeze()  # as bfs.py does: the next collection need not walk the whole search
+            gc.unfreeze()
+            gc.enable()
 
 
 class Runtime(Protocol):

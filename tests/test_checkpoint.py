@@ -1,6 +1,7 @@
 """Checkpoint and resume on one machine: runs killed with SIGKILL at several points resume to
 the counts of an uninterrupted run; damaged or foreign checkpoints are refused in one line."""
 
+import gc
 import json
 import os
 import signal
@@ -241,6 +242,7 @@ def test_a_checkpoint_failing_mid_run_stops_with_exit_4_and_one_line(
     monkeypatch.setattr(checkpoint, "_write", fail_after_three)
     status = main(["check", *FLAGS, "--checkpoint", str(tmp_path), "--checkpoint-every", "0"])
     assert status == 4
+    assert gc.isenabled()  # the shares ran in this process and gave the collector back
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     newest = os.path.join(str(tmp_path), f"ckpt-{written[-1]:06d}")
     assert err == [
@@ -259,3 +261,10 @@ def test_resume_from_a_file_is_refused(tmp_path):
     path.write_text("not a directory\n")
     assert "is not a directory" in _refused(path)
     assert path.read_text() == "not a directory\n"
+
+
+def test_a_checkpointed_run_in_this_process_gives_the_collector_back(tmp_path):
+    assert gc.isenabled()
+    result = check(FastRaftModel(PARAMS), checkpoint=str(tmp_path), checkpoint_every=0.0)
+    assert result.result == "ok"
+    assert gc.isenabled()
