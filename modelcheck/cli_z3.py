@@ -118,6 +118,15 @@ def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentPars
             "(LeaderElected, EntryCommitted) (default: none)"
         ),
     )
+    bmc.add_argument(
+        "--no-lemmas",
+        action="store_true",
+        help=(
+            "do not require every state to satisfy the inductive invariants and lemmas found "
+            "first (Houdini); they hold in every reachable state, so the answer is the same, "
+            "only slower to reach (default: off)"
+        ),
+    )
     add_model_flags(bmc)
     bmc.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
 
@@ -317,6 +326,7 @@ def _run_bmc(args: argparse.Namespace) -> int:
             max_seconds=args.max_seconds,
             progress=progress,
             start=args.from_depth,
+            strengthen=not args.no_lemmas,
         )
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None
@@ -328,6 +338,8 @@ def _run_bmc(args: argparse.Namespace) -> int:
             "from_depth": r.start,
             "seconds": round(r.seconds, 3),
             "per_depth_seconds": [round(x, 3) for x in r.per_depth],
+            "lemmas": r.lemmas,
+            "lemma_seconds": round(r.lemma_seconds, 3),
             "parameters": _parameters(params),
         }
         if r.violation is not None:
@@ -366,6 +378,11 @@ def _run_bmc(args: argparse.Namespace) -> int:
     if r.start:
         table.add_row("searched from depth", str(r.start))
     table.add_row("seconds", f"{r.seconds:.2f}")
+    if not args.no_lemmas:
+        table.add_row(
+            "inductive lemmas required",
+            f"{len(r.lemmas)}, found in {r.lemma_seconds:.1f} s (--no-lemmas: none)",
+        )
     out_console.print(table)
     verdict = {
         "violation": ("bold red", f"found at depth {r.depth} ({r.depth + 1} states)"),

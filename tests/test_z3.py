@@ -19,7 +19,8 @@ from raftkit.modelcheck import check, replay
 from raftkit.modelcheck.bitvec import BitVecRewriter, width_for
 from raftkit.modelcheck.bmc import bmc
 from raftkit.modelcheck.cli import main
-from raftkit.modelcheck.prove import predicate_of, prove
+from raftkit.modelcheck.houdini import inductive_subset
+from raftkit.modelcheck.prove import known_names, predicate_of, prove
 from raftkit.modelcheck.z3check import Evaluator, Z3CheckedModel, Z3Disagreement
 from raftkit.spec import actions_z3
 from raftkit.spec.actions import next_steps
@@ -474,7 +475,7 @@ def test_bmc_from_depth_asks_only_from_there():
 
 
 def test_bmc_cli_from_depth(capsys):
-    status = main(["bmc", "--depth", "2", "--from-depth", "1", "--json"])
+    status = main(["bmc", "--depth", "2", "--from-depth", "1", "--no-lemmas", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert status == 0 and out["result"] == "ok" and out["from_depth"] == 1
     with pytest.raises(SystemExit) as exc:
@@ -483,15 +484,52 @@ def test_bmc_cli_from_depth(capsys):
     assert "--from-depth" in capsys.readouterr().err
 
 
-def test_bmc_finds_nothing_in_the_unmutated_spec_at_small_depth():
-    assert bmc(QUICK, 3).result == "ok"
-
-
 def test_bmc_cli_json(capsys):
     status = main(["bmc", "--depth", "2", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert status == 0 and out["result"] == "ok" and out["depth"] == 2
     assert len(out["per_depth_seconds"]) == 3
+    assert "ElectionSafety" in out["lemmas"] and out["lemma_seconds"] > 0
+    status = main(["bmc", "--depth", "2", "--no-lemmas", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0 and out["result"] == "ok" and out["lemmas"] == []
+
+
+def test_houdini_keeps_an_inductive_subset_without_what_a_mutant_breaks():
+    plain = inductive_subset(QUICK)
+    assert {"ElectionSafety", "LogMatching", *DEFAULT_LEMMAS["ElectionSafety"]} <= set(plain.kept)
+    assert prove(QUICK, plain.kept[0], plain.kept[1:]).result == "proved"
+    name = "forget-vote-on-restart"
+    p = Params(mutant=name, **MUTANTS[name].bounds)
+    broken = inductive_subset(p)
+    assert "ElectionSafety" not in broken.kept
+    assert "ElectionSafety" in [n for n, _ in broken.dropped]
+    assert set(broken.kept) | {n for n, _ in broken.dropped} == set(known_names())
+    assert prove(p, broken.kept[0], broken.kept[1:]).result == "proved"
+
+
+@pytest.mark.parametrize(
+    "p, depth, reach, expected",
+    [
+        (Params(servers=1, max_term=2, max_log=0, max_inflight=1), 6, "LeaderElected", "violation"),
+        (Params(servers=2, max_term=2, max_log=1, max_inflight=1), 12, "EntryCommitted",
+         "violation"),
+        (QUICK, 4, None, "ok"),
+        (Params(mutant="forget-vote-on-restart", **MUTANTS["forget-vote-on-restart"].bounds), 6,
+         None, "ok"),
+    ],
+    ids=["1-server-election", "2-server-commit", "quick-ok", "mutant-ok-to-6"],
+)
+def test_bmc_answers_the_same_with_and_without_the_inductive_lemmas(p, depth, reach, expected):
+    # The lemmas hold in every reachable state, so requiring them changes no answer.
+    strong = bmc(p, depth, reach=reach)
+    bare = bmc(p, depth, reach=reach, strengthen=False)
+    assert strong.lemmas and not bare.lemmas
+    assert (strong.result, strong.depth) == (bare.result, bare.depth)
+    assert strong.result == expected
+    if strong.violation is not None:
+        assert len(strong.violation.trace) == len(bare.violation.trace)
+        replay(RaftModel(p, symmetry=False), strong.violation.trace)
 
 
 def _bfs_counterexample_length(p: Params) -> int:

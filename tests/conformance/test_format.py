@@ -139,8 +139,8 @@ def test_an_empty_trace_is_refused_not_passed(tmp_path, capsys):
     assert len(err) == 1 and "no events" in err[0] and str(empty) in err[0]
 
 
-def test_failure_report_with_pictures(tmp_path, capsys, trace_lines):
-    # A node that claims a vote it never cast: the report names the event and draws the spec.
+def _a_vote_never_cast(tmp_path, trace_lines):
+    """A trace whose node claims a term (a vote) it never reached, and that event's index."""
     lines = list(trace_lines)
     k = next(k for k, x in enumerate(lines) if '"event":"BecomeCandidate"' in x)
     obj = json.loads(lines[k])
@@ -148,6 +148,12 @@ def test_failure_report_with_pictures(tmp_path, capsys, trace_lines):
     lines[k] = json.dumps(obj)
     trace = tmp_path / "t.jsonl"
     trace.write_text("\n".join(lines) + "\n")
+    return trace, k
+
+
+def test_failure_report_with_pictures(tmp_path, capsys, trace_lines):
+    # A node that claims a vote it never cast: the report names the event and draws the spec.
+    trace, k = _a_vote_never_cast(tmp_path, trace_lines)
     report = tmp_path / "report"
     assert raftmc(["conform", "--report", str(report), str(trace)]) == 1
     out = capsys.readouterr().out
@@ -177,13 +183,7 @@ def test_a_report_that_cannot_be_written_keeps_the_verdict(
     # The disk failing while the report is written: the failure was printed first, exit 4.
     from raftkit.modelcheck import cli_conform
 
-    lines = list(trace_lines)
-    k = next(k for k, x in enumerate(lines) if '"event":"BecomeCandidate"' in x)
-    obj = json.loads(lines[k])
-    obj["state"]["term"] += 1
-    lines[k] = json.dumps(obj)
-    trace = tmp_path / "t.jsonl"
-    trace.write_text("\n".join(lines) + "\n")
+    trace, k = _a_vote_never_cast(tmp_path, trace_lines)
 
     def full(directory, outcome):
         raise OSError(28, "No space left on device", str(Path(directory) / "index.html"))
