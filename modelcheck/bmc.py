@@ -79,6 +79,8 @@ class BmcResult:
     #: finding them (part of ``seconds``).
     lemmas: list[str] = field(default_factory=list)
     lemma_seconds: float = 0.0
+    #: For "incomplete": "max_seconds" or "interrupted" (Ctrl-C).
+    stopped_by: str = ""
 
 
 def _decode(
@@ -295,58 +297,68 @@ def bmc(
     u = _Unrolling(p, names, reach, symmetry, por, lemmas)
     solver = z3.SolverFor("QF_BV")
     per_depth: list[float] = []
-    for d in range(depth + 1):
-        if max_seconds is not None and perf_counter() - t_start > max_seconds:
-            return BmcResult(
-                "incomplete", d - 1, perf_counter() - t_start, None, per_depth, start, lemmas,
-                lemma_seconds,
-            )
-        t0 = perf_counter()
-        if d < start:
-            solver.add(u.extend())
+
+    def incomplete(why: str) -> BmcResult:
+        done = len(per_depth) - 1  # the depths whose question was answered (or skipped)
+        return BmcResult(
+            "incomplete", done, perf_counter() - t_start, None, per_depth, start, lemmas,
+            lemma_seconds, why,
+        )
+
+    try:
+        for d in range(depth + 1):
+            if max_seconds is not None and perf_counter() - t_start > max_seconds:
+                return incomplete("max_seconds")
+            t0 = perf_counter()
+            if d < start:
+                solver.add(u.extend())
+                per_depth.append(perf_counter() - t0)
+                continue
+            broken = u.broken()
+            bad = z3.Or([b for _, _, b in broken])
+            if d == start == depth:
+                # The only question: asked without an assumption, Z3 solves it as a one-off query
+                # with its full preprocessing. Measured: entry-term-is-current-term at depth 24 in
+                # 647 s this way; under an assumption it had not answered after 25 minutes.
+                solver.add(bad)
+                outcome = solver.check()
+            else:
+                goal = z3.Bool(f"goal{d}")
+                solver.add(z3.Implies(goal, bad))
+                outcome = solver.check(goal)
+            if outcome == z3.sat:
+                model = solver.model()
+                value = bv_value(model, u.rewrite)
+                trace = _decode(u.states, [u.steps] * d, u.choices, value)
+                name, kind = next(
+                    (n, k) for n, k, b in broken if z3.is_true(model.eval(b, model_completion=True))
+                )
+                replay(RaftModel(p, symmetry=False), trace)
+                per_depth.append(perf_counter() - t0)
+                return BmcResult(
+                    "violation",
+                    d,
+                    perf_counter() - t_start,
+                    Violation(name, kind, trace),
+                    per_depth,
+                    start,
+                    lemmas,
+                    lemma_seconds,
+                )
+            if outcome != z3.unsat:
+                if "interrupted" in solver.reason_unknown():  # Ctrl-C reached Z3 mid-query
+                    return incomplete("interrupted")
+                raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {solver.reason_unknown()}")
+            # Nothing breaks at depth d in any behaviour: say so, so later depths need not
+            # rediscover it.
+            solver.add(z3.Not(bad))
+            if d < depth:
+                solver.add(u.extend())
             per_depth.append(perf_counter() - t0)
-            continue
-        broken = u.broken()
-        bad = z3.Or([b for _, _, b in broken])
-        if d == start == depth:
-            # The only question: asked without an assumption, Z3 solves it as a one-off query
-            # with its full preprocessing. Measured: entry-term-is-current-term at depth 24 in
-            # 647 s this way; under an assumption it had not answered after 25 minutes.
-            solver.add(bad)
-            outcome = solver.check()
-        else:
-            goal = z3.Bool(f"goal{d}")
-            solver.add(z3.Implies(goal, bad))
-            outcome = solver.check(goal)
-        if outcome == z3.sat:
-            model = solver.model()
-            value = bv_value(model, u.rewrite)
-            trace = _decode(u.states, [u.steps] * d, u.choices, value)
-            name, kind = next(
-                (n, k) for n, k, b in broken if z3.is_true(model.eval(b, model_completion=True))
-            )
-            replay(RaftModel(p, symmetry=False), trace)
-            per_depth.append(perf_counter() - t0)
-            return BmcResult(
-                "violation",
-                d,
-                perf_counter() - t_start,
-                Violation(name, kind, trace),
-                per_depth,
-                start,
-                lemmas,
-                lemma_seconds,
-            )
-        if outcome != z3.unsat:
-            raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {solver.reason_unknown()}")
-        # Nothing breaks at depth d in any behaviour: say so, so later depths need not
-        # rediscover it.
-        solver.add(z3.Not(bad))
-        if d < depth:
-            solver.add(u.extend())
-        per_depth.append(perf_counter() - t0)
-        if progress is not None:
-            progress(d, perf_counter() - t_start)
+            if progress is not None:
+                progress(d, perf_counter() - t_start)
+    except KeyboardInterrupt:
+        return incomplete("interrupted")
     return BmcResult(
         "ok", depth, perf_counter() - t_start, None, per_depth, start, lemmas, lemma_seconds
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -217,6 +218,9 @@ def _run_prove(args: argparse.Namespace) -> int:
         r = prove(params, args.invariant, lemmas)
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("raftmc: interrupted: no verdict\n")
+        return EXIT_INCOMPLETE
     status = EXIT_OK if r.result == "proved" else EXIT_VIOLATION
     if args.json:
         out: dict[str, Any] = {
@@ -330,12 +334,16 @@ def _run_bmc(args: argparse.Namespace) -> int:
         )
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:  # while finding the inductive lemmas, before any depth
+        sys.stderr.write("raftmc: interrupted before the first depth (finding the lemmas)\n")
+        return EXIT_INCOMPLETE
     status = {"violation": EXIT_VIOLATION, "ok": EXIT_OK}.get(r.result, EXIT_INCOMPLETE)
     if args.json:
         out: dict[str, Any] = {
             "result": r.result,
             "depth": r.depth,
             "from_depth": r.start,
+            "stopped_by": r.stopped_by or None,
             "seconds": round(r.seconds, 3),
             "per_depth_seconds": [round(x, 3) for x in r.per_depth],
             "lemmas": r.lemmas,
@@ -392,7 +400,11 @@ def _run_bmc(args: argparse.Namespace) -> int:
             if r.start
             else f"nothing found in any behaviour of at most {r.depth} steps",
         ),
-        "incomplete": ("bold yellow", f"incomplete: time limit after depth {r.depth}"),
+        "incomplete": (
+            "bold yellow",
+            f"incomplete: {'interrupted' if r.stopped_by == 'interrupted' else 'time limit'} "
+            f"after depth {r.depth}",
+        ),
     }[r.result]
     out_console.print(Text(verdict[1], style=verdict[0]))
     return status

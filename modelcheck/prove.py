@@ -111,6 +111,8 @@ def prove(p: Params, invariant: str, lemmas: Sequence[str] = ()) -> ProofResult:
     if outcome == z3.unsat:
         return ProofResult("proved", invariant, list(lemmas), seconds)
     if outcome != z3.sat:
+        if "interrupted" in solver.reason_unknown():
+            raise KeyboardInterrupt  # Ctrl-C reached Z3 mid-check: the caller's to report
         raise RuntimeError(f"Z3 returned {outcome}: {solver.reason_unknown()}")
     model = solver.model()
     value = model_value(model)

@@ -495,6 +495,30 @@ def test_bmc_cli_json(capsys):
     assert status == 0 and out["result"] == "ok" and out["lemmas"] == []
 
 
+def test_bmc_interrupted_is_incomplete_not_a_traceback(monkeypatch, capsys):
+    def stop_after_two(depth, seconds):
+        if depth == 2:
+            raise KeyboardInterrupt
+
+    p = Params(servers=1, max_term=2, max_log=0, max_inflight=1)
+    r = bmc(p, 6, progress=stop_after_two)
+    assert (r.result, r.depth, r.stopped_by) == ("incomplete", 2, "interrupted")
+    from raftkit.modelcheck import prove as prove_module
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prove_module, "prove", ctrl_c)
+    monkeypatch.setattr("raftkit.modelcheck.houdini.prove", ctrl_c)
+    assert main(["bmc", "--depth", "3", "--servers", "1"]) == 3
+    assert main(["prove", "--invariant", "ElectionSafety"]) == 3
+    err = [x for x in capsys.readouterr().err.splitlines() if "interrupted" in x]
+    assert err == [
+        "raftmc: interrupted before the first depth (finding the lemmas)",
+        "raftmc: interrupted: no verdict",
+    ]
+
+
 def test_houdini_keeps_an_inductive_subset_without_what_a_mutant_breaks():
     plain = inductive_subset(QUICK)
     assert {"ElectionSafety", "LogMatching", *DEFAULT_LEMMAS["ElectionSafety"]} <= set(plain.kept)
