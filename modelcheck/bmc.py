@@ -17,7 +17,8 @@ Every state of the unrolling is also required to satisfy the largest inductive s
 known invariants and lemmas (``houdini.py``), computed first for the same parameters (and
 mutant). Being inductive, it holds in every reachable state, so no behaviour is excluded and the
 lengths found are unchanged; what it gives the solver is facts it would otherwise have to learn
-at every depth (measured: the default bounds to depth 18 in 67 s against 148 s without).
+at every depth (measured: the default bounds to depth 18 in 84 s, the 20 s of finding the
+lemmas included, against 148 s without them).
 """
 
 from __future__ import annotations
