@@ -63,6 +63,16 @@ def check_supported(p: Params) -> None:
         )
 
 
+def timeout_ms(seconds: float) -> int:
+    """Z3's ``timeout`` parameter for ``seconds`` left (0 means no limit to Z3: at least 1)."""
+    return max(1, int(seconds * 1000))
+
+
+def timed_out(reason: str) -> bool:
+    """Whether Z3's reason for "unknown" is its ``timeout`` parameter running out."""
+    return "timeout" in reason or "canceled" in reason
+
+
 @dataclass
 class BmcResult:
     """What a bounded run found: a violation within ``depth`` steps, or none."""
@@ -281,6 +291,10 @@ def bmc(
     than ``start`` steps (from a breadth-first run, say) reaches a deep counterexample far
     sooner; but the trace found is then shortest only among those of at least ``start`` steps.
 
+    ``max_seconds`` bounds the whole run, the lemma search and a query in progress included;
+    when it runs out the result is "incomplete" with ``depth`` the last depth answered (-1 if
+    none was).
+
     ``strengthen`` requires every state to satisfy the largest inductive subset of the known
     invariants and lemmas (see the module doc); off, the unrolling is the bare relation.
     """
@@ -289,27 +303,39 @@ def bmc(
         raise ValueError(f"start must be between 0 and the depth {depth} (got {start})")
     names = list(invariants) if invariants is not None else list(INVARIANTS)
     t_start = perf_counter()
+    # The limit holds inside a query too: one depth can take longer than all before it.
+    deadline = t_start + max_seconds if max_seconds is not None else None
     lemmas: list[str] = []
-    if strengthen:
-        from .houdini import inductive_subset
-
-        lemmas = inductive_subset(p).kept
-    lemma_seconds = perf_counter() - t_start
-    u = _Unrolling(p, names, reach, symmetry, por, lemmas)
-    solver = z3.SolverFor("QF_BV")
     per_depth: list[float] = []
+    lemma_seconds = 0.0
 
     def incomplete(why: str) -> BmcResult:
-        done = len(per_depth) - 1  # the depths whose question was answered (or skipped)
+        # The depths whose question was answered (or skipped); -1 if stopped before depth 0.
+        done = len(per_depth) - 1
         return BmcResult(
             "incomplete", done, perf_counter() - t_start, None, per_depth, start, lemmas,
             lemma_seconds, why,
         )
 
+    if strengthen:
+        from .houdini import inductive_subset
+
+        try:
+            lemmas = inductive_subset(p, deadline=deadline).kept
+        except TimeoutError:
+            lemma_seconds = perf_counter() - t_start
+            return incomplete("max_seconds")
+    lemma_seconds = perf_counter() - t_start
+    u = _Unrolling(p, names, reach, symmetry, por, lemmas)
+    solver = z3.SolverFor("QF_BV")
+
     try:
         for d in range(depth + 1):
-            if max_seconds is not None and perf_counter() - t_start > max_seconds:
-                return incomplete("max_seconds")
+            if deadline is not None:
+                left = deadline - perf_counter()
+                if left <= 0:
+                    return incomplete("max_seconds")
+                solver.set("timeout", timeout_ms(left))
             t0 = perf_counter()
             if d < start:
                 solver.add(u.extend())
@@ -347,8 +373,11 @@ def bmc(
                     lemma_seconds,
                 )
             if outcome != z3.unsat:
-                if "interrupted" in solver.reason_unknown():  # Ctrl-C reached Z3 mid-query
+                why = solver.reason_unknown()
+                if "interrupted" in why:  # Ctrl-C reached Z3 mid-query
                     return incomplete("interrupted")
+                if deadline is not None and timed_out(why):
+                    return incomplete("max_seconds")
                 raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {solver.reason_unknown()}")
             # Nothing breaks at depth d in any behaviour: say so, so later depths need not
             # rediscover it.

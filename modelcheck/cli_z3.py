@@ -382,11 +382,13 @@ def _run_bmc(args: argparse.Namespace) -> int:
             out_console.print(Text(line), soft_wrap=True)
         out_console.print()
     table = Table(title="Bounded model checking", show_header=False)
-    table.add_row("depth searched", str(r.depth))
+    table.add_row("depth searched", str(r.depth) if r.depth >= 0 else "none")
     if r.start:
         table.add_row("searched from depth", str(r.start))
     table.add_row("seconds", f"{r.seconds:.2f}")
-    if not args.no_lemmas:
+    if not args.no_lemmas and r.depth < 0 and r.result == "incomplete":
+        table.add_row("inductive lemmas required", f"not found in {r.lemma_seconds:.1f} s")
+    elif not args.no_lemmas:
         table.add_row(
             "inductive lemmas required",
             f"{len(r.lemmas)}, found in {r.lemma_seconds:.1f} s (--no-lemmas: none)",
@@ -403,7 +405,11 @@ def _run_bmc(args: argparse.Namespace) -> int:
         "incomplete": (
             "bold yellow",
             f"incomplete: {'interrupted' if r.stopped_by == 'interrupted' else 'time limit'} "
-            f"after depth {r.depth}",
+            + (
+                f"after depth {r.depth}"
+                if r.depth >= 0
+                else "before the first depth (finding the lemmas)"
+            ),
         ),
     }[r.result]
     out_console.print(Text(verdict[1], style=verdict[0]))

@@ -31,15 +31,23 @@ class InductiveSubset:
     seconds: float = 0.0
 
 
-def inductive_subset(p: Params, candidates: Sequence[str] | None = None) -> InductiveSubset:
+def inductive_subset(
+    p: Params, candidates: Sequence[str] | None = None, deadline: float | None = None
+) -> InductiveSubset:
     """The largest subset of ``candidates`` (default: every invariant and lemma with a Z3
-    formula) that is inductive within ``p``'s bounds."""
+    formula) that is inductive within ``p``'s bounds.
+
+    ``deadline`` (a ``perf_counter()`` time) stops the search with :class:`TimeoutError`.
+    """
     start = perf_counter()
     names = list(dict.fromkeys(candidates if candidates is not None else known_names()))
     out = InductiveSubset(kept=[])
     while names:
         out.rounds += 1
-        r = prove(p, names[0], names[1:])
+        left = None if deadline is None else deadline - perf_counter()
+        if left is not None and left <= 0:
+            raise TimeoutError("out of time while finding the inductive lemmas")
+        r = prove(p, names[0], names[1:], timeout=left)
         if r.result == "proved":
             break
         if not r.broken:  # cannot happen: a failed check names what it broke

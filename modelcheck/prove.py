@@ -37,7 +37,7 @@ from ..spec.symbolic import (
     well_formed,
     within_bounds,
 )
-from .bmc import check_supported
+from .bmc import check_supported, timed_out, timeout_ms
 from .result import Step
 
 
@@ -81,8 +81,13 @@ class ProofResult:
     replayed: bool = False
 
 
-def prove(p: Params, invariant: str, lemmas: Sequence[str] = ()) -> ProofResult:
-    """Check whether ``invariant`` and ``lemmas`` together are inductive within ``p``'s bounds."""
+def prove(
+    p: Params, invariant: str, lemmas: Sequence[str] = (), timeout: float | None = None
+) -> ProofResult:
+    """Check whether ``invariant`` and ``lemmas`` together are inductive within ``p``'s bounds.
+
+    With ``timeout`` (seconds), Z3 is stopped after that long and :class:`TimeoutError` raised.
+    """
     check_supported(p)
     names = [invariant, *[n for n in lemmas if n != invariant]]
     formulas = [formula_of(n) for n in names]
@@ -106,13 +111,18 @@ def prove(p: Params, invariant: str, lemmas: Sequence[str] = ()) -> ProofResult:
     solver.add(tr.formula)
     after = [(n, f(post)) for n, f in zip(names, formulas, strict=True)]
     solver.add(z3.Not(z3.And([a for _, a in after])))
+    if timeout is not None:
+        solver.set("timeout", timeout_ms(timeout))
     outcome = solver.check()
     seconds = perf_counter() - start
     if outcome == z3.unsat:
         return ProofResult("proved", invariant, list(lemmas), seconds)
     if outcome != z3.sat:
-        if "interrupted" in solver.reason_unknown():
+        why = solver.reason_unknown()
+        if "interrupted" in why:
             raise KeyboardInterrupt  # Ctrl-C reached Z3 mid-check: the caller's to report
+        if timeout is not None and timed_out(why):
+            raise TimeoutError(f"the induction check took over {timeout:.0f} s")
         raise RuntimeError(f"Z3 returned {outcome}: {solver.reason_unknown()}")
     model = solver.model()
     value = model_value(model)
@@ -131,3 +141,4 @@ def prove(p: Params, invariant: str, lemmas: Sequence[str] = ()) -> ProofResult:
         broken,
         replayed,
     )
+

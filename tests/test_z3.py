@@ -495,6 +495,24 @@ def test_bmc_cli_json(capsys):
     assert status == 0 and out["result"] == "ok" and out["lemmas"] == []
 
 
+def test_bmc_max_seconds_stops_a_query_in_progress(capsys):
+    # One question, at depth 24 of the default bounds: it takes minutes (docs/z3-proofs.md), so
+    # a limit checked only between depths would not stop it for minutes.
+    start = 24
+    r = bmc(Params(), start, start=start, max_seconds=4.0, strengthen=False)
+    assert (r.result, r.stopped_by) == ("incomplete", "max_seconds")
+    assert r.depth == start - 1  # the depths below were unrolled (skipped), not this one
+    assert r.seconds < 30
+    # The lemma search is stopped the same way, before any depth.
+    r = bmc(QUICK, 5, max_seconds=0.5)
+    assert (r.result, r.stopped_by, r.depth, r.lemmas) == ("incomplete", "max_seconds", -1, [])
+    assert r.seconds < 30
+    assert main(["bmc", "--depth", "5", "--max-log", "0", "--max-term", "2",
+                 "--max-seconds", "0.5"]) == 3
+    out = capsys.readouterr().out
+    assert "incomplete: time limit before the first depth (finding the lemmas)" in out
+
+
 def test_bmc_interrupted_is_incomplete_not_a_traceback(monkeypatch, capsys):
     def stop_after_two(depth, seconds):
         if depth == 2:
@@ -566,13 +584,16 @@ def _bfs_counterexample_length(p: Params) -> int:
     return len(result.violation.trace)
 
 
-def _bmc_finds_with_the_bfs_length(name: str, only_at_that_depth: bool = False) -> None:
+def _bmc_finds_with_the_bfs_length(
+    name: str, only_at_that_depth: bool = False, max_seconds: float | None = None
+) -> None:
     m = MUTANTS[name]
     p = Params(mutant=name, **m.bounds)
     expected = _bfs_counterexample_length(p)
     steps = expected - 1
-    r = bmc(p, steps, start=steps if only_at_that_depth else 0)
-    assert r.result == "violation" and r.depth == steps
+    r = bmc(p, steps, start=steps if only_at_that_depth else 0, max_seconds=max_seconds)
+    assert r.result == "violation", f"{r.result} after depth {r.depth} in {r.seconds:.0f} s"
+    assert r.depth == steps
     assert len(r.violation.trace) == expected
     replay(RaftModel(p, symmetry=False), r.violation.trace)
 
@@ -587,14 +608,33 @@ def test_bmc_finds_the_quick_mutants_with_the_bfs_length(name):
     _bmc_finds_with_the_bfs_length(name)
 
 
+# commit-old-term needs 41 steps at max term 4, beyond this encoding's reach (docs/z3-proofs.md,
+# Limits). Its case runs with a budget so that the slow suite ends, and is a strict expected
+# failure: the day BMC finds it within the budget the case fails as XPASS, and this goes.
+BMC_OUT_OF_REACH = {"commit-old-term": 1800.0}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [m for m in MUTANTS if m not in QUICK_BMC_MUTANTS])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            m,
+            marks=pytest.mark.xfail(
+                strict=True, reason="open: BMC does not reach 41 steps at max term 4 (issue 4)"
+            ),
+        )
+        if m in BMC_OUT_OF_REACH
+        else m
+        for m in MUTANTS
+        if m not in QUICK_BMC_MUTANTS
+    ],
+)
 def test_bmc_finds_each_mutant_with_the_bfs_length(name):
     # With the inductive lemmas (docs/z3-proofs.md), measured from depth 0 on 2026-11-27:
     # truncate-on-any-append (18 states) in about 300 s, entry-term-is-current-term (25) in
     # 1,331 s, vote-without-log-check (26) in 2,828 s, each with the BFS length and replayed.
-    # commit-old-term needs depth 41 at max term 4 and does not finish.
-    _bmc_finds_with_the_bfs_length(name)
+    _bmc_finds_with_the_bfs_length(name, max_seconds=BMC_OUT_OF_REACH.get(name))
 
 
 # With the depths below the breadth-first length left unasked (``--from-depth``), the deep
