@@ -5,7 +5,9 @@ peak of that process plus the peak of its largest worker. Bytes per state are th
 (all shares together) divided by the distinct states. The canonicalisation cost is measured
 apart, with cold caches, on 20,000 reachable states (1-worker rows only).
 Counts are checked against TLC's (raft.tla with its history variables, 3 servers, 1 value,
-MaxDup 1); a mismatch is printed and makes the exit status 1.
+MaxDup 1); a mismatch is printed and makes the exit status 1. "x TLC" is TLC's seconds (from
+the issue, 1 worker) over ours; with ``--repeat N`` each row is the median of N runs, with
+their spread beside it.
 """
 
 from __future__ import annotations
@@ -48,10 +50,21 @@ class Row:
     tlc_ok: bool | None
     max_states: int | None = None
     cpu_seconds: float = 0.0
+    #: TLC's seconds for the same configuration (1 worker), where the issue gives them.
+    tlc_seconds: float | None = None
+    #: Every run's seconds, sorted; the row's other figures are the median run's.
+    all_seconds: list[float] | None = None
 
     @property
     def distinct_per_s(self) -> float:
         return self.distinct / self.seconds if self.seconds else 0.0
+
+    @property
+    def times_tlc(self) -> float | None:
+        """How many times faster than TLC (its seconds over ours)."""
+        if self.tlc_seconds is None or not self.seconds:
+            return None
+        return self.tlc_seconds / self.seconds
 
     @property
     def generated_per_s(self) -> float:
@@ -122,14 +135,36 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+def _median_run(spec: dict[str, Any], repeat: int) -> tuple[dict[str, Any], list[float]]:
+    """``repeat`` runs of ``spec``; the median run (by seconds) and every run's seconds.
+
+    A shared machine's wall times vary from run to run by more than a change to the checker
+    usually gains (the neighbours' load, the hypervisor's steal time), so one run is a sample,
+    not a figure; the median of several is the figure and the spread says how far to trust it.
+    """
+    outs = []
+    for k in range(repeat):
+        # The canonicalisation cost needs measuring once, not per run.
+        outs.append(_child({**spec, "canon": spec.get("canon", False) and k == 0}))
+    counts = {(o["distinct"], o["generated"], o["depth"]) for o in outs}
+    if len(counts) > 1:
+        raise RuntimeError(f"runs of one configuration disagree on the counts: {sorted(counts)}")
+    outs.sort(key=lambda o: o["seconds"])
+    median = dict(outs[(len(outs) - 1) // 2])
+    median["canon_us"] = max(o["canon_us"] for o in outs)
+    return median, [o["seconds"] for o in outs]
+
+
 def run(
     configs: list[str],
     symmetries: list[bool],
     workers: list[int],
     history: bool = True,
     progress: Any = None,
+    repeat: int = 1,
 ) -> list[Row]:
-    """Every combination, each in a child process; counts checked against TLC's."""
+    """Every combination, each run in a child process ``repeat`` times (the row is the median
+    run); counts checked against TLC's."""
     rows = []
     for name in configs:
         cfg = CONFIGS[name]
@@ -141,16 +176,19 @@ def run(
                     "workers": w,
                     "canon": w == 1,
                 }
-                out = _child(spec)
+                out, seconds = _median_run(spec, repeat)
                 tlc_ok = None
+                tlc_s = None
                 if history:
                     want = cfg["tlc_sym"] if symmetry else cfg["tlc"]
                     got = (out["distinct"], out["generated"], out["depth"])
                     tlc_ok = all(x is None or x == y for x, y in zip(want, got, strict=False))
+                    tlc_s = cfg["tlc_s"][1 if symmetry else 0]
                 row = Row(
                     name, symmetry, w, history, out["distinct"], out["generated"], out["depth"],
                     out["seconds"], out["seen_bytes"] / max(out["distinct"], 1),
                     out["peak_rss_mb"], out["canon_us"], tlc_ok, None, out["cpu_seconds"],
+                    tlc_s, seconds,
                 )
                 rows.append(row)
                 if progress is not None:
@@ -179,18 +217,25 @@ def scaling(sizes: list[int], progress: Any = None) -> list[Row]:
 def table(rows: list[Row]) -> str:
     """The rows as a Markdown table."""
     head = (
-        "| cfg | sym | workers | distinct | generated | depth | seconds | cpu s | distinct/s | "
-        "generated/s | bytes/state | peak RSS MB | canon µs/state | TLC counts |"
+        "| cfg | sym | workers | distinct | generated | depth | seconds | runs min-max s | "
+        "cpu s | distinct/s | generated/s | bytes/state | peak RSS MB | canon µs/state | "
+        "TLC s | x TLC | TLC counts |"
     )
-    lines = [head, "|" + " --- |" * 14]
+    lines = [head, "|" + " --- |" * 17]
     for r in rows:
         tlc = {True: "match", False: "MISMATCH", None: "-"}[r.tlc_ok]
+        spread = "-"
+        if r.all_seconds and len(r.all_seconds) > 1:
+            spread = f"{r.all_seconds[0]:.1f}-{r.all_seconds[-1]:.1f} ({len(r.all_seconds)})"
+        times = r.times_tlc
         lines.append(
             f"| {r.config} | {'on' if r.symmetry else 'off'} | {r.workers} | {r.distinct:,} | "
-            f"{r.generated:,} | {r.depth} | {r.seconds:.1f} | {r.cpu_seconds:.1f} | "
+            f"{r.generated:,} | {r.depth} | {r.seconds:.1f} | {spread} | {r.cpu_seconds:.1f} | "
             f"{r.distinct_per_s:,.0f} | "
             f"{r.generated_per_s:,.0f} | {r.bytes_per_state:.1f} | {r.peak_rss_mb:.0f} | "
-            f"{f'{r.canon_us:.1f}' if r.canon_us else '-'} | {tlc} |"
+            f"{f'{r.canon_us:.1f}' if r.canon_us else '-'} | "
+            f"{r.tlc_seconds if r.tlc_seconds is not None else '-'} | "
+            f"{f'{times:.1f}' if times is not None else '-'} | {tlc} |"
         )
     return "\n".join(lines)
 
@@ -202,6 +247,7 @@ def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
         d = dict(r.__dict__)
         d["distinct_per_s"] = r.distinct_per_s
         d["generated_per_s"] = r.generated_per_s
+        d["times_tlc"] = r.times_tlc
         out.append(d)
     return out
 

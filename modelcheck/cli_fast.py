@@ -231,6 +231,11 @@ def add_bench_command(commands: Any) -> None:
         help="comma-separated state counts for the scaling table, e.g. 250000,500000,"
              "1000000,2000000 (default: none)",
     )
+    bench.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="run each combination N times and report the median run, with the spread "
+             "(default: 1)",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -256,6 +261,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if any(w < 1 for w in workers):
         sys.stderr.write(f"raftmc: error: --workers must each be at least 1 (got {args.workers})\n")
         return 2
+    if args.repeat < 1:
+        sys.stderr.write(f"raftmc: error: --repeat must be at least 1 (got {args.repeat})\n")
+        return 2
     symmetries = {"both": [False, True], "on": [True], "off": [False]}[args.symmetry]
 
     def show(row: Any) -> None:
@@ -264,7 +272,10 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(bench.table([]), flush=True)
-    rows = bench.run(configs, symmetries, workers, history=not args.no_history, progress=show)
+    rows = bench.run(
+        configs, symmetries, workers, history=not args.no_history, progress=show,
+        repeat=args.repeat,
+    )
     scale = []
     if sizes:
         if not args.json:

@@ -106,7 +106,7 @@ def test_raftmc_check_workers_and_reference_agree():
 def test_raftmc_bench_json_matches_tlc():
     proc = subprocess.run(
         [sys.executable, "-m", "raftkit.modelcheck.cli", "bench", "--configs", "A",
-         "--workers", "1", "--symmetry", "on", "--json"],
+         "--workers", "1", "--symmetry", "on", "--repeat", "3", "--json"],
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -114,6 +114,20 @@ def test_raftmc_bench_json_matches_tlc():
     assert (row["distinct"], row["generated"], row["depth"]) == (13058, 112270, 40)
     assert row["tlc_ok"] is True
     assert 0 < row["bytes_per_state"] <= 16.01
+    # Three runs, the row being the middle one; A has no TLC seconds in the issue.
+    runs = row["all_seconds"]
+    assert len(runs) == 3 and runs == sorted(runs) and row["seconds"] == runs[1]
+    assert row["tlc_seconds"] is None and row["times_tlc"] is None
+
+
+def test_bench_rows_compare_with_tlc_seconds():
+    from raftkit.modelcheck.bench import CONFIGS, Row, table
+
+    row = Row("D", False, 1, True, 705_532, 8_683_474, 39, 7.3, 10.2, 123, 0.8, True,
+              tlc_seconds=CONFIGS["D"]["tlc_s"][0], all_seconds=[6.1, 7.3, 9.0])
+    assert row.times_tlc == pytest.approx(73 / 7.3)
+    line = table([row]).splitlines()[-1]
+    assert "| 7.3 | 6.1-9.0 (3) |" in line and "| 73 | 10.0 | match |" in line
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ def a_file(tmp_path):
         (["check", "--ray", "headnode"], "--ray: expected 'auto' or HOST:PORT"),
         (["bench", "--workers", "0"], "--workers must each be at least 1 (got 0)"),
         (["bench", "--configs", ","], "--configs: none given"),
+        (["bench", "--repeat", "0"], "--repeat must be at least 1 (got 0)"),
     ],
 )
 def test_paths_that_cannot_be_written_are_refused_before_the_run(args, message, a_file):
