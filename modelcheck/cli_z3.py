@@ -108,7 +108,10 @@ def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentPars
         type=float,
         metavar="S",
         default=None,
-        help="stop (exit 3) after S seconds (default: no limit)",
+        help=(
+            "stop (exit 3) after S seconds, the lemma search and a query in progress\n"
+            "included (default: no limit)"
+        ),
     )
     bmc.add_argument(
         "--reach",
