@@ -74,6 +74,13 @@ def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentPars
     prove.add_argument(
         "--no-lemmas", action="store_true", help="prove the invariant alone (default: off)"
     )
+    prove.add_argument(
+        "--max-seconds",
+        type=float,
+        metavar="S",
+        default=None,
+        help="give up (exit 3, no verdict) after S seconds (default: no limit)",
+    )
     add_model_flags(prove)
     prove.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
 
@@ -205,6 +212,8 @@ def _run_prove(args: argparse.Namespace) -> int:
         )
     if args.no_lemmas and args.lemma:
         raise UsageError("--no-lemmas: cannot be combined with --lemma")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise UsageError(f"--max-seconds must be positive (got {args.max_seconds})")
     for lemma in args.lemma or ():
         if lemma not in names:
             raise UsageError(f"--lemma: unknown lemma {lemma!r} (known: {', '.join(names)})")
@@ -218,11 +227,27 @@ def _run_prove(args: argparse.Namespace) -> int:
     _, raft_model, _ = _spec()
     model = raft_model(params, symmetry=False)
     try:
-        r = prove(params, args.invariant, lemmas)
+        r = prove(params, args.invariant, lemmas, timeout=args.max_seconds)
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
         sys.stderr.write("raftmc: interrupted: no verdict\n")
+        return EXIT_INCOMPLETE
+    except TimeoutError:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "result": "incomplete",
+                        "stopped_by": "max_seconds",
+                        "invariant": args.invariant,
+                        "lemmas": lemmas,
+                        "parameters": _parameters(params),
+                    }
+                )
+            )
+        else:
+            sys.stderr.write(f"raftmc: no verdict within --max-seconds {args.max_seconds:g}\n")
         return EXIT_INCOMPLETE
     status = EXIT_OK if r.result == "proved" else EXIT_VIOLATION
     if args.json:

@@ -511,6 +511,10 @@ def test_bmc_max_seconds_stops_a_query_in_progress(capsys):
                  "--max-seconds", "0.5"]) == 3
     out = capsys.readouterr().out
     assert "incomplete: time limit before the first depth (finding the lemmas)" in out
+    # And an induction check (LogMatching with its lemmas takes seconds on the defaults).
+    assert main(["prove", "--invariant", "LogMatching", "--max-seconds", "0.2", "--json"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert (out["result"], out["stopped_by"]) == ("incomplete", "max_seconds")
 
 
 def test_bmc_interrupted_is_incomplete_not_a_traceback(monkeypatch, capsys):
