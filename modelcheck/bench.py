@@ -136,7 +136,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _median_run(spec: dict[str, Any], repeat: int) -> tuple[dict[str, Any], list[float]]:
-    """``repeat`` runs of ``spec``; the median run (by seconds) and every run's seconds.
+    """``repeat`` runs of ``spec``; the median run by seconds (of an even number, the faster
+    of the middle two) and every run's seconds.
 
     A shared machine's wall times vary from run to run by more than a change to the checker
     usually gains (the neighbours' load, the hypervisor's steal time), so one run is a sample,
