@@ -233,8 +233,8 @@ def add_bench_command(commands: Any) -> None:
     )
     bench.add_argument(
         "--repeat", type=int, default=1, metavar="N",
-        help="run each combination N times and report the median run, with the spread "
-             "(default: 1)",
+        help="run each combination N times and report the median run, with the spread; "
+             "the scaling table runs once (default: 1)",
     )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
