@@ -378,7 +378,7 @@ def bmc(
                     return incomplete("interrupted")
                 if deadline is not None and timed_out(why):
                     return incomplete("max_seconds")
-                raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {solver.reason_unknown()}")
+                raise RuntimeError(f"Z3 returned {outcome} at depth {d}: {why}")
             # Nothing breaks at depth d in any behaviour: say so, so later depths need not
             # rediscover it.
             solver.add(z3.Not(bad))

@@ -71,6 +71,12 @@ class UsageError(Exception):
     """Bad command-line input; reported in one line with exit status 2."""
 
 
+def check_max_seconds(value: float | None) -> None:
+    """Refuse a ``--max-seconds`` that is not positive (every command that takes it)."""
+    if value is not None and not value > 0:
+        raise UsageError(f"--max-seconds must be positive (got {value})")
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line on stderr and exit status 2.
 
@@ -249,8 +255,7 @@ def _parameters_json(params: Any, args: argparse.Namespace) -> dict[str, Any]:
 def _run_check(args: argparse.Namespace) -> int:
     if args.max_states is not None and args.max_states < 1:
         raise UsageError(f"--max-states must be at least 1 (got {args.max_states})")
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise UsageError(f"--max-seconds must be positive (got {args.max_seconds})")
+    check_max_seconds(args.max_seconds)
     params = params_from_args(args)
     problem = cli_fast.validate(args)
     if problem:

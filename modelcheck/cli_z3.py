@@ -24,6 +24,7 @@ from .cli import (
     EXIT_VIOLATION,
     UsageError,
     _spec,
+    check_max_seconds,
     params_from_args,
 )
 from .trace import trace_lines, trace_to_json
@@ -212,8 +213,7 @@ def _run_prove(args: argparse.Namespace) -> int:
         )
     if args.no_lemmas and args.lemma:
         raise UsageError("--no-lemmas: cannot be combined with --lemma")
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise UsageError(f"--max-seconds must be positive (got {args.max_seconds})")
+    check_max_seconds(args.max_seconds)
     for lemma in args.lemma or ():
         if lemma not in names:
             raise UsageError(f"--lemma: unknown lemma {lemma!r} (known: {', '.join(names)})")
@@ -319,8 +319,7 @@ def _run_bmc(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--from-depth must be between 0 and --depth {args.depth} (got {args.from_depth})"
         )
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise UsageError(f"--max-seconds must be positive (got {args.max_seconds})")
+    check_max_seconds(args.max_seconds)
     from ..spec.properties_z3 import SOMETIMES
 
     if args.reach is not None and args.reach not in SOMETIMES:

@@ -123,7 +123,7 @@ def prove(
             raise KeyboardInterrupt  # Ctrl-C reached Z3 mid-check: the caller's to report
         if timeout is not None and timed_out(why):
             raise TimeoutError(f"the induction check took over {timeout:.0f} s")
-        raise RuntimeError(f"Z3 returned {outcome}: {solver.reason_unknown()}")
+        raise RuntimeError(f"Z3 returned {outcome}: {why}")
     model = solver.model()
     value = model_value(model)
     before_state = concrete_state(pre, value)
@@ -141,4 +141,3 @@ def prove(
         broken,
         replayed,
     )
-

@@ -24,6 +24,7 @@ from raftkit.modelcheck.prove import known_names, predicate_of, prove
 from raftkit.modelcheck.z3check import Evaluator, Z3CheckedModel, Z3Disagreement
 from raftkit.spec import actions_z3
 from raftkit.spec.actions import next_steps
+from raftkit.spec.compiled import FastRaftModel
 from raftkit.spec.lemmas import DEFAULT_LEMMAS, LEMMAS
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
@@ -586,8 +587,6 @@ def _bfs_counterexample_length(p: Params) -> int:
     # The compiled form, proven identical to the readable spec by test_compiled_identity.py:
     # the same lengths (measured: 19, 18, 25 states for three mutants either way) in a tenth of
     # the time (commit-old-term's bounds: about a minute, against most of 922 s).
-    from raftkit.spec.compiled import FastRaftModel
-
     result = check(FastRaftModel(p, symmetry=True))
     assert result.violation is not None
     return len(result.violation.trace)
