@@ -14,11 +14,13 @@ from raftkit.impl.trace import TraceRecorder
 from raftkit.modelcheck.conform import conform_lines, failure_text
 
 EVERY = int(os.environ.get("RAFTKIT_CONFORM_EVERY", "10"))
-_runs = {"count": 0, "validated": 0, "events": 0}
 
 
 @pytest.fixture(autouse=True)
-def conformance_traces(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> Iterator[None]:
+def conformance_traces(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any, run_counts: Any
+) -> Iterator[None]:
+    runs = run_counts("sim_traces")
     orig_init, orig_run = Simulation.__init__, Simulation.run
 
     def init(self: Simulation, config: Any = None, seed: int = 0, observer: Any = None) -> None:
@@ -34,13 +36,13 @@ def conformance_traces(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -
 
     def run(self: Simulation) -> Any:
         result = orig_run(self)
-        _runs["count"] += 1
+        runs["count"] = runs.get("count", 0) + 1
         # Lazy persistence breaks the caller's contract on purpose; the spec assumes it is kept.
-        if EVERY and _runs["count"] % EVERY == 0 and not self.cfg.lazy_persist:
+        if EVERY and runs["count"] % EVERY == 0 and not self.cfg.lazy_persist:
             rec = self._trace_recorder  # type: ignore[attr-defined]
             outcome = conform_lines(rec.lines, f"seed-{self.seed}")
-            _runs["validated"] += 1
-            _runs["events"] += outcome.events
+            runs["validated"] = runs.get("validated", 0) + 1
+            runs["events"] = runs.get("events", 0) + outcome.events
             if not outcome.ok:
                 path = tmp_path_factory.mktemp("traces") / f"seed-{self.seed}.jsonl"
                 rec.write(str(path))
@@ -51,11 +53,3 @@ def conformance_traces(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -
     monkeypatch.setattr(Simulation, "__init__", init)
     monkeypatch.setattr(Simulation, "run", run)
     yield
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _runs["validated"]:
-        terminalreporter.write_line(
-            f"conformance: {_runs['validated']} of {_runs['count']} simulation traces replayed "
-            f"against the spec ({_runs['events']} events)"
-        )
