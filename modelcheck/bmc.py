@@ -317,19 +317,23 @@ def bmc(
             lemma_seconds, why,
         )
 
-    if strengthen:
-        from .houdini import inductive_subset
-
-        try:
-            lemmas = inductive_subset(p, deadline=deadline).kept
-        except TimeoutError:
-            lemma_seconds = perf_counter() - t_start
-            return incomplete("max_seconds")
-    lemma_seconds = perf_counter() - t_start
-    u = _Unrolling(p, names, reach, symmetry, por, lemmas)
-    solver = z3.SolverFor("QF_BV")
-
+    # Ctrl-C ends the run with a result wherever it lands (the lemma search, building the
+    # unrolling, a query), as the time limit does, so --json still prints one object.
     try:
+        if strengthen:
+            from .houdini import inductive_subset
+
+            try:
+                lemmas = inductive_subset(p, deadline=deadline).kept
+            except TimeoutError:
+                lemma_seconds = perf_counter() - t_start
+                return incomplete("max_seconds")
+            except KeyboardInterrupt:
+                lemma_seconds = perf_counter() - t_start
+                return incomplete("interrupted")
+        lemma_seconds = perf_counter() - t_start
+        u = _Unrolling(p, names, reach, symmetry, por, lemmas)
+        solver = z3.SolverFor("QF_BV")
         for d in range(depth + 1):
             if deadline is not None:
                 left = deadline - perf_counter()

@@ -361,8 +361,8 @@ def _run_bmc(args: argparse.Namespace) -> int:
         )
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:  # while finding the inductive lemmas, before any depth
-        sys.stderr.write("raftmc: interrupted before the first depth (finding the lemmas)\n")
+    except KeyboardInterrupt:  # bmc() turns one into a result; this is before it began
+        sys.stderr.write("raftmc: interrupted: no verdict\n")
         return EXIT_INCOMPLETE
     status = {"violation": EXIT_VIOLATION, "ok": EXIT_OK}.get(r.result, EXIT_INCOMPLETE)
     if args.json:
@@ -413,7 +413,9 @@ def _run_bmc(args: argparse.Namespace) -> int:
     if r.start:
         table.add_row("searched from depth", str(r.start))
     table.add_row("seconds", f"{r.seconds:.2f}")
-    if not args.no_lemmas and r.depth < 0 and r.result == "incomplete":
+    # Stopped before any depth with no lemmas: stopped while finding them.
+    in_lemma_search = not args.no_lemmas and r.depth < 0 and not r.lemmas
+    if in_lemma_search and r.result == "incomplete":
         table.add_row("inductive lemmas required", f"not found in {r.lemma_seconds:.1f} s")
     elif not args.no_lemmas:
         table.add_row(
@@ -435,7 +437,8 @@ def _run_bmc(args: argparse.Namespace) -> int:
             + (
                 f"after depth {r.depth}"
                 if r.depth >= 0
-                else "before the first depth (finding the lemmas)"
+                else "before the first depth"
+                + (" (finding the lemmas)" if in_lemma_search else "")
             ),
         ),
     }[r.result]

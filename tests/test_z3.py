@@ -533,13 +533,18 @@ def test_bmc_interrupted_is_incomplete_not_a_traceback(monkeypatch, capsys):
 
     monkeypatch.setattr(prove_module, "prove", ctrl_c)
     monkeypatch.setattr("raftkit.modelcheck.houdini.prove", ctrl_c)
+    # Ctrl-C in the lemma search ends bmc with a result, as its time limit does.
+    r = bmc(p, 6)
+    assert (r.result, r.depth, r.stopped_by, r.lemmas) == ("incomplete", -1, "interrupted", [])
     assert main(["bmc", "--depth", "3", "--servers", "1"]) == 3
+    out = capsys.readouterr().out
+    assert "incomplete: interrupted before the first depth (finding the lemmas)" in out
+    assert main(["bmc", "--depth", "3", "--servers", "1", "--json"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert (out["result"], out["stopped_by"], out["depth"]) == ("incomplete", "interrupted", -1)
     assert main(["prove", "--invariant", "ElectionSafety"]) == 3
     err = [x for x in capsys.readouterr().err.splitlines() if "interrupted" in x]
-    assert err == [
-        "raftmc: interrupted before the first depth (finding the lemmas)",
-        "raftmc: interrupted: no verdict",
-    ]
+    assert err == ["raftmc: interrupted: no verdict"]
 
 
 def test_houdini_keeps_an_inductive_subset_without_what_a_mutant_breaks():
