@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -44,7 +44,11 @@ def add_check_flags(group: argparse._ArgumentGroup) -> None:
 
 def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``prove`` and ``bmc`` subcommands."""
-    from ..spec.lemmas import DEFAULT_LEMMAS
+    from ..spec.lemmas import DEFAULT_LEMMAS, NOT_YET_INDUCTIVE
+
+    def shipped(name: str, lemmas: Sequence[str]) -> str:
+        note = " (not inductive yet: how far the proof got)" if name in NOT_YET_INDUCTIVE else ""
+        return f"  {name}{note}: {', '.join(lemmas)}"
 
     fmt = argparse.RawDescriptionHelpFormatter
     prove = commands.add_parser(
@@ -57,7 +61,7 @@ def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentPars
             "reachable state, for behaviours of any length. If not, print a counterexample to\n"
             "induction: pre-state, action, post-state, and the property broken.\n\n"
             "Shipped lemma sets (used unless --lemma or --no-lemmas is given):\n"
-            + "\n".join(f"  {k}: {', '.join(v)}" for k, v in DEFAULT_LEMMAS.items())
+            + "\n".join(shipped(k, v) for k, v in DEFAULT_LEMMAS.items())
         ),
         formatter_class=fmt,
         allow_abbrev=False,

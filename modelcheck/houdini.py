@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 
+from ..spec.lemmas import COMMIT_LEMMAS
 from ..spec.params import Params
 from .prove import known_names, prove
 
@@ -31,16 +32,24 @@ class InductiveSubset:
     seconds: float = 0.0
 
 
+def default_candidates() -> list[str]:
+    """Every invariant and lemma with a Z3 formula but the commitment lemmas of
+    ``spec/lemmas_commit.py``: with them BMC on the default bounds answered depth 19 at 135 s
+    instead of 78 s (31 s finding 21 lemmas of 30 instead of 12 s finding 16 of 20; measured
+    2026-11-27), so they serve ``prove`` only."""
+    return [n for n in known_names() if n not in COMMIT_LEMMAS]
+
+
 def inductive_subset(
     p: Params, candidates: Sequence[str] | None = None, deadline: float | None = None
 ) -> InductiveSubset:
-    """The largest subset of ``candidates`` (default: every invariant and lemma with a Z3
-    formula) that is inductive within ``p``'s bounds.
+    """The largest subset of ``candidates`` (default: :func:`default_candidates`) that is
+    inductive within ``p``'s bounds.
 
     ``deadline`` (a ``perf_counter()`` time) stops the search with :class:`TimeoutError`.
     """
     start = perf_counter()
-    names = list(dict.fromkeys(candidates if candidates is not None else known_names()))
+    names = list(dict.fromkeys(candidates if candidates is not None else default_candidates()))
     out = InductiveSubset(kept=[])
     while names:
         out.rounds += 1

@@ -15,12 +15,17 @@ from typing import Any
 import z3
 
 from .state import MType
-from .symbolic import LEADER, SymState, count, entry_term, last_term, pairs, same_entry
-
-
-def _prefix_equal(s: SymState, a: int, b: int, top: Any) -> Any:
-    """Entries 1..top of logs a and b are equal (``top`` at most both lengths)."""
-    return z3.And([z3.Implies(k < top, same_entry(s, a, b, k)) for k in range(s.shape.log)])
+from .symbolic import (
+    LEADER,
+    SymState,
+    count,
+    covered,
+    entry_term,
+    last_term,
+    pairs,
+    prefix_equal,
+    same_entry,
+)
 
 
 def election_safety(s: SymState) -> Any:
@@ -76,23 +81,18 @@ def log_matching(s: SymState) -> Any:
     return z3.And(c)
 
 
-def _covered(s: SymState, i: int) -> Any:
-    """min(commitIndex[i], Len(log[i])): the entries of i known committed."""
-    return z3.If(s.commitIndex[i] < s.loglen[i], s.commitIndex[i], s.loglen[i])
-
-
 def leader_completeness(s: SymState) -> Any:
     """LeaderCompleteness: every leader whose term is at least server i's holds the entries
     covered by i's commitIndex, at the same indexes."""
     c = []
     n = s.shape.servers
     for i in range(n):
-        top = _covered(s, i)
+        top = covered(s, i)
         for leader in range(n):
             if leader == i:
                 continue
             applies = z3.And(s.state[leader] == LEADER, s.currentTerm[leader] >= s.currentTerm[i])
-            holds = z3.And(s.loglen[leader] >= top, _prefix_equal(s, leader, i, top))
+            holds = z3.And(s.loglen[leader] >= top, prefix_equal(s, leader, i, top))
             c.append(z3.Implies(applies, holds))
     return z3.And(c)
 
@@ -101,8 +101,8 @@ def state_machine_safety(s: SymState) -> Any:
     """StateMachineSafety: the entries covered by two servers' commitIndex agree."""
     c = []
     for a, b in pairs(s.shape.servers):
-        ta, tb = _covered(s, a), _covered(s, b)
-        c.append(_prefix_equal(s, a, b, z3.If(ta < tb, ta, tb)))
+        ta, tb = covered(s, a), covered(s, b)
+        c.append(prefix_equal(s, a, b, z3.If(ta < tb, ta, tb)))
     return z3.And(c)
 
 
@@ -146,8 +146,8 @@ def electable_logs_hold_committed(s: SymState) -> Any:
         holds = []
         for j in range(n):
             if j != i:
-                top = _covered(s, j)
-                holds.append(z3.And(s.loglen[i] >= top, _prefix_equal(s, i, j, top)))
+                top = covered(s, j)
+                holds.append(z3.And(s.loglen[i] >= top, prefix_equal(s, i, j, top)))
         c.append(z3.Implies(2 * voters > n, z3.And(holds)))
     return z3.And(c)
 

@@ -520,6 +520,16 @@ def same_entry(s: SymState, a: int, b: int, k: int) -> Any:
     return z3.And(s.logterm[a][k] == s.logterm[b][k], s.logvalue[a][k] == s.logvalue[b][k])
 
 
+def prefix_equal(s: SymState, a: int, b: int, top: Any) -> Any:
+    """Entries 1..top of logs a and b are equal (``top`` at most both lengths)."""
+    return z3.And([z3.Implies(k < top, same_entry(s, a, b, k)) for k in range(s.shape.log)])
+
+
+def covered(s: SymState, i: int) -> Any:
+    """min(commitIndex[i], Len(log[i])): the entries of i known committed."""
+    return z3.If(s.commitIndex[i] < s.loglen[i], s.commitIndex[i], s.loglen[i])
+
+
 def count(bools: Sequence[Any]) -> Any:
     """How many of ``bools`` hold."""
     return z3.Sum([z3.If(b, 1, 0) for b in bools])
