@@ -166,6 +166,14 @@ def electable_logs_hold_acked(s: State) -> bool:
     return True
 
 
+def _kept(ld: Any, f: Any, k: int, term: int) -> bool:
+    """What "f stores ld's log up to k, said in ``term``" promises: k is within ld's log, and
+    while f is still in ``term``, f's log agrees with ld's up to k."""
+    if k > len(ld.log):
+        return False
+    return f.currentTerm != term or (len(f.log) >= k and f.log[:k] == ld.log[:k])
+
+
 def match_index_agrees(s: State) -> bool:
     """MatchIndexAgrees: a leader's matchIndex for a server is within the leader's log, and while
     that server is still in the leader's term its log agrees with the leader's up to there
@@ -177,10 +185,7 @@ def match_index_agrees(s: State) -> bool:
         for j, f in enumerate(s.servers):
             if j == i:
                 continue
-            k = ld.matchIndex[j]
-            if k > len(ld.log):
-                return False
-            if f.currentTerm == ld.currentTerm and (len(f.log) < k or f.log[:k] != ld.log[:k]):
+            if not _kept(ld, f, ld.matchIndex[j], ld.currentTerm):
                 return False
     return True
 
@@ -196,10 +201,7 @@ def success_responses_agree(s: State) -> bool:
         ld, f = s.servers[m.mdest], s.servers[m.msource]
         if ld.state != Role.Leader or ld.currentTerm != m.mterm:
             continue
-        k = m.mmatchIndex
-        if k > len(ld.log):
-            return False
-        if f.currentTerm == m.mterm and (len(f.log) < k or f.log[:k] != ld.log[:k]):
+        if not _kept(ld, f, m.mmatchIndex, m.mterm):
             return False
     return True
 
@@ -335,8 +337,10 @@ def electable_logs_hold_acked_z3(s: SymState) -> Any:
     return z3.And(c)
 
 
-def _agrees_up_to(s: SymState, ld: int, f: int, k: Any) -> Any:
-    return z3.And(s.loglen[f] >= k, prefix_equal(s, ld, f, k))
+def _z_kept(s: SymState, ld: int, f: int, k: Any, term: Any) -> Any:
+    """:func:`_kept` as a formula."""
+    agrees = z3.And(s.loglen[f] >= k, prefix_equal(s, ld, f, k))
+    return z3.And(k <= s.loglen[ld], z3.Implies(s.currentTerm[f] == term, agrees))
 
 
 def match_index_agrees_z3(s: SymState) -> Any:
@@ -347,10 +351,8 @@ def match_index_agrees_z3(s: SymState) -> Any:
         for j in range(n):
             if j == i:
                 continue
-            k = s.matchIndex[i][j]
-            same_term = s.currentTerm[j] == s.currentTerm[i]
-            holds = z3.And(k <= s.loglen[i], z3.Implies(same_term, _agrees_up_to(s, i, j, k)))
-            c.append(z3.Implies(s.state[i] == LEADER, holds))
+            kept = _z_kept(s, i, j, s.matchIndex[i][j], s.currentTerm[i])
+            c.append(z3.Implies(s.state[i] == LEADER, kept))
     return z3.And(c)
 
 
@@ -370,9 +372,7 @@ def success_responses_agree_z3(s: SymState) -> Any:
                     s.state[i] == LEADER,
                     s.currentTerm[i] == m.mterm,
                 )
-                same_term = s.currentTerm[j] == m.mterm
-                holds = z3.And(k <= s.loglen[i], z3.Implies(same_term, _agrees_up_to(s, i, j, k)))
-                c.append(z3.Implies(counted, holds))
+                c.append(z3.Implies(counted, _z_kept(s, i, j, k, m.mterm)))
     return z3.And(c)
 
 
