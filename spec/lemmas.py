@@ -509,6 +509,44 @@ class Lemma:
         return (self.holds.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
 
 
+# Towards StateMachineSafety (lemmas_commit.py).
+_COMMIT = (
+    Lemma(
+        "AppendEntriesNotToSelf",
+        lc.append_entries_not_to_self,
+        lc.append_entries_not_to_self_z3,
+    ),
+    Lemma(
+        "AppendEntriesRequestShape",
+        lc.append_entries_request_shape,
+        lc.append_entries_request_shape_z3,
+    ),
+    Lemma("CommitIndexWithinLog", lc.commit_index_within_log, lc.commit_index_within_log_z3),
+    Lemma(
+        "LeaderRequestsMatchItsLog",
+        lc.leader_requests_match_its_log,
+        lc.leader_requests_match_its_log_z3,
+    ),
+    Lemma(
+        "AppendEntriesSenderLeadsItsTerm",
+        lc.append_entries_sender_leads_its_term,
+        lc.append_entries_sender_leads_its_term_z3,
+    ),
+    Lemma(
+        "AppendEntriesRequestsAgreeWithTheirTerm",
+        lc.append_entries_requests_agree_with_their_term,
+        lc.append_entries_requests_agree_with_their_term_z3,
+    ),
+    Lemma(
+        "ElectableLogsHoldAcked",
+        lc.electable_logs_hold_acked,
+        lc.electable_logs_hold_acked_z3,
+    ),
+    Lemma("MatchIndexAgrees", lc.match_index_agrees, lc.match_index_agrees_z3),
+    Lemma("SuccessResponsesAgree", lc.success_responses_agree, lc.success_responses_agree_z3),
+    Lemma("RequestsHoldCommitted", lc.requests_hold_committed, lc.requests_hold_committed_z3),
+)
+
 LEMMAS: dict[str, Lemma] = {
     lemma.name: lemma
     for lemma in (
@@ -564,59 +602,14 @@ LEMMAS: dict[str, Lemma] = {
             leader_holds_entries_of_its_term,
             leader_holds_entries_of_its_term_z3,
         ),
-        # Towards StateMachineSafety (lemmas_commit.py).
-        Lemma(
-            "AppendEntriesNotToSelf",
-            lc.append_entries_not_to_self,
-            lc.append_entries_not_to_self_z3,
-        ),
-        Lemma(
-            "AppendEntriesRequestShape",
-            lc.append_entries_request_shape,
-            lc.append_entries_request_shape_z3,
-        ),
-        Lemma("CommitIndexWithinLog", lc.commit_index_within_log, lc.commit_index_within_log_z3),
-        Lemma(
-            "LeaderRequestsMatchItsLog",
-            lc.leader_requests_match_its_log,
-            lc.leader_requests_match_its_log_z3,
-        ),
-        Lemma(
-            "AppendEntriesSenderLeadsItsTerm",
-            lc.append_entries_sender_leads_its_term,
-            lc.append_entries_sender_leads_its_term_z3,
-        ),
-        Lemma(
-            "AppendEntriesRequestsAgreeWithTheirTerm",
-            lc.append_entries_requests_agree_with_their_term,
-            lc.append_entries_requests_agree_with_their_term_z3,
-        ),
-        Lemma(
-            "ElectableLogsHoldAcked",
-            lc.electable_logs_hold_acked,
-            lc.electable_logs_hold_acked_z3,
-        ),
-        Lemma("MatchIndexAgrees", lc.match_index_agrees, lc.match_index_agrees_z3),
-        Lemma("SuccessResponsesAgree", lc.success_responses_agree, lc.success_responses_agree_z3),
-        Lemma("RequestsHoldCommitted", lc.requests_hold_committed, lc.requests_hold_committed_z3),
+        *_COMMIT,
     )
 }
 
 #: The lemmas of lemmas_commit.py: they take StateMachineSafety's proof further than the
 #: LogMatching set (not to the end, see docs/z3-proofs.md). BMC's strengthening leaves them out:
 #: with them it was slower (houdini.py).
-COMMIT_LEMMAS: tuple[str, ...] = (
-    "AppendEntriesNotToSelf",
-    "AppendEntriesRequestShape",
-    "CommitIndexWithinLog",
-    "LeaderRequestsMatchItsLog",
-    "AppendEntriesSenderLeadsItsTerm",
-    "AppendEntriesRequestsAgreeWithTheirTerm",
-    "ElectableLogsHoldAcked",
-    "MatchIndexAgrees",
-    "SuccessResponsesAgree",
-    "RequestsHoldCommitted",
-)
+COMMIT_LEMMAS: tuple[str, ...] = tuple(lemma.name for lemma in _COMMIT)
 
 # One leader per term: what ElectionSafety needs, and what LogMatching builds on.
 _ELECTION = (

@@ -19,7 +19,7 @@ from typing import Any
 
 import z3
 
-from .state import MType, Role, State, last_term, log_up_to_date
+from .state import MType, Role, State, could_win
 from .symbolic import (
     LEADER,
     SymState,
@@ -29,7 +29,7 @@ from .symbolic import (
     entry_value,
     prefix_equal,
 )
-from .symbolic import last_term as z_last_term
+from .symbolic import could_win as z_could_win
 
 _AER = int(MType.AppendEntriesRequest)
 _AERESP = int(MType.AppendEntriesResponse)
@@ -39,22 +39,22 @@ def _requests(s: State) -> list[Any]:
     return [m for m, _ in s.messages if m.mtype == MType.AppendEntriesRequest]
 
 
-def _electable(s: State, log: Any) -> bool:
-    """§5.4.1: ``log`` is at least as up-to-date as the logs of a majority, its own included."""
-    mine, size = last_term(log), len(log)
-    return 2 * sum(1 for v in s.servers if log_up_to_date(v.log, mine, size)) > len(s.servers)
+def _agrees(log: Any, m: Any, top: int) -> bool:
+    """Where ``log`` reaches index ``top``, it holds request m's entry and its prevLogTerm."""
+    p = m.mprevLogIndex
+    if m.mentries and top >= p + 1 and log[p] != m.mentries[0]:
+        return False
+    return not (p >= 1 and top >= p and log[p - 1].term != m.mprevLogTerm)
 
 
-def _z_electable(s: SymState, x: int) -> Any:
-    n, mine = s.shape.servers, z_last_term(s, x)
-    up_to_date = [
-        z3.Or(
-            mine > z_last_term(s, v),
-            z3.And(mine == z_last_term(s, v), s.loglen[x] >= s.loglen[v]),
-        )
-        for v in range(n)
-    ]
-    return 2 * count(up_to_date) > n
+def _z_agrees(s: SymState, i: int, m: Any, top: Any) -> Any:
+    """:func:`_agrees` as a formula, for log i and message slot m."""
+    p = m.mprevLogIndex
+    same = z3.And(entry_term(s, i, p + 1) == m.eterm, entry_value(s, i, p + 1) == m.evalue)
+    return z3.And(
+        z3.Implies(z3.And(m.nentries == 1, top >= p + 1), same),
+        z3.Implies(z3.And(p >= 1, top >= p), entry_term(s, i, p) == m.mprevLogTerm),
+    )
 
 
 # --- Python predicates ---------------------------------------------------------------------------
@@ -97,9 +97,7 @@ def leader_requests_match_its_log(s: State) -> bool:
         if src.state != Role.Leader or src.currentTerm != m.mterm:
             continue
         log, p = src.log, m.mprevLogIndex
-        if p > len(log) or (p > 0 and log[p - 1].term != m.mprevLogTerm):
-            return False
-        if m.mentries and (len(log) < p + 1 or log[p] != m.mentries[0]):
+        if p > len(log) or (m.mentries and len(log) < p + 1) or not _agrees(log, m, len(log)):
             return False
         if m.mcommitIndex > src.commitIndex:
             return False
@@ -124,16 +122,10 @@ def append_entries_requests_agree_with_their_term(s: State) -> bool:
     prevLogTerm) there: the term's only leader (§5.2) sent the request from a log that, growing
     only, also made that later entry, and Log Matching (§5.3) carries the prefix."""
     for m in _requests(s):
-        p = m.mprevLogIndex
         for srv in s.servers:
             log = srv.log
             ours = [k for k in range(1, len(log) + 1) if log[k - 1].term == m.mterm]
-            if not ours:
-                continue
-            top = max(ours)
-            if m.mentries and top >= p + 1 and log[p] != m.mentries[0]:
-                return False
-            if p > 0 and top >= p and log[p - 1].term != m.mprevLogTerm:
+            if ours and not _agrees(log, m, max(ours)):
                 return False
     return True
 
@@ -161,7 +153,8 @@ def electable_logs_hold_acked(s: State) -> bool:
         if ld.state != Role.Leader:
             continue
         k = _acked(s, i)
-        if k and any(_electable(s, srv.log) and srv.log[:k] != ld.log[:k] for srv in s.servers):
+        logs = [srv.log for srv in s.servers]
+        if k and any(could_win(logs, log) and log[:k] != ld.log[:k] for log in logs):
             return False
     return True
 
@@ -212,14 +205,9 @@ def requests_hold_committed(s: State) -> bool:
     the entry was committed in a term no later than the server's, and the leader of any later or
     equal term holds it (Leader Completeness, §5.4)."""
     for m in _requests(s):
-        p = m.mprevLogIndex
         for srv in s.servers:
-            if m.mterm < srv.currentTerm:
-                continue
             top = min(srv.commitIndex, len(srv.log))
-            if m.mentries and top >= p + 1 and srv.log[p] != m.mentries[0]:
-                return False
-            if p >= 1 and top >= p and srv.log[p - 1].term != m.mprevLogTerm:
+            if m.mterm >= srv.currentTerm and not _agrees(srv.log, m, top):
                 return False
     return True
 
@@ -271,15 +259,10 @@ def leader_requests_match_its_log_z3(s: SymState) -> Any:
             from_leader = z3.And(
                 _is(m, _AER), m.msource == j, s.state[j] == LEADER, s.currentTerm[j] == m.mterm
             )
-            entry = z3.And(
-                s.loglen[j] >= p + 1,
-                entry_term(s, j, p + 1) == m.eterm,
-                entry_value(s, j, p + 1) == m.evalue,
-            )
             holds = z3.And(
                 p <= s.loglen[j],
-                z3.Implies(p > 0, entry_term(s, j, p) == m.mprevLogTerm),
-                z3.Implies(m.nentries == 1, entry),
+                z3.Implies(m.nentries == 1, s.loglen[j] >= p + 1),
+                _z_agrees(s, j, m, s.loglen[j]),
                 m.mcommitIndex <= s.commitIndex[j],
             )
             c.append(z3.Implies(from_leader, holds))
@@ -304,23 +287,17 @@ def append_entries_requests_agree_with_their_term_z3(s: SymState) -> Any:
     """AppendEntriesRequestsAgreeWithTheirTerm (see the Python predicate)."""
     c = []
     for m in s.slots:
-        p = m.mprevLogIndex
         for i in range(s.shape.servers):
             for k in range(1, s.shape.log + 1):
                 ours = z3.And(_is(m, _AER), s.loglen[i] >= k, s.logterm[i][k - 1] == m.mterm)
-                same = z3.And(
-                    entry_term(s, i, p + 1) == m.eterm, entry_value(s, i, p + 1) == m.evalue
-                )
-                entry = z3.Implies(z3.And(m.nentries == 1, k >= p + 1), same)
-                prev = z3.Implies(z3.And(p > 0, k >= p), entry_term(s, i, p) == m.mprevLogTerm)
-                c.append(z3.Implies(ours, z3.And(entry, prev)))
+                c.append(z3.Implies(ours, _z_agrees(s, i, m, k)))
     return z3.And(c)
 
 
 def electable_logs_hold_acked_z3(s: SymState) -> Any:
     """ElectableLogsHoldAcked (see the Python predicate)."""
     n = s.shape.servers
-    electable = [_z_electable(s, x) for x in range(n)]
+    electable = [z_could_win(s, x) for x in range(n)]
     c = []
     for i in range(n):
         for k in range(1, s.shape.log + 1):
@@ -380,14 +357,7 @@ def requests_hold_committed_z3(s: SymState) -> Any:
     """RequestsHoldCommitted (see the Python predicate)."""
     c = []
     for m in s.slots:
-        p = m.mprevLogIndex
         for j in range(s.shape.servers):
-            top = covered(s, j)
-            entry = z3.Implies(
-                z3.And(m.nentries == 1, top >= p + 1),
-                z3.And(entry_term(s, j, p + 1) == m.eterm, entry_value(s, j, p + 1) == m.evalue),
-            )
-            prev = z3.Implies(z3.And(p >= 1, top >= p), entry_term(s, j, p) == m.mprevLogTerm)
             about = z3.And(_is(m, _AER), m.mterm >= s.currentTerm[j])
-            c.append(z3.Implies(about, z3.And(entry, prev)))
+            c.append(z3.Implies(about, _z_agrees(s, j, m, covered(s, j))))
     return z3.And(c)

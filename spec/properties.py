@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .state import MType, Role, State, last_term, log_up_to_date
+from .state import MType, Role, State, could_win
 
 Label = tuple[Any, ...]
 
@@ -163,13 +163,11 @@ def electable_logs_hold_committed(s: State) -> bool:
     longest = max(committed, key=len)
     if not longest:
         return True
-    for srv in servers:
-        log = srv.log
+    logs = [srv.log for srv in servers]
+    for log in logs:
         if all(log[: len(c)] == c for c in committed):
             continue
-        mine, size = last_term(log), len(log)
-        voters = sum(1 for v in servers if log_up_to_date(v.log, mine, size))
-        if 2 * voters > len(servers):
+        if could_win(logs, log):
             return False
     return True
 

@@ -13,6 +13,7 @@ needs to pick one representative per class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import NamedTuple, TypeAlias
 
@@ -207,6 +208,13 @@ def log_up_to_date(log: Log, last_log_term: int, last_log_index: int) -> bool:
     ``log``: a later last term, or the same last term and at least as long."""
     mine = last_term(log)
     return last_log_term > mine or (last_log_term == mine and last_log_index >= len(log))
+
+
+def could_win(logs: Sequence[Log], log: Log) -> bool:
+    """§5.4.1: ``log`` is at least as up-to-date as a majority of ``logs`` (the servers' logs,
+    its own among them), so a candidate holding it could collect their votes."""
+    mine, size = last_term(log), len(log)
+    return 2 * sum(1 for other in logs if log_up_to_date(other, mine, size)) > len(logs)
 
 
 def is_quorum(voters: tuple[int, ...], n: int) -> bool:

@@ -515,6 +515,17 @@ def last_term(s: SymState, i: int) -> Any:
     return entry_term(s, i, s.loglen[i])
 
 
+def could_win(s: SymState, x: int) -> Any:
+    """§5.4.1, as ``state.could_win``: log x is at least as up-to-date as a majority of the
+    logs, its own among them."""
+    n, mine = s.shape.servers, last_term(s, x)
+    up_to_date = [
+        z3.Or(mine > last_term(s, v), z3.And(mine == last_term(s, v), s.loglen[x] >= s.loglen[v]))
+        for v in range(n)
+    ]
+    return 2 * count(up_to_date) > n
+
+
 def same_entry(s: SymState, a: int, b: int, k: int) -> Any:
     """Entry k+1 of log a equals entry k+1 of log b (term and value)."""
     return z3.And(s.logterm[a][k] == s.logterm[b][k], s.logvalue[a][k] == s.logvalue[b][k])

@@ -4,11 +4,12 @@ to the controller, which adds them up, so the lines read the same with or withou
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 
-_COUNTS = pytest.StashKey[dict[str, dict[str, float]]]()
+_COUNTS = pytest.StashKey[dict[str, Counter[str]]]()
 _WORKER_KEY = "raftkit_counts"
 
 # Per counter group: the count that must be non-zero for its line to be printed, and the line.
@@ -28,42 +29,33 @@ _LINES = {
 
 @pytest.fixture(scope="session")
 def run_counts(pytestconfig: pytest.Config) -> Any:
-    """``run_counts(group)`` is a dict of counters for ``group``'s summary line: add to it."""
+    """``run_counts(group)`` is the Counter of ``group``'s summary line: add to it."""
 
-    def group_counts(group: str) -> dict[str, float]:
-        return pytestconfig.stash.setdefault(_COUNTS, {}).setdefault(group, {})
+    def group_counts(group: str) -> Counter[str]:
+        return pytestconfig.stash.setdefault(_COUNTS, {}).setdefault(group, Counter())
 
     return group_counts
-
-
-def _merge(into: dict[str, dict[str, float]], more: dict[str, dict[str, float]]) -> None:
-    for group, values in more.items():
-        mine = into.setdefault(group, {})
-        for name, value in values.items():
-            mine[name] = mine.get(name, 0) + value
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput[_WORKER_KEY] = session.config.stash.get(_COUNTS, {})
+        # Plain dicts: what xdist's channel can carry.
+        found = session.config.stash.get(_COUNTS, {})
+        workeroutput[_WORKER_KEY] = {group: dict(c) for group, c in found.items()}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    sent = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
-    if sent:
-        _merge(node.config.stash.setdefault(_COUNTS, {}), sent)
+    sent = getattr(node, "workeroutput", {}).get(_WORKER_KEY, {})
+    found = node.config.stash.setdefault(_COUNTS, {})
+    for group, values in sent.items():
+        found.setdefault(group, Counter()).update(values)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     found = terminalreporter.config.stash.get(_COUNTS, {})
     for group, (needed, line) in _LINES.items():
-        values = found.get(group, {})
-        if values.get(needed):
-            terminalreporter.write_line(line.format_map(_Zero(values)))
-
-
-class _Zero(dict):  # type: ignore[type-arg]
-    def __missing__(self, key: str) -> float:
-        return 0
+        values = found.get(group, Counter())
+        if values[needed]:
+            terminalreporter.write_line(line.format_map(values))

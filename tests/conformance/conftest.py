@@ -16,9 +16,9 @@ def count_validations(monkeypatch: pytest.MonkeyPatch, run_counts: Any) -> Itera
 
     def validate(*args: Any, **kw: Any) -> conform.Outcome:
         out = orig(*args, **kw)
-        totals["traces"] = totals.get("traces", 0) + 1
-        totals["events"] = totals.get("events", 0) + out.events
-        totals["seconds"] = totals.get("seconds", 0) + out.seconds
+        totals["traces"] += 1
+        totals["events"] += out.events
+        totals["seconds"] += out.seconds
         return out
 
     monkeypatch.setattr(conform, "validate", validate)

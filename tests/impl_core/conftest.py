@@ -36,13 +36,13 @@ def conformance_traces(
 
     def run(self: Simulation) -> Any:
         result = orig_run(self)
-        runs["count"] = runs.get("count", 0) + 1
+        runs["count"] += 1
         # Lazy persistence breaks the caller's contract on purpose; the spec assumes it is kept.
         if EVERY and runs["count"] % EVERY == 0 and not self.cfg.lazy_persist:
             rec = self._trace_recorder  # type: ignore[attr-defined]
             outcome = conform_lines(rec.lines, f"seed-{self.seed}")
-            runs["validated"] = runs.get("validated", 0) + 1
-            runs["events"] = runs.get("events", 0) + outcome.events
+            runs["validated"] += 1
+            runs["events"] += outcome.events
             if not outcome.ok:
                 path = tmp_path_factory.mktemp("traces") / f"seed-{self.seed}.jsonl"
                 rec.write(str(path))
