@@ -44,11 +44,10 @@ def add_check_flags(group: argparse._ArgumentGroup) -> None:
 
 def add_commands(commands: Any, add_model_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """The ``prove`` and ``bmc`` subcommands."""
-    from ..spec.lemmas import DEFAULT_LEMMAS, NOT_YET_INDUCTIVE
+    from ..spec.lemmas import DEFAULT_LEMMAS
 
     def shipped(name: str, lemmas: Sequence[str]) -> str:
-        note = " (not inductive yet: how far the proof got)" if name in NOT_YET_INDUCTIVE else ""
-        return f"  {name}{note}: {', '.join(lemmas)}"
+        return f"  {name}: {', '.join(lemmas)}"
 
     fmt = argparse.RawDescriptionHelpFormatter
     prove = commands.add_parser(

@@ -22,7 +22,8 @@ from typing import Any
 import z3
 
 from . import lemmas_commit as lc
-from .state import NIL, MType, Role, State
+from . import lemmas_requests as lr
+from .state import NIL, MType, Role, State, candidate_votes
 from .symbolic import (
     CANDIDATE,
     LEADER,
@@ -33,6 +34,7 @@ from .symbolic import (
     quorum,
     same_entry,
 )
+from .symbolic import candidate_votes as z_candidate_votes
 
 # --- Python predicates ---------------------------------------------------------------------------
 
@@ -166,14 +168,22 @@ def append_entries_requests_agree(s: State) -> bool:
             return False
     return True
 
+
 def _terms_in_use(s: State) -> set[int]:
-    """Terms that have had a leader: a leader's current term, and the term of every entry in a
-    log or in an AppendEntries request (only the leader of a term creates its entries)."""
+    """Terms that have had a leader: a leader's current term; the term of every entry in a log
+    or in an AppendEntries request, and a request's prevLogTerm (only the leader of a term
+    creates its entries); the term of every AppendEntries request (only leaders send them) and
+    of every successful response (a follower accepts only a request of its current term)."""
     terms = {srv.currentTerm for srv in s.servers if srv.state == Role.Leader}
     terms.update(e.term for srv in s.servers for e in srv.log)
     for m, _ in s.messages:
         if m.mtype == MType.AppendEntriesRequest:
+            terms.add(m.mterm)
             terms.update(e.term for e in m.mentries)
+            if m.mprevLogIndex:
+                terms.add(m.mprevLogTerm)
+        elif m.mtype == MType.AppendEntriesResponse and m.msuccess:
+            terms.add(m.mterm)
     return terms
 
 
@@ -202,18 +212,6 @@ def elected_terms_have_voter_majority(s: State) -> bool:
     return True
 
 
-def _could_grant(s: State, i: int, t: int) -> set[int]:
-    """The servers whose vote candidate ``i`` of term ``t`` holds or may still get."""
-    out = set(s.servers[i].votesGranted)
-    for j, srv in enumerate(s.servers):
-        if srv.currentTerm < t or (srv.currentTerm == t and srv.votedFor in (NIL, i)):
-            out.add(j)
-    for m in _granted_responses(s):
-        if m.mdest == i and m.mterm == t:
-            out.add(m.msource)
-    return out
-
-
 def elected_terms_no_second_winner(s: State) -> bool:
     """ElectedTermsNoSecondWinner: in a term t that had a leader, no candidate of t holds or can
     still get the votes of a majority (those voted for the leader)."""
@@ -221,7 +219,7 @@ def elected_terms_no_second_winner(s: State) -> bool:
     terms = _terms_in_use(s)
     for i, srv in enumerate(s.servers):
         if srv.state == Role.Candidate and srv.currentTerm in terms:
-            if 2 * len(_could_grant(s, i, srv.currentTerm)) > n:
+            if 2 * len(candidate_votes(s, i)[1]) > n:
                 return False
     return True
 
@@ -402,6 +400,7 @@ def append_entries_requests_agree_z3(s: SymState) -> Any:
         c.append(z3.Implies(both, z3.And(x.evalue == y.evalue, prev)))
     return z3.And(c)
 
+
 def _z_terms_in_use(s: SymState) -> list[tuple[Any, Any]]:
     """(condition, term) pairs: the terms of :func:`_terms_in_use`."""
     n, L = s.shape.servers, s.shape.log
@@ -409,6 +408,20 @@ def _z_terms_in_use(s: SymState) -> list[tuple[Any, Any]]:
     out += [(s.loglen[i] > k, s.logterm[i][k]) for i in range(n) for k in range(L)]
     out += [
         (z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest), m.nentries == 1), m.eterm)
+        for m in s.slots
+    ]
+    out += [
+        (z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest)), m.mterm) for m in s.slots
+    ]
+    out += [
+        (
+            z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest), m.mprevLogIndex >= 1),
+            m.mprevLogTerm,
+        )
+        for m in s.slots
+    ]
+    out += [
+        (z3.And(m.present, m.mtype == int(MType.AppendEntriesResponse), m.msuccess), m.mterm)
         for m in s.slots
     ]
     return out
@@ -450,21 +463,7 @@ def elected_terms_no_second_winner_z3(s: SymState) -> Any:
     for i in range(n):
         t = s.currentTerm[i]
         used = z3.Or([z3.And(u, term == t) for u, term in _z_terms_in_use(s)])
-        may = []
-        for j in range(n):
-            in_flight = z3.Or(
-                [z3.And(_z_granted(m), m.mdest == i, m.msource == j, m.mterm == t)
-                 for m in s.slots]
-            )
-            may.append(
-                z3.Or(
-                    s.votesGranted[i][j],
-                    s.currentTerm[j] < t,
-                    z3.And(s.currentTerm[j] == t,
-                           z3.Or(s.votedFor[j] == NIL, s.votedFor[j] == i)),
-                    in_flight,
-                )
-            )
+        may = z_candidate_votes(s, i)[1]
         c.append(z3.Implies(z3.And(s.state[i] == CANDIDATE, used), z3.Not(quorum(may, n))))
     return z3.And(c)
 
@@ -480,16 +479,27 @@ def leader_holds_entries_of_its_term_z3(s: SymState) -> Any:
                 continue
             for k in range(L):
                 has = z3.And(s.loglen[i] > k, s.logterm[i][k] == t)
-                c.append(z3.Implies(z3.And(s.state[ld] == LEADER, has),
-                                    z3.And(s.loglen[ld] > k, same_entry(s, ld, i, k))))
+                c.append(
+                    z3.Implies(
+                        z3.And(s.state[ld] == LEADER, has),
+                        z3.And(s.loglen[ld] > k, same_entry(s, ld, i, k)),
+                    )
+                )
         for m in s.slots:
-            has = z3.And(m.present, m.mtype == int(MType.AppendEntriesRequest),
-                         m.nentries == 1, m.eterm == t)
+            has = z3.And(
+                m.present, m.mtype == int(MType.AppendEntriesRequest), m.nentries == 1, m.eterm == t
+            )
             index = m.mprevLogIndex + 1
-            c.append(z3.Implies(z3.And(s.state[ld] == LEADER, has),
-                                z3.And(s.loglen[ld] >= index,
-                                       entry_term(s, ld, index) == m.eterm,
-                                       entry_value(s, ld, index) == m.evalue)))
+            c.append(
+                z3.Implies(
+                    z3.And(s.state[ld] == LEADER, has),
+                    z3.And(
+                        s.loglen[ld] >= index,
+                        entry_term(s, ld, index) == m.eterm,
+                        entry_value(s, ld, index) == m.evalue,
+                    ),
+                )
+            )
     return z3.And(c)
 
 
@@ -513,38 +523,86 @@ class Lemma:
 _COMMIT = (
     Lemma(
         "AppendEntriesNotToSelf",
-        lc.append_entries_not_to_self,
-        lc.append_entries_not_to_self_z3,
+        lr.append_entries_not_to_self,
+        lr.append_entries_not_to_self_z3,
     ),
     Lemma(
         "AppendEntriesRequestShape",
-        lc.append_entries_request_shape,
-        lc.append_entries_request_shape_z3,
+        lr.append_entries_request_shape,
+        lr.append_entries_request_shape_z3,
     ),
     Lemma("CommitIndexWithinLog", lc.commit_index_within_log, lc.commit_index_within_log_z3),
+    Lemma("LogTermsNeverDecrease", lr.log_terms_never_decrease, lr.log_terms_never_decrease_z3),
     Lemma(
-        "LeaderRequestsMatchItsLog",
-        lc.leader_requests_match_its_log,
-        lc.leader_requests_match_its_log_z3,
+        "RequestsMatchTheSenderLog",
+        lr.requests_match_the_sender_log,
+        lr.requests_match_the_sender_log_z3,
     ),
     Lemma(
-        "AppendEntriesSenderLeadsItsTerm",
-        lc.append_entries_sender_leads_its_term,
-        lc.append_entries_sender_leads_its_term_z3,
+        "AppendEntriesRequestsFromTheTermLeader",
+        lr.append_entries_requests_from_the_term_leader,
+        lr.append_entries_requests_from_the_term_leader_z3,
     ),
+    Lemma(
+        "LeaderHoldsRequestPrevEntries",
+        lr.leader_holds_request_prev_entries,
+        lr.leader_holds_request_prev_entries_z3,
+    ),
+    Lemma(
+        "RequestsFollowEntriesOfTheirTerm",
+        lr.requests_follow_entries_of_their_term,
+        lr.requests_follow_entries_of_their_term_z3,
+    ),
+    Lemma("RequestsOfATermAgree", lr.requests_of_a_term_agree, lr.requests_of_a_term_agree_z3),
     Lemma(
         "AppendEntriesRequestsAgreeWithTheirTerm",
-        lc.append_entries_requests_agree_with_their_term,
-        lc.append_entries_requests_agree_with_their_term_z3,
+        lr.append_entries_requests_agree_with_their_term,
+        lr.append_entries_requests_agree_with_their_term_z3,
     ),
     Lemma(
         "ElectableLogsHoldAcked",
         lc.electable_logs_hold_acked,
         lc.electable_logs_hold_acked_z3,
     ),
+    Lemma(
+        "AckedEntriesStayWithTheirHolders",
+        lc.acked_entries_stay_with_their_holders,
+        lc.acked_entries_stay_with_their_holders_z3,
+    ),
     Lemma("MatchIndexAgrees", lc.match_index_agrees, lc.match_index_agrees_z3),
     Lemma("SuccessResponsesAgree", lc.success_responses_agree, lc.success_responses_agree_z3),
+    Lemma(
+        "MatchedServersReachedTheTerm",
+        lc.matched_servers_reached_the_term,
+        lc.matched_servers_reached_the_term_z3,
+    ),
+    Lemma(
+        "VoteRequestsCarryTheCandidateLog",
+        lr.vote_requests_carry_the_candidate_log,
+        lr.vote_requests_carry_the_candidate_log_z3,
+    ),
+    Lemma(
+        "CandidateLogCoversItsVoters",
+        lc.candidate_log_covers_its_voters,
+        lc.candidate_log_covers_its_voters_z3,
+    ),
     Lemma("RequestsHoldCommitted", lc.requests_hold_committed, lc.requests_hold_committed_z3),
+    Lemma(
+        "CommittedEntriesHaveACommit",
+        lc.committed_entries_have_a_commit,
+        lc.committed_entries_have_a_commit_z3,
+    ),
+    Lemma(
+        "RequestCommitsHaveACommit",
+        lc.request_commits_have_a_commit,
+        lc.request_commits_have_a_commit_z3,
+    ),
+    Lemma("AckedEntriesAreCommits", lc.acked_entries_are_commits, lc.acked_entries_are_commits_z3),
+    Lemma(
+        "ConflictingRequestsAreOutdated",
+        lc.conflicting_requests_are_outdated,
+        lc.conflicting_requests_are_outdated_z3,
+    ),
 )
 
 LEMMAS: dict[str, Lemma] = {
@@ -606,9 +664,9 @@ LEMMAS: dict[str, Lemma] = {
     )
 }
 
-#: The lemmas of lemmas_commit.py: they take StateMachineSafety's proof further than the
-#: LogMatching set (not to the end, see docs/z3-proofs.md). BMC's strengthening leaves them out:
-#: with them it was slower (houdini.py).
+#: The lemmas of lemmas_commit.py: with the LogMatching set they make StateMachineSafety
+#: inductive (docs/z3-proofs.md). BMC's strengthening leaves them out: with them it was slower
+#: (houdini.py).
 COMMIT_LEMMAS: tuple[str, ...] = tuple(lemma.name for lemma in _COMMIT)
 
 # One leader per term: what ElectionSafety needs, and what LogMatching builds on.
@@ -640,9 +698,9 @@ DEFAULT_LEMMAS: dict[str, Sequence[str]] = {
     ),
 }
 
-#: Where StateMachineSafety's proof has got to (NOT inductive yet: `raftmc prove` prints the
-#: counterexample to induction it stops at; docs/z3-proofs.md explains it).
-STATE_MACHINE_ATTEMPT: tuple[str, ...] = (
+# Commitment: what a leader counts as stored on a majority, and what a commit promises, from
+# the commit's term on (lemmas_commit.py), on top of one leader per term and Log Matching.
+DEFAULT_LEMMAS["StateMachineSafety"] = (
     "LogMatching",
     "LeaderCompleteness",
     "ElectionSafety",
@@ -650,17 +708,11 @@ STATE_MACHINE_ATTEMPT: tuple[str, ...] = (
     *DEFAULT_LEMMAS["LogMatching"],
     *COMMIT_LEMMAS,
 )
-DEFAULT_LEMMAS["StateMachineSafety"] = STATE_MACHINE_ATTEMPT
-
-#: Invariants whose shipped set is how far the proof got, not a proof.
-NOT_YET_INDUCTIVE: frozenset[str] = frozenset({"StateMachineSafety"})
 
 __all__ = [
     "LEMMAS",
     "DEFAULT_LEMMAS",
     "COMMIT_LEMMAS",
-    "STATE_MACHINE_ATTEMPT",
-    "NOT_YET_INDUCTIVE",
     "Lemma",
     "NIL",
 ]

@@ -217,6 +217,27 @@ def could_win(logs: Sequence[Log], log: Log) -> bool:
     return 2 * sum(1 for other in logs if log_up_to_date(other, mine, size)) > len(logs)
 
 
+def candidate_votes(s: State, c: int) -> tuple[set[int], set[int]]:
+    """For candidate c in its term t: the servers that voted for it (counted in votesGranted,
+    granted in a RequestVote response on its way, or votedFor c in t), and those together with
+    the servers yet to vote in t (still before t, or in t with votedFor Nil): the votes it
+    has, and the votes it has or may still get (§5.2: one vote per server per term)."""
+    t = s.servers[c].currentTerm
+    voted = set(s.servers[c].votesGranted)
+    for m, _ in s.messages:
+        if m.mtype == MType.RequestVoteResponse and m.mvoteGranted:
+            if m.mdest == c and m.mterm == t:
+                voted.add(m.msource)
+    for v, srv in enumerate(s.servers):
+        if srv.currentTerm == t and srv.votedFor == c:
+            voted.add(v)
+    may = set(voted)
+    for v, srv in enumerate(s.servers):
+        if srv.currentTerm < t or (srv.currentTerm == t and srv.votedFor == NIL):
+            may.add(v)
+    return voted, may
+
+
 def is_quorum(voters: tuple[int, ...], n: int) -> bool:
     """raft.tla's ``Quorum``: a strict majority of the ``n`` servers."""
     return 2 * len(voters) > n

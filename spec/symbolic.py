@@ -515,15 +515,45 @@ def last_term(s: SymState, i: int) -> Any:
     return entry_term(s, i, s.loglen[i])
 
 
+def up_to_date(s: SymState, x: int, v: int) -> Any:
+    """§5.4.1, as ``state.log_up_to_date``: log x is at least as up-to-date as log v."""
+    mine, theirs = last_term(s, x), last_term(s, v)
+    return z3.Or(mine > theirs, z3.And(mine == theirs, s.loglen[x] >= s.loglen[v]))
+
+
 def could_win(s: SymState, x: int) -> Any:
     """§5.4.1, as ``state.could_win``: log x is at least as up-to-date as a majority of the
     logs, its own among them."""
-    n, mine = s.shape.servers, last_term(s, x)
-    up_to_date = [
-        z3.Or(mine > last_term(s, v), z3.And(mine == last_term(s, v), s.loglen[x] >= s.loglen[v]))
-        for v in range(n)
-    ]
-    return 2 * count(up_to_date) > n
+    n = s.shape.servers
+    return 2 * count([up_to_date(s, x, v) for v in range(n)]) > n
+
+
+def candidate_votes(s: SymState, x: int) -> tuple[list[Any], list[Any]]:
+    """``state.candidate_votes`` as formulas, one per server: voted for x in its term, and voted
+    for it or yet to vote in that term."""
+    n, t = s.shape.servers, s.currentTerm[x]
+    granted = int(MType.RequestVoteResponse)
+    voted, may = [], []
+    for v in range(n):
+        in_flight = [
+            z3.And(
+                m.present,
+                m.mtype == granted,
+                m.mvoteGranted,
+                m.msource == v,
+                m.mdest == x,
+                m.mterm == t,
+            )
+            for m in s.slots
+        ]
+        voted.append(
+            z3.Or(
+                s.votesGranted[x][v], z3.And(s.currentTerm[v] == t, s.votedFor[v] == x), *in_flight
+            )
+        )
+        not_yet = z3.Or(s.currentTerm[v] < t, z3.And(s.currentTerm[v] == t, s.votedFor[v] == NIL))
+        may.append(z3.Or(voted[v], not_yet))
+    return voted, may
 
 
 def same_entry(s: SymState, a: int, b: int, k: int) -> Any:

@@ -222,9 +222,20 @@ def test_reachable_states_are_well_formed_and_lemmas_hold():
                 queue.append(t)
 
 
-def test_every_lemma_holds_in_every_reachable_state():
-    # All 57,021 states (symmetry classes) of a small configuration, by the compiled model.
-    p = Params(servers=3, values=1, max_term=2, max_log=1, max_inflight=1)
+@pytest.mark.parametrize(
+    "p, distinct",
+    [
+        (Params(servers=3, values=1, max_term=2, max_log=1, max_inflight=1), 57_021),
+        pytest.param(
+            Params(servers=3, values=1, max_term=2, max_log=1, max_inflight=1, faults=True),
+            322_580,
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_every_lemma_holds_in_every_reachable_state(p, distinct):
+    # All states (symmetry classes) of a small configuration, by the compiled model: a lemma
+    # false in a reachable state would make every proof that uses it meaningless.
     model = FastRaftModel(p, symmetry=True)
     bm = model.batch()
     frontier = bm.initial()
@@ -244,7 +255,7 @@ def test_every_lemma_holds_in_every_reachable_state():
                     seen.add(key)
                     level.append(t)
         frontier = level
-    assert len(seen) == 57_021
+    assert len(seen) == distinct
 
 
 def test_a_disagreement_is_an_internal_error_naming_state_and_property():
@@ -404,12 +415,31 @@ def test_log_matching_needs_the_leader_to_hold_the_entries_of_its_term():
     assert r.cti[1][0][0] == "ClientRequest"
 
 
-def test_state_machine_safety_attempt_stops_at_a_cti_that_replays():
-    # Not inductive yet (docs/z3-proofs.md): the shipped set is how far the proof got. Its CTI
-    # must be a real step of the spec from a state where every conjunct holds.
+@pytest.mark.slow
+def test_state_machine_safety_is_inductive_with_its_lemmas_at_default_bounds():
     r = prove(Params(), "StateMachineSafety", DEFAULT_LEMMAS["StateMachineSafety"])
-    assert r.result == "cti" and r.replayed and r.broken
+    assert r.result == "proved"
     assert set(COMMIT_LEMMAS) <= set(r.lemmas)
+
+
+def test_state_machine_safety_is_inductive_with_its_lemmas_on_two_servers():
+    p = Params(servers=2, max_log=2)
+    assert prove(p, "StateMachineSafety", DEFAULT_LEMMAS["StateMachineSafety"]).result == "proved"
+
+
+@pytest.mark.parametrize(
+    "mutant, action",
+    [
+        ("commit-old-term", "AdvanceCommitIndex"),
+        ("vote-without-log-check", "HandleRequestVoteRequest"),
+    ],
+)
+def test_a_mutant_that_breaks_state_machine_safety_breaks_its_proof(mutant, action):
+    # The proof is not vacuous. Every other action is the unmutated one, for which the set is
+    # inductive, so the CTI must be a step of the mutated action, and a real one.
+    r = prove(Params(mutant=mutant), "StateMachineSafety", DEFAULT_LEMMAS["StateMachineSafety"])
+    assert r.result == "cti" and r.replayed and r.broken
+    assert r.cti[1][0][0] == action
 
 
 def test_prove_cli_prints_the_cti_in_the_counterexample_format(capsys):
