@@ -37,6 +37,7 @@ from .symbolic import (
     covered,
     entry_term,
     entry_value,
+    holds_prefix,
     prefix_equal,
     quorum,
     same_entry,
@@ -385,14 +386,14 @@ def electable_logs_hold_acked_z3(s: SymState) -> Any:
         for k in range(1, s.shape.log + 1):
             acked = _z_acked(s, i, k)
             for x in range(n):
-                holds = z3.And(s.loglen[x] >= k, prefix_equal(s, x, i, k))
+                holds = holds_prefix(s, x, i, k)
                 c.append(z3.Implies(z3.And(acked, electable[x]), holds))
     return z3.And(c)
 
 
 def _z_kept(s: SymState, ld: int, f: int, k: Any, term: Any) -> Any:
     """:func:`_kept` as a formula."""
-    agrees = z3.And(s.loglen[f] >= k, prefix_equal(s, ld, f, k))
+    agrees = holds_prefix(s, f, ld, k)
     return z3.And(k <= s.loglen[ld], z3.Implies(s.currentTerm[f] == term, agrees))
 
 
@@ -477,7 +478,7 @@ def acked_entries_stay_with_their_holders_z3(s: SymState) -> Any:
             for j in range(n):
                 if j == i:
                     continue
-                holds = z3.And(s.loglen[j] >= k, prefix_equal(s, j, i, k))
+                holds = holds_prefix(s, j, i, k)
                 c.append(z3.Implies(z3.And(acked, _z_counted(s, i, j, k)), holds))
     return z3.And(c)
 
@@ -486,7 +487,7 @@ def _z_commit_witness(s: SymState, w: int, k: int, j: int, top: Any) -> Any:
     """:func:`_commit_witness` as a formula, for w's entry k and server j's log up to top."""
     n = s.shape.servers
     c = s.logterm[w][k - 1]
-    holds = [z3.And(s.loglen[x] >= k, prefix_equal(s, x, w, k)) for x in range(n)]
+    holds = [holds_prefix(s, x, w, k) for x in range(n)]
     conds = [
         s.loglen[w] >= k,
         top <= k,

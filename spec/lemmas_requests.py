@@ -18,7 +18,7 @@ from typing import Any
 
 import z3
 
-from .state import MType, Role, State, last_term
+from .state import Entry, MType, Role, State, last_term
 from .symbolic import CANDIDATE, LEADER, SymState, entry_term, entry_value
 from .symbolic import last_term as z_last_term
 
@@ -151,13 +151,15 @@ def requests_follow_entries_of_their_term(s: State) -> bool:
     return True
 
 
-def _view(m: Any) -> dict[int, Any]:
-    """What request m says of its sender's log: the term at prevLogIndex, the entry after it."""
-    out: dict[int, Any] = {}
+def _view(m: Any) -> dict[int, tuple[int, Entry | None]]:
+    """What request m says of its sender's log, index by index: the term at prevLogIndex (the
+    entry itself is not sent), and the entry after it with its term."""
+    out: dict[int, tuple[int, Entry | None]] = {}
     if m.mprevLogIndex >= 1:
-        out[m.mprevLogIndex] = m.mprevLogTerm
+        out[m.mprevLogIndex] = (m.mprevLogTerm, None)
     if m.mentries:
-        out[m.mprevLogIndex + 1] = m.mentries[0]
+        entry = m.mentries[0]
+        out[m.mprevLogIndex + 1] = (entry.term, entry)
     return out
 
 
@@ -171,10 +173,8 @@ def requests_of_a_term_agree(s: State) -> bool:
             if t != u:
                 continue
             for k in a.keys() & b.keys():
-                x, y = a[k], b[k]
-                tx = x if isinstance(x, int) else x.term
-                ty = y if isinstance(y, int) else y.term
-                if tx != ty or (not isinstance(x, int) and not isinstance(y, int) and x != y):
+                (tx, x), (ty, y) = a[k], b[k]
+                if tx != ty or (x is not None and y is not None and x != y):
                     return False
     return True
 

@@ -21,6 +21,7 @@ from .symbolic import (
     could_win,
     covered,
     entry_term,
+    holds_prefix,
     pairs,
     prefix_equal,
     same_entry,
@@ -91,7 +92,7 @@ def leader_completeness(s: SymState) -> Any:
             if leader == i:
                 continue
             applies = z3.And(s.state[leader] == LEADER, s.currentTerm[leader] >= s.currentTerm[i])
-            holds = z3.And(s.loglen[leader] >= top, prefix_equal(s, leader, i, top))
+            holds = holds_prefix(s, leader, i, top)
             c.append(z3.Implies(applies, holds))
     return z3.And(c)
 
@@ -138,7 +139,7 @@ def electable_logs_hold_committed(s: SymState) -> Any:
         for j in range(n):
             if j != i:
                 top = covered(s, j)
-                holds.append(z3.And(s.loglen[i] >= top, prefix_equal(s, i, j, top)))
+                holds.append(holds_prefix(s, i, j, top))
         c.append(z3.Implies(could_win(s, i), z3.And(holds)))
     return z3.And(c)
 

@@ -566,6 +566,12 @@ def prefix_equal(s: SymState, a: int, b: int, top: Any) -> Any:
     return z3.And([z3.Implies(k < top, same_entry(s, a, b, k)) for k in range(s.shape.log)])
 
 
+def holds_prefix(s: SymState, x: int, w: int, k: Any) -> Any:
+    """Log x holds entries 1..k of log w: it is at least k long and agrees with w up to k (that
+    w has k entries is for the caller to say)."""
+    return z3.And(s.loglen[x] >= k, prefix_equal(s, x, w, k))
+
+
 def covered(s: SymState, i: int) -> Any:
     """min(commitIndex[i], Len(log[i])): the entries of i known committed."""
     return z3.If(s.commitIndex[i] < s.loglen[i], s.commitIndex[i], s.loglen[i])
