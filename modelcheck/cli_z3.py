@@ -285,14 +285,16 @@ def _run_prove(args: argparse.Namespace) -> int:
         )
         return status
     if r.result == "base":
-        console.print(Text(f"The initial state breaks {', '.join(r.broken)}.", style="bold red"))
+        line = f"The initial state breaks {', '.join(r.broken)}."
+        console.print(Text(line, style="bold red"), soft_wrap=True)
         return status
     console.print(
         Text(
             f"Not inductive ({r.seconds:.1f} s): a counterexample to induction breaks "
             f"{', '.join(r.broken)}:",
             style="bold red",
-        )
+        ),
+        soft_wrap=True,  # one line, so that grepping the headline finds what it breaks
     )
     for line in _step_lines(
         model, r.cti, "A well-formed state within the bounds where every conjunct holds"
@@ -406,7 +408,8 @@ def _run_bmc(args: argparse.Namespace) -> int:
                 f"{headline}; {shortest} "
                 f"({len(v.trace)} states, replayed through the explicit spec):",
                 style="bold red",
-            )
+            ),
+            soft_wrap=True,
         )
         for line in trace_lines(model, v.trace):
             out_console.print(Text(line), soft_wrap=True)

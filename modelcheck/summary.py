@@ -39,7 +39,8 @@ def print_counterexample(result: Result, model: Model[Any], console: Console) ->
     kind = "Invariant" if v.kind == "invariant" else "Action property"
     where = "in the last state" if v.kind == "invariant" else "by the last step"
     console.print(
-        Text(f"{kind} {v.property} is violated {where}; a shortest behaviour:", style="bold red")
+        Text(f"{kind} {v.property} is violated {where}; a shortest behaviour:", style="bold red"),
+        soft_wrap=True,
     )
     for line in trace_lines(model, v.trace):
         # Plain text: states contain brackets that rich would read as markup.
