@@ -60,18 +60,46 @@ class FingerprintSet:
         return out
 
     def _insert_piece(self, fps: np.ndarray) -> np.ndarray:
-        # Each round looks at a window of W consecutive slots per fingerprint and stops at the
-        # first slot holding it (present) or empty (claim it). Windows grow round by round:
-        # one slot at a time, long clusters at 80 % load took ~70 rounds of a dozen numpy calls.
-        # Equal fingerprints probe in lockstep and claim the same slot; several different ones
-        # may claim one empty slot: one write lands, the others continue from there.
+        # Most fingerprints stop at their home slot (already there, or an empty slot to claim),
+        # so the first probe is one plain gather; only the rest go through the windowed rounds.
         table = self._table
         size = table.shape[0]
         new = np.zeros(fps.shape[0], dtype=bool)
-        pos = np.arange(fps.shape[0])
-        f = fps
         i = self._slots(fps, size).astype(np.int64)
-        width = 1
+        cur = table[i]
+        empty = cur == 0
+        if empty.any():
+            pos = np.flatnonzero(empty)
+            self._claim(pos, i[pos], fps[pos], new)
+            # A lost claim now sees another fingerprint at its home slot: it probes on below.
+            cur = table[i]
+        pos = np.flatnonzero(cur != fps)
+        if pos.shape[0]:
+            self._probe(pos, fps[pos], i[pos], new)
+        return new
+
+    def _claim(
+        self, pos: np.ndarray, slot: np.ndarray, f: np.ndarray, new: np.ndarray
+    ) -> np.ndarray:
+        """Write ``f`` into the empty slots ``slot``; marks the first occurrence of each
+        fingerprint that landed as new and returns which claims landed."""
+        # Several different fingerprints may claim one empty slot: one write lands. Equal
+        # fingerprints claim the same slot and all land: the first occurrence is the new one.
+        table = self._table
+        table[slot] = f
+        won = table[slot] == f
+        if won.any():
+            _u, first_win = np.unique(slot[won], return_index=True)
+            new[pos[won][first_win]] = True
+        return won
+
+    def _probe(self, pos: np.ndarray, f: np.ndarray, i: np.ndarray, new: np.ndarray) -> None:
+        # Each round looks at a window of W consecutive slots per fingerprint and stops at the
+        # first slot holding it (present) or empty (claim it). Windows grow round by round:
+        # one slot at a time, long clusters at 80 % load took ~70 rounds of a dozen numpy calls.
+        table = self._table
+        size = table.shape[0]
+        width = 4
         while pos.shape[0]:
             w = min(width, size)
             idx = i[:, None] + np.arange(w)
@@ -85,17 +113,8 @@ class FingerprintSet:
             claim = stopped & (cur[rows, first] == 0)
             keep = ~stopped
             if claim.any():
-                sc = slot[claim]
-                fc = f[claim]
-                table[sc] = fc
-                won = table[sc] == fc
-                lost = np.flatnonzero(claim)[~won]
-                keep[lost] = True
-                winners = pos[claim][won]
-                if winners.shape[0]:
-                    # Equal fingerprints won the same slot: the first occurrence is new.
-                    _u, first_win = np.unique(sc[won], return_index=True)
-                    new[winners[first_win]] = True
+                won = self._claim(pos[claim], slot[claim], f[claim], new)
+                keep[np.flatnonzero(claim)[~won]] = True
             if not keep.any():
                 break
             nxt = np.where(stopped, slot, i + w)
@@ -104,7 +123,6 @@ class FingerprintSet:
             f = f[keep]
             i = nxt[keep]
             width = min(width * 4, 256)
-        return new
 
     def _grow(self, needed: int) -> None:
         old = self._table
