@@ -15,6 +15,7 @@ with faults and without.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import z3
@@ -377,18 +378,25 @@ def _z_acked(s: SymState, i: int, k: int) -> Any:
     )
 
 
+def _z_acked_indexes(s: SymState) -> Iterator[tuple[int, int, Any]]:
+    """Every server i and index k, with the formula "k is one of :func:`_acked_indexes`
+    of i" (false where i is no leader or k is not acked)."""
+    for i in range(s.shape.servers):
+        for k in range(1, s.shape.log + 1):
+            yield i, k, _z_acked(s, i, k)
+
+
 def electable_logs_hold_acked_z3(s: SymState) -> Any:
     """ElectableLogsHoldAcked (see the Python predicate)."""
     n = s.shape.servers
     electable = [z_could_win(s, x) for x in range(n)]
-    c = []
-    for i in range(n):
-        for k in range(1, s.shape.log + 1):
-            acked = _z_acked(s, i, k)
-            for x in range(n):
-                holds = holds_prefix(s, x, i, k)
-                c.append(z3.Implies(z3.And(acked, electable[x]), holds))
-    return z3.And(c)
+    return z3.And(
+        [
+            z3.Implies(z3.And(acked, electable[x]), holds_prefix(s, x, i, k))
+            for i, k, acked in _z_acked_indexes(s)
+            for x in range(n)
+        ]
+    )
 
 
 def _z_kept(s: SymState, ld: int, f: int, k: Any, term: Any) -> Any:
@@ -471,16 +479,14 @@ def conflicting_requests_are_outdated_z3(s: SymState) -> Any:
 def acked_entries_stay_with_their_holders_z3(s: SymState) -> Any:
     """AckedEntriesStayWithTheirHolders (see the Python predicate)."""
     n = s.shape.servers
-    c = []
-    for i in range(n):
-        for k in range(1, s.shape.log + 1):
-            acked = _z_acked(s, i, k)
-            for j in range(n):
-                if j == i:
-                    continue
-                holds = holds_prefix(s, j, i, k)
-                c.append(z3.Implies(z3.And(acked, _z_counted(s, i, j, k)), holds))
-    return z3.And(c)
+    return z3.And(
+        [
+            z3.Implies(z3.And(acked, _z_counted(s, i, j, k)), holds_prefix(s, j, i, k))
+            for i, k, acked in _z_acked_indexes(s)
+            for j in range(n)
+            if j != i
+        ]
+    )
 
 
 def _z_commit_witness(s: SymState, w: int, k: int, j: int, top: Any) -> Any:
@@ -524,13 +530,9 @@ def committed_entries_have_a_commit_z3(s: SymState) -> Any:
 
 def acked_entries_are_commits_z3(s: SymState) -> Any:
     """AckedEntriesAreCommits (see the Python predicate)."""
-    n = s.shape.servers
-    c = []
-    for i in range(n):
-        for k in range(1, s.shape.log + 1):
-            acked = _z_acked(s, i, k)
-            c.append(z3.Implies(acked, _z_commit_witness(s, i, k, i, k)))
-    return z3.And(c)
+    return z3.And(
+        [z3.Implies(acked, _z_commit_witness(s, i, k, i, k)) for i, k, acked in _z_acked_indexes(s)]
+    )
 
 
 def request_commits_have_a_commit_z3(s: SymState) -> Any:
