@@ -405,16 +405,6 @@ def test_log_matching_is_inductive_with_its_lemmas_on_logs_of_two_values():
     assert prove(p, "LogMatching", DEFAULT_LEMMAS["LogMatching"]).result == "proved"
 
 
-def test_log_matching_needs_the_leader_to_hold_the_entries_of_its_term():
-    # Without it a leader appends an entry where another log already holds a different entry of
-    # the leader's term: unreachable, but only that lemma says so.
-    lemmas = [x for x in DEFAULT_LEMMAS["LogMatching"] if x != "LeaderHoldsEntriesOfItsTerm"]
-    p = Params(max_term=3, max_log=2, values=2)
-    r = prove(p, "LogMatching", lemmas)
-    assert r.result == "cti" and r.replayed
-    assert r.cti[1][0][0] == "ClientRequest"
-
-
 @pytest.mark.slow
 def test_state_machine_safety_is_inductive_with_its_lemmas_at_default_bounds():
     r = prove(Params(), "StateMachineSafety", DEFAULT_LEMMAS["StateMachineSafety"])
