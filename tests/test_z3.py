@@ -380,7 +380,6 @@ def test_election_safety_alone_is_not_inductive_and_the_cti_replays():
     assert r.replayed and (label, post) in list(next_steps(QUICK, pre))
 
 
-@pytest.mark.slow
 def test_election_safety_is_inductive_with_its_lemmas_at_default_bounds():
     r = prove(Params(), "ElectionSafety", DEFAULT_LEMMAS["ElectionSafety"])
     assert r.result == "proved"
