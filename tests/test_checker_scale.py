@@ -38,6 +38,35 @@ def test_fingerprint_set_is_a_set(batches):
     assert len(fs) == 0 or fs.nbytes / len(fs) <= 8 / FingerprintSet.MIN_LOAD + 16 * 8
 
 
+# Fingerprints k * G^-1 (G the table's multiplier) mix to k, below 2^32: all share home slot 0,
+# so they form one long cluster, which the windowed probe rounds must walk.
+_G_INV = pow(0x9E3779B97F4A7C15, -1, 2**64)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.booleans(), st.integers(1, 200)), max_size=300),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_fingerprint_set_is_a_set_with_long_clusters(batches):
+    fs = FingerprintSet(capacity=16)
+    seen = set()
+    for batch in batches:
+        fps = [
+            (k * _G_INV) % 2**64 if same else (k * 0x9E3779B97F4A7C15) % 2**64 for same, k in batch
+        ]
+        new = fs.add_batch(np.array(fps, dtype=np.uint64))
+        expect = []
+        for f in fps:
+            expect.append(f not in seen)
+            seen.add(f)
+        assert new.tolist() == expect
+        assert len(fs) == len(seen)
+
+
 def test_fingerprint_set_bytes_per_state_at_scale():
     fs = FingerprintSet()
     rng = np.random.default_rng(7)
