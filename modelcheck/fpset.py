@@ -106,8 +106,8 @@ class FingerprintSet:
 
     def _probe(self, pos: np.ndarray, f: np.ndarray, i: np.ndarray, new: np.ndarray) -> None:
         # Each round looks at a window of W consecutive slots per fingerprint and stops at the
-        # first slot holding it (present) or empty (claim it). Windows grow round by round:
-        # one slot at a time, long clusters at 80 % load took ~70 rounds of a dozen numpy calls.
+        # first slot holding it (present) or empty (claim it). Windows grow round by round, since
+        # walking a long cluster one slot per round took ~70 rounds of a dozen numpy calls.
         table = self._table
         size = table.shape[0]
         width = 4

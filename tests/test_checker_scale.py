@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.fpset import FingerprintSet, Frontier
+from raftkit.modelcheck.fpset import _GOLDEN, FingerprintSet, Frontier
 from raftkit.modelcheck.trace import replay
 from raftkit.spec.compiled import FastRaftModel
 from raftkit.spec.model import RaftModel
@@ -19,6 +19,22 @@ from raftkit.spec.params import Params
 A = {"servers": 3, "values": 1, "max_term": 2, "max_log": 0, "max_dup": 1, "max_inflight": 1}
 
 
+#: The table's multiplier (Fibonacci hashing), to spread small values or to defeat it.
+_G = int(_GOLDEN)
+
+
+def _add_like_a_set(fs: FingerprintSet, seen: set[int], fps: list[int]) -> None:
+    """Add ``fps`` as one batch; the table must answer as a Python set would (zero stored as 1)."""
+    new = fs.add_batch(np.array(fps, dtype=np.uint64))
+    expect = []
+    for f in fps:
+        f = f or 1
+        expect.append(f not in seen)
+        seen.add(f)
+    assert new.tolist() == expect
+    assert len(fs) == len(seen)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 300), max_size=400), max_size=8))
 def test_fingerprint_set_is_a_set(batches):
@@ -26,21 +42,13 @@ def test_fingerprint_set_is_a_set(batches):
     seen = set()
     for batch in batches:
         # Small values spread by a multiplier, zero included (stored as 1: a collision with 1).
-        fps = np.array([(v * 0x9E3779B97F4A7C15) % 2**64 for v in batch], dtype=np.uint64)
-        new = fs.add_batch(fps)
-        expect = []
-        for f in fps.tolist():
-            f = f or 1
-            expect.append(f not in seen)
-            seen.add(f)
-        assert new.tolist() == expect
-        assert len(fs) == len(seen)
+        _add_like_a_set(fs, seen, [(v * _G) % 2**64 for v in batch])
     assert len(fs) == 0 or fs.nbytes / len(fs) <= 8 / FingerprintSet.MIN_LOAD + 16 * 8
 
 
 # Fingerprints k * G^-1 (G the table's multiplier) mix to k, below 2^32: all share home slot 0,
 # so they form one long cluster, which the windowed probe rounds must walk.
-_G_INV = pow(0x9E3779B97F4A7C15, -1, 2**64)
+_G_INV = pow(_G, -1, 2**64)
 
 
 @settings(max_examples=50, deadline=None)
@@ -55,16 +63,7 @@ def test_fingerprint_set_is_a_set_with_long_clusters(batches):
     fs = FingerprintSet(capacity=16)
     seen = set()
     for batch in batches:
-        fps = [
-            (k * _G_INV) % 2**64 if same else (k * 0x9E3779B97F4A7C15) % 2**64 for same, k in batch
-        ]
-        new = fs.add_batch(np.array(fps, dtype=np.uint64))
-        expect = []
-        for f in fps:
-            expect.append(f not in seen)
-            seen.add(f)
-        assert new.tolist() == expect
-        assert len(fs) == len(seen)
+        _add_like_a_set(fs, seen, [(k * (_G_INV if same else _G)) % 2**64 for same, k in batch])
 
 
 def test_fingerprint_set_bytes_per_state_at_scale():
