@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchModel, StepViolation
+from .batch import BatchModel, StepViolation, parent_positions
 from .fpset import FingerprintSet, Frontier, ParentLog
 from .model import Model
 from .progress import Snapshot
@@ -158,9 +158,9 @@ def check_batched(
                 level_size = len(share.frontier)
                 done = 0
                 for chunk in share.frontier.chunks(CHUNK):
-                    keys, succs, acts, parents = [], [], [], []
+                    keys, succs, acts, firsts = [], [], [], []
                     try:
-                        generated += bm.expand(chunk, keys, succs, acts, parents)
+                        generated += bm.expand(chunk, keys, succs, acts, firsts)
                     except StepViolation as exc:
                         found = exc
                         found_parent = base + done + chunk.index(exc.before)
@@ -169,7 +169,7 @@ def check_batched(
                             share.distinct += 1
                         break
                     share.absorb(
-                        keys, succs, acts, np.asarray(parents, dtype=np.int64) + (base + done)
+                        keys, succs, acts, parent_positions(firsts, len(keys)) + (base + done)
                     )
                     done += len(chunk)
                     queue = level_size - done + len(share.next)

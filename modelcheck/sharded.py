@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import checkpoint
-from .batch import StepViolation
+from .batch import StepViolation, parent_positions
 from .bfs import CHUNK, FRONTIER_BUDGET, _rebuild, _Share
 from .model import Model
 from .progress import Snapshot
@@ -136,15 +136,15 @@ class ShareWorker:
             keys: list[int] = []
             succs: list[Any] = []
             acts: list[int] = []
-            parents: list[int] = []
+            firsts: list[int] = []
             try:
-                generated += bm.expand(chunk, keys, succs, acts, parents)
+                generated += bm.expand(chunk, keys, succs, acts, firsts)
             except StepViolation as exc:
                 found = self._portable(exc, (origin + chunk.index(exc.before)) * n + w)
                 generated += len(keys) + 1  # as bfs.py: the run stops here
                 finished = True
                 break
-            gids = (np.asarray(parents, dtype=np.int64) + origin) * n + w
+            gids = (parent_positions(firsts, len(keys)) + origin) * n + w
             if n == 1:
                 share.absorb(keys, succs, acts, gids)
             else:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import StepViolation
+from .batch import StepViolation, parent_positions
 from .bfs import CHUNK, _rebuild, _Share
 from .fpset import FingerprintSet
 from .model import Model
@@ -129,12 +129,12 @@ def _worker(
 
             done = 0
             for chunk in share.frontier.chunks(CHUNK):
-                keys, succs, acts, parents, parts = [], [], [], [], []
+                keys, succs, acts, firsts, parts = [], [], [], [], []
                 try:
                     if expand_parts is not None:
-                        generated += expand_parts(chunk, keys, succs, acts, parents, parts)
+                        generated += expand_parts(chunk, keys, succs, acts, firsts, parts)
                     else:
-                        generated += bm.expand(chunk, keys, succs, acts, parents)
+                        generated += bm.expand(chunk, keys, succs, acts, firsts)
                         parts = [part(st) for st in succs]
                 except StepViolation as exc:
                     gid = (base + done + chunk.index(exc.before)) * n + w
@@ -147,7 +147,7 @@ def _worker(
                     k_arr = np.array(keys, dtype=np.int64).view(np.uint64)
                     owners = np.array(parts, dtype=np.int64) % n
                     a_arr = np.array(acts, dtype=np.int64)
-                    g_arr = (np.array(parents, dtype=np.int64) + (base + done)) * n + w
+                    g_arr = (parent_positions(firsts, len(keys)) + (base + done)) * n + w
                     for o in range(n):
                         idx = np.flatnonzero(owners == o)
                         if not idx.shape[0]:

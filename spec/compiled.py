@@ -484,10 +484,11 @@ class CompiledRaft:
         keys: list[int],
         succs: list[FastState],
         acts: list[int],
-        parents: list[int],
+        firsts: list[int],
     ) -> int:
-        """Expand ``states``; append each in-bounds successor's key, state, action index and
-        parent position to the four lists. Returns how many successors were generated.
+        """Expand ``states``; append each in-bounds successor's key, state and action index to
+        the first three lists, and for each state the number of successors appended before it
+        to ``firsts`` (see ``batch.parent_positions``). Returns how many were generated.
 
         Out-of-bounds successors are counted but never built: their properties were decided
         when their table entry was built. Raises :class:`StepViolation` on the first failure.
@@ -512,10 +513,11 @@ class CompiledRaft:
         keys_append = keys.append
         succs_append = succs.append
         acts_append = acts.append
-        parents_append = parents.append
+        firsts_append = firsts.append
         generated = 0
 
-        for pos, st in enumerate(states):
+        for st in states:
+            firsts_append(len(keys))
             c, b = st
             expanded[c] += 1
             entries = local[c]
@@ -547,7 +549,6 @@ class CompiledRaft:
                 keys_append(key)
                 succs_append((c2, b2))
                 acts_append(a)
-                parents_append(pos)
             msgs = bag_msgs[b]
             if not msgs:
                 continue
@@ -588,7 +589,6 @@ class CompiledRaft:
                 keys_append(key)
                 succs_append((c2, b2))
                 acts_append(a)
-                parents_append(pos)
             if faults:
                 # The network's own steps change no server: no property can fail on them.
                 # They do change allLogs, which every step updates.
@@ -605,7 +605,6 @@ class CompiledRaft:
                         keys_append(key)
                         succs_append((cn, b2))
                         acts_append(a_dup)
-                        parents_append(pos)
                 for m in msgs:
                     b2 = rem_get(bshift | m)
                     if b2 is None:
@@ -614,7 +613,6 @@ class CompiledRaft:
                     keys_append(key)
                     succs_append((cn, b2))
                     acts_append(a_drop)
-                    parents_append(pos)
         if pending:
             self.reached = reached
         return generated
@@ -812,6 +810,7 @@ class FlatRaft(CompiledRaft):
         self._logs_ids: dict[tuple[Any, ...], int] = {}
         self._logs_hash: list[int] = []
         self._logs_step: dict[tuple[int, ...], int] = {}
+        self._logs_lc_step: dict[tuple[int, ...], int] = {}
         self._el_val: list[Election] = []
         self._el_ids: dict[Election, int] = {}
         self._els_val: list[tuple[int, ...]] = []
@@ -855,11 +854,13 @@ class FlatRaft(CompiledRaft):
         self._svinfo: dict[tuple[int, ...], tuple[Any, dict[int, tuple[int, int]]]] = {}
         self._okc: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
         self._pxs: dict[int, tuple[int, ...]] = {}
+        self._pxlc: dict[int, tuple[tuple[int, int], ...]] = {}
         self._pgok: dict[int, bool] = {}
         self._brel: dict[int, tuple[int, ...]] = {}
         self._els_rel_all: dict[int, tuple[int, ...]] = {}
         self._bag_md: list[tuple[tuple[int, int], ...]] = []
         self._bag_faults: list[tuple[tuple[int, int, tuple[int, ...]], ...] | None] = []
+        self._bag_fault_acts: list[tuple[int, ...]] = []
         for sid in range(len(self._srv_val)):
             self._srv_interned(sid)
         for b in range(len(self._bag_val)):
@@ -930,11 +931,13 @@ class FlatRaft(CompiledRaft):
             if b2 is None:
                 b2 = self._rem(b, m)
             out.append((self._a_drop, b2, self._brel.get(b2) or self._bag_rel_all(b2)))
+        self._bag_fault_acts[b] = tuple(e[0] for e in out)
         r = self._bag_faults[b] = tuple(out)
         return r
 
     def _bag_interned(self, b: int) -> None:
         self._bag_faults.append(None)
+        self._bag_fault_acts.append(())
         # (position in the bag, destination) of each message: where its receipt is cached.
         self._bag_md.append(
             tuple((k, self._msg_dest[m]) for k, m in enumerate(self._bag_msgs[b]))
@@ -959,9 +962,18 @@ class FlatRaft(CompiledRaft):
 
     def _all_logs_step(self, a: int, sv: tuple[int, ...]) -> int:
         """allLogs after any step from servers ``sv``: it gains their logs (before the step)."""
-        logs = set(self._logs_val[a])
-        logs.update(self._srv_val[k].log for k in sv)
-        a2 = self._intern_logs(tuple(sorted(logs)))
+        # Server tuples are mostly new, their logs mostly not: a second cache by the servers'
+        # (log, commitIndex) ids answers most calls without building the set.
+        lcs = self._srv_lc
+        by_lc = (a, *[lcs[k] for k in sv])
+        a2 = self._logs_lc_step.get(by_lc)
+        if a2 is None:
+            logs = set(self._logs_val[a])
+            logs.update(self._srv_val[k].log for k in sv)
+            a2 = self._intern_logs(tuple(sorted(logs)))
+            if len(self._logs_lc_step) >= self.CAND_CACHE:
+                self._logs_lc_step.clear()
+            self._logs_lc_step[by_lc] = a2
         if len(self._logs_step) >= self.CAND_CACHE:
             self._logs_step.clear()  # a cache: bounded, so memory stays linear in the seen-set
         self._logs_step[(a, *sv)] = a2
@@ -1496,25 +1508,43 @@ class FlatRaft(CompiledRaft):
         servers; the slow path repeats them in order if one fails)."""
         n = self._n
         lcs = self._srv_lc
-        pgok = self._pgok
+        pgok_get = self._pgok.get
+        wok_get = self._wok.get
+        whole = bool(self._whole)
+        # Called once per new server tuple (tens of thousands per second): verdicts come from
+        # per-pair and per-(log, commitIndex) caches, and the whole-state checks run only for
+        # the steps that change a log or commitIndex (``_lc_changes``), usually none.
         for i in range(n):
-            sid = st[i]
-            skey = sid * n + i
-            others = [st[k] for k in range(n) if k != i]
-            for y in others:
-                v = pgok.get((skey << _SHIFT) | y)
-                if not (self._moved_ok(skey, y) if v is None else v):
-                    return False
-            if self._whole:
-                for x in self._moved(skey):
-                    if lcs[x] != lcs[sid]:
-                        kk = lcs[x]
+            skey = st[i] * n + i
+            base = skey << _SHIFT
+            for k in range(n):
+                if k != i:
+                    v = pgok_get(base | st[k])
+                    if not (self._moved_ok(skey, st[k]) if v is None else v):
+                        return False
+            if whole:
+                changes = self._pxlc.get(skey)
+                if changes is None:
+                    changes = self._lc_changes(skey)
+                if changes:
+                    others = [st[k] for k in range(n) if k != i]
+                    for lc, x in changes:
+                        kk = lc
                         for y in others:
                             kk = (kk << 24) | lcs[y]
-                        v = self._wok.get(kk)
+                        v = wok_get(kk)
                         if not (self._whole_ok(kk, (x, *others)) if v is None else v):
                             return False
         return True
+
+    def _lc_changes(self, skey: int) -> tuple[tuple[int, int], ...]:
+        """For the local steps of (server, place) that change the server's (log, commitIndex):
+        each new (log, commitIndex) id once, with a server that has it."""
+        lcs = self._srv_lc
+        own = lcs[skey // self._n]
+        out = {lcs[x]: x for x in reversed(self._moved(skey)) if lcs[x] != own}
+        r = self._pxlc[skey] = tuple(out.items())
+        return r
 
     def _moved(self, skey: int) -> tuple[int, ...]:
         """The servers, other than its own, that the local steps of (server, place) lead to."""
@@ -1722,18 +1752,19 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     if parts:
         # For workers: also each successor's partition hash (its servers' orbit), which the
         # key computation has at hand.
-        a("    def expand(states, keys, succs, acts, parents, parts, start=0):")
+        a("    def expand(states, keys, succs, acts, firsts, parts):")
         a("        parts_append = parts.append")
     else:
-        a("    def expand(states, keys, succs, acts, parents, start=0):")
+        a("    def expand(states, keys, succs, acts, firsts):")
     a("        keys_append = keys.append")
     a("        succs_append = succs.append")
     a("        acts_append = acts.append")
-    a("        parents_append = parents.append")
+    a("        firsts_append = firsts.append")
     a("        reached = self.reached")
     a("        pending = reached != all_notes")
     a("        generated = 0")
-    a("        for pos, st in enumerate(states, start):")
+    a("        for st in states:")
+    a("            firsts_append(len(keys))")
     if hist:
         a(f"            {servers}, b, A, E = st")
         a(f"            A2 = logs_step_get((A, {servers}))")
@@ -1792,7 +1823,6 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("                keys_append(key)")
         a(f"                succs_append(({replaced}, b2{tail}))")
         a("                acts_append(ac)")
-        a("                parents_append(pos)")
     a("            msgs = bag_msgs[b]")
     a("            if not msgs:")
     a("                continue")
@@ -1855,7 +1885,6 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("                keys_append(key)")
     a(f"                succs_append((*nsv, b2{tail}))")
     a("                acts_append(ac)")
-    a("                parents_append(pos)")
     if faults:
         a("            nmsgs = len(msgs)")
         a("            generated += 2 * nmsgs")
@@ -1874,7 +1903,6 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("                keys_append(key)")
         a(f"                succs_append(({servers}, b2{tail}))")
         a("                acts_append(a_dup)")
-        a("                parents_append(pos)")
         a("            for m in msgs:")
         a("                b2 = rem_get((b << 32) | m)")
         a("                if b2 is None:")
@@ -1883,7 +1911,6 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("                keys_append(key)")
         a(f"                succs_append(({servers}, b2{tail}))")
         a("                acts_append(a_drop)")
-        a("                parents_append(pos)")
     a("        if pending:")
     a("            self.reached = reached")
     a("        return generated")
@@ -1932,6 +1959,7 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    prepare = self._prepare")
     a("    okc_get = self._okc.get")
     a("    bag_faults = self._bag_faults")
+    a("    bag_fault_acts = self._bag_fault_acts")
     a("    fault_steps = self._fault_steps")
     a("    ok_servers = self._ok_servers")
     a("    rtab_get = self._rtab.get")
@@ -1971,20 +1999,22 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    els_plus = self._els_plus")
     a("")
     if parts:
-        a("    def expand(states, keys, succs, acts, parents, parts, start=0):")
+        a("    def expand(states, keys, succs, acts, firsts, parts):")
         a("        parts_append = parts.append")
-        slow_call = "slow([st], keys, succs, acts, parents, parts, pos)"
+        slow_call = "slow([st], keys, succs, acts, [], parts)"
     else:
-        a("    def expand(states, keys, succs, acts, parents, start=0):")
-        slow_call = "slow([st], keys, succs, acts, parents, pos)"
+        a("    def expand(states, keys, succs, acts, firsts):")
+        slow_call = "slow([st], keys, succs, acts, [])"
     a("        keys_append = keys.append")
     a("        succs_append = succs.append")
     a("        acts_append = acts.append")
-    a("        parents_append = parents.append")
+    a("        acts_extend = acts.extend")
+    a("        firsts_append = firsts.append")
     a("        reached = self.reached")
     a("        pending = reached != all_notes")
     a("        generated = 0")
-    a("        for pos, st in enumerate(states, start):")
+    a("        for st in states:")
+    a("            firsts_append(len(keys))")
     if hist:
         a(f"            {servers}, b, A, E = st")
     else:
@@ -2088,7 +2118,6 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             a("                    keys_append(key)")
             a(f"                    succs_append(({replaced}, b2))")
         a("                acts_append(ac)")
-        a("                parents_append(pos)")
     a("            md = bag_md[b]")
     a("            if not md:")
     a("                continue")
@@ -2175,13 +2204,13 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("                    keys_append(key)")
     a(f"                    succs_append(({servers}, b2{tail}))")
     a("                acts_append(ac)")
-    a("                parents_append(pos)")
     if faults:
         # DuplicateMessage and DropMessage read only the bag: their in-bounds results are
         # listed once per bag (``_fault_steps``).
         a("            fi = bag_faults[b]")
         a("            if fi is None:")
         a("                fi = fault_steps(b)")
+        a("            acts_extend(bag_fault_acts[b])")
         a("            nmsgs = len(md)")
         a("            generated += 2 * nmsgs")
         a("            enabled[a_dup] += nmsgs")
@@ -2204,8 +2233,6 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("                            key = kx")
         a("                keys_append(key)")
         a(f"                succs_append(({servers}, b2{tail}))")
-        a("                acts_append(ac)")
-        a("                parents_append(pos)")
     a("        if pending:")
     a("            self.reached = reached")
     a("        return generated")

@@ -11,7 +11,7 @@ from collections import Counter, deque
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from raftkit.modelcheck.batch import StepViolation
+from raftkit.modelcheck.batch import StepViolation, parent_positions
 from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.trace import replay
 from raftkit.spec import properties as props
@@ -80,14 +80,14 @@ def test_same_successors_bounds_and_keys(p, symmetry):
             continue  # a mutant: the violation itself is compared in the search tests
         assert got == ref
         # The hot loop: as many generated, exactly the in-bounds successors kept, right keys.
-        keys, succs, acts, parents = [], [], [], []
-        generated = c.expand([st_], keys, succs, acts, parents)
+        keys, succs, acts, firsts = [], [], [], []
+        generated = c.expand([st_], keys, succs, acts, firsts)
         assert generated == sum(ref.values())
         kept = Counter(c.to_spec(t) for t in succs)
         assert kept == Counter(
             t for (_label, t), n in ref.items() for _ in range(n) if within_bounds(p, t)
         )
-        assert set(parents) <= {0}
+        assert firsts == [0]
         assert Counter(
             (c.names[a], c.to_spec(t)) for a, t in zip(acts, succs, strict=True)
         ) == Counter(
@@ -103,6 +103,40 @@ def test_same_successors_bounds_and_keys(p, symmetry):
         k = c.key(st_)
         assert keys_by_class.setdefault(cls, k) == k
         assert classes_by_key.setdefault(k, cls) == cls
+
+
+@pytest.mark.parametrize("p", [p for p in CONFIGS if p.mutant is None], ids=_ids)
+def test_batches_attribute_each_successor_to_its_parent(p):
+    # expand gives one ``firsts`` entry per state, not a parent per successor: expanding
+    # states in batches (cached and uncached states mixed, so both paths of the generated
+    # loop) must give each state the successors it gives alone, and nothing else.
+    lone = FastRaftModel(p, symmetry=True).compiled
+    batched = FastRaftModel(p, symmetry=True).compiled
+    reachable = _reachable(p, 700)
+    want = Counter()
+    for k, s in enumerate(reachable):
+        keys, acts = [], []
+        lone.expand([lone.from_spec(s)], keys, [], acts, [])
+        want.update((k, key, a) for key, a in zip(keys, acts, strict=True))
+    got = Counter()
+    for start in range(0, len(reachable), 97):
+        chunk = [batched.from_spec(s) for s in reachable[start : start + 97]]
+        keys, succs, acts, firsts = [], [], [], []
+        batched.expand(chunk, keys, succs, acts, firsts)
+        assert len(firsts) == len(chunk)
+        parents = parent_positions(firsts, len(keys)).tolist()
+        assert len(parents) == len(keys) == len(succs) == len(acts)
+        got.update(
+            (start + k, key, a) for k, key, a in zip(parents, keys, acts, strict=True)
+        )
+    assert got == want
+
+
+@given(st.lists(st.integers(0, 6), max_size=40))
+def test_parent_positions_repeat_each_state_once_per_successor(counts):
+    firsts = [sum(counts[:k]) for k in range(len(counts))]
+    expected = [k for k, c in enumerate(counts) for _ in range(c)]
+    assert parent_positions(firsts, sum(counts)).tolist() == expected
 
 
 def _counts(result):
