@@ -810,7 +810,6 @@ class FlatRaft(CompiledRaft):
         self._logs_ids: dict[tuple[Any, ...], int] = {}
         self._logs_hash: list[int] = []
         self._logs_step: dict[tuple[int, ...], int] = {}
-        self._logs_lc_step: dict[tuple[int, ...], int] = {}
         self._el_val: list[Election] = []
         self._el_ids: dict[Election, int] = {}
         self._els_val: list[tuple[int, ...]] = []
@@ -962,21 +961,18 @@ class FlatRaft(CompiledRaft):
 
     def _all_logs_step(self, a: int, sv: tuple[int, ...]) -> int:
         """allLogs after any step from servers ``sv``: it gains their logs (before the step)."""
-        # Server tuples are mostly new, their logs mostly not: a second cache by the servers'
-        # (log, commitIndex) ids answers most calls without building the set.
         lcs = self._srv_lc
-        by_lc = (a, *[lcs[k] for k in sv])
-        a2 = self._logs_lc_step.get(by_lc)
+        # Cached by the servers' (log, commitIndex) ids, not by the servers: server tuples are
+        # mostly new, their logs mostly not (the generated loops build the same key).
+        key = (a, *[lcs[k] for k in sv])
+        a2 = self._logs_step.get(key)
         if a2 is None:
             logs = set(self._logs_val[a])
             logs.update(self._srv_val[k].log for k in sv)
             a2 = self._intern_logs(tuple(sorted(logs)))
-            if len(self._logs_lc_step) >= self.CAND_CACHE:
-                self._logs_lc_step.clear()
-            self._logs_lc_step[by_lc] = a2
-        if len(self._logs_step) >= self.CAND_CACHE:
-            self._logs_step.clear()  # a cache: bounded, so memory stays linear in the seen-set
-        self._logs_step[(a, *sv)] = a2
+            if len(self._logs_step) >= self.CAND_CACHE:
+                self._logs_step.clear()  # bounded, so memory stays linear in the seen-set
+            self._logs_step[key] = a2
         return a2
 
     def _intern_el(self, e: Election) -> int:
@@ -1028,10 +1024,7 @@ class FlatRaft(CompiledRaft):
         if not self._hist:
             return ()
         n = self._n
-        sv = st[:n]
-        a2 = self._logs_step.get((st[n + 1], *sv))
-        if a2 is None:
-            a2 = self._all_logs_step(st[n + 1], sv)
+        a2 = self._all_logs_step(st[n + 1], st[:n])
         e2 = st[n + 2] if rec < 0 else self._els_plus(st[n + 2], rec)
         return (a2, e2)
 
@@ -1706,6 +1699,8 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     """
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
+    # allLogs steps are cached by the servers' (log, commitIndex) ids (``_all_logs_step``).
+    lc_key = ", ".join(f"lcs[{x}]" for x in S)
     tail = ", A2, E2" if hist else ""
     w: list[str] = []
     a = w.append
@@ -1767,7 +1762,7 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("            firsts_append(len(keys))")
     if hist:
         a(f"            {servers}, b, A, E = st")
-        a(f"            A2 = logs_step_get((A, {servers}))")
+        a(f"            A2 = logs_step_get((A, {lc_key}))")
         a("            if A2 is None:")
         a(f"                A2 = all_logs_step(A, ({servers},))")
     else:
@@ -1947,6 +1942,8 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     """
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
+    # allLogs steps are cached by the servers' (log, commitIndex) ids (``_all_logs_step``).
+    lc_key = ", ".join(f"lcs[{x}]" for x in S)
     tail = ", A2, E" if hist else ""
     w: list[str] = []
     a = w.append
@@ -2037,7 +2034,7 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     if hist:
         a("            a2 = inf[1].get(A)")
         a("            if a2 is None:")
-        a(f"                A2 = logs_step_get((A, {servers}))")
+        a(f"                A2 = logs_step_get((A, {lc_key}))")
         a("                if A2 is None:")
         a("                    A2 = all_logs_step(A, sv0)")
         a("                a2 = (A2, logs_hash[A2])")
