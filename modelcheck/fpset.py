@@ -135,6 +135,31 @@ class FingerprintSet:
             i = nxt[keep]
             width = min(width * 4, 256)
 
+    def _contains(self, fps: np.ndarray) -> np.ndarray:
+        """Which of ``fps`` (nonzero) are in the table, without inserting any."""
+        # Without deletions a fingerprint sits after its home slot with no empty slot between:
+        # a window holding it says present, a window holding an empty slot first says absent.
+        table = self._table
+        size = table.shape[0]
+        found = np.zeros(fps.shape[0], dtype=bool)
+        pos = np.arange(fps.shape[0])
+        f = fps
+        i = self._slots(fps, size).astype(np.int64)
+        width = 4
+        while pos.shape[0]:
+            w = min(width, size)
+            idx = i[:, None] + np.arange(w)
+            idx[idx >= size] -= size
+            cur = table[idx]
+            hit = (cur == f[:, None]).any(axis=1)
+            found[pos[hit]] = True
+            keep = ~(hit | (cur == 0).any(axis=1))
+            pos = pos[keep]
+            f = f[keep]
+            i = (i[keep] + w) % size
+            width = min(width * 4, 256)
+        return found
+
     def _grow(self, needed: int) -> None:
         old = self._table
         size = int(needed / self.MIN_LOAD) + 16
@@ -150,8 +175,15 @@ class FingerprintSet:
         as any other).
         """
         fps = np.where(fps == 0, np.uint64(1), fps)
-        if self._count + fps.shape[0] > self.MAX_LOAD * self._table.shape[0]:
-            self._grow(self._count + fps.shape[0])
+        limit = self.MAX_LOAD * self._table.shape[0]
+        if self._count + fps.shape[0] > limit:
+            # The batch might not fit: size the growth by the fingerprints really new, not by
+            # the batch (most successors in a search are repeats or already seen, and growing
+            # for them would leave a small table far below its load).
+            distinct = np.unique(fps)
+            fresh = int(np.count_nonzero(~self._contains(distinct)))
+            if self._count + fresh > limit:
+                self._grow(self._count + fresh)
         new = self._insert(fps)
         self._count += int(np.count_nonzero(new))
         return new
