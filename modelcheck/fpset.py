@@ -175,14 +175,15 @@ class FingerprintSet:
         as any other).
         """
         fps = np.where(fps == 0, np.uint64(1), fps)
-        limit = self.MAX_LOAD * self._table.shape[0]
-        if self._count + fps.shape[0] > limit:
-            # The batch might not fit: size the growth by the fingerprints really new, not by
-            # the batch (most successors in a search are repeats or already seen, and growing
-            # for them would leave a small table far below its load).
-            distinct = np.unique(fps)
-            fresh = int(np.count_nonzero(~self._contains(distinct)))
-            if self._count + fresh > limit:
+        size = self._table.shape[0]
+        if self._count + fps.shape[0] > self.MAX_LOAD * size:
+            # The batch might take the table past its load: grow now (growing only once the
+            # real count gets there would run the table fuller, measured ~5 % slower on E),
+            # but size it by the fingerprints really new, not by the batch, most of which are
+            # repeats or already stored in a search: sized by the batch, a small table grew far
+            # beyond its load and bytes per state broke their bound.
+            fresh = int(np.count_nonzero(~self._contains(np.unique(fps))))
+            if (self._count + fresh) / self.MIN_LOAD + 16 > size:
                 self._grow(self._count + fresh)
         new = self._insert(fps)
         self._count += int(np.count_nonzero(new))

@@ -40,6 +40,7 @@ def _add_like_a_set(fs: FingerprintSet, seen: set[int], fps: list[int]) -> None:
 # Batches of repeats and of fingerprints already stored: the table grew for them once (found by
 # hypothesis in a CI-like run), so bytes per state broke the bound below.
 @example([[0] * 13])
+@example([[5], [5] * 13])
 @example([list(range(40)), list(range(40))])
 def test_fingerprint_set_is_a_set(batches):
     fs = FingerprintSet(capacity=16)
