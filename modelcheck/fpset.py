@@ -108,14 +108,11 @@ class FingerprintSet:
         # Each round looks at a window of W consecutive slots per fingerprint and stops at the
         # first slot holding it (present) or empty (claim it). Windows grow round by round, since
         # walking a long cluster one slot per round took ~70 rounds of a dozen numpy calls.
-        table = self._table
-        size = table.shape[0]
+        size = self._table.shape[0]
         width = 4
         while pos.shape[0]:
-            w = min(width, size)
-            idx = i[:, None] + np.arange(w)
-            idx[idx >= size] -= size
-            cur = table[idx]
+            idx, cur = self._window(i, width)
+            w = idx.shape[1]
             stop = (cur == f[:, None]) | (cur == 0)
             first = stop.argmax(axis=1)
             rows = np.arange(pos.shape[0])
@@ -135,22 +132,27 @@ class FingerprintSet:
             i = nxt[keep]
             width = min(width * 4, 256)
 
+    def _window(self, i: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each start slot in ``i``: the ``width`` slots from it on (wrapping round the
+        table, at most the whole table) and the fingerprints they hold."""
+        size = self._table.shape[0]
+        idx = i[:, None] + np.arange(min(width, size))
+        idx[idx >= size] -= size
+        return idx, self._table[idx]
+
     def _contains(self, fps: np.ndarray) -> np.ndarray:
         """Which of ``fps`` (nonzero) are in the table, without inserting any."""
         # Without deletions a fingerprint sits after its home slot with no empty slot between:
         # a window holding it says present, a window holding an empty slot first says absent.
-        table = self._table
-        size = table.shape[0]
+        size = self._table.shape[0]
         found = np.zeros(fps.shape[0], dtype=bool)
         pos = np.arange(fps.shape[0])
         f = fps
         i = self._slots(fps, size).astype(np.int64)
         width = 4
         while pos.shape[0]:
-            w = min(width, size)
-            idx = i[:, None] + np.arange(w)
-            idx[idx >= size] -= size
-            cur = table[idx]
+            idx, cur = self._window(i, width)
+            w = idx.shape[1]
             hit = (cur == f[:, None]).any(axis=1)
             found[pos[hit]] = True
             keep = ~(hit | (cur == 0).any(axis=1))
