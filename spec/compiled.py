@@ -60,6 +60,23 @@ _SHIFT = 32
 # Bag operations of a received message's step.
 _STAY, _DISCARD, _REPLY = 0, 1, 2
 
+_M64 = (1 << 64) - 1
+# Salts of a key's parts (FlatRaft): the servers, the bag, allLogs and elections, each mixed
+# with its own, so that equal hashes in two parts never cancel when the parts are XORed.
+_SALT_SRV, _SALT_BAG, _SALT_LOGS, _SALT_ELS = (0x9E3779B97F4A7C15 * k & _M64 for k in (1, 2, 3, 4))
+
+
+def _mix(h: int, salt: int) -> int:
+    """A 64-bit hash ``h`` with ``salt`` through the splitmix64 finaliser, as a signed 64-bit
+    int. A key is the XOR of its parts' mixed hashes (Zobrist hashing): a successor that
+    changes one part changes its key by one XOR, and XORed independent 64-bit values collide
+    no more often than one 64-bit hash of the whole state."""
+    z = (h + salt) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    z ^= z >> 31
+    return z - (1 << 64) if z >> 63 else z
+
 
 def _relabel_message(m: Message, perm: tuple[int, ...]) -> Message:
     return m._replace(msource=perm[m.msource], mdest=perm[m.mdest])
@@ -331,7 +348,7 @@ class CompiledRaft:
         value = tuple(
             sorted((_relabel_message(msg_val[m], perm), c) for m, c in self._bag_val[b])
         )
-        h = hash(value)
+        h = _mix(hash(value), _SALT_BAG)
         self._bag_rel[b * self._np + perm_index] = h
         return h
 
@@ -860,6 +877,10 @@ class FlatRaft(CompiledRaft):
         self._bag_md: list[tuple[tuple[int, int], ...]] = []
         self._bag_faults: list[tuple[tuple[int, int, tuple[int, ...]], ...] | None] = []
         self._bag_fault_acts: list[tuple[int, ...]] = []
+        # Without symmetry a key is Zobrist's: per place, each server's mixed hash, XORed
+        # with the bag's, allLogs' and elections' (``_mix``); a step's cached successors then
+        # carry the XOR their key differs from the state's by.
+        self._zs: list[list[int]] = [[] for _ in range(self._n)]
         for sid in range(len(self._srv_val)):
             self._srv_interned(sid)
         for b in range(len(self._bag_val)):
@@ -869,9 +890,10 @@ class FlatRaft(CompiledRaft):
         self._slow_expand = namespace["make"](self)
         exec(_flat_source(self._n, params.faults, self._hist, parts=True), namespace)  # noqa: S102
         self._slow_expand_parts = namespace["make"](self)
-        exec(_fast_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
+        zob = not symmetry
+        exec(_fast_source(self._n, params.faults, self._hist, zob=zob), namespace)  # noqa: S102
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
-        exec(_fast_source(self._n, params.faults, self._hist, parts=True), namespace)  # noqa: S102
+        exec(_fast_source(self._n, params.faults, self._hist, True, zob), namespace)  # noqa: S102
         self.expand_parts = namespace["make"](self)
 
     # interning with per-server facts
@@ -906,6 +928,9 @@ class FlatRaft(CompiledRaft):
     def _srv_interned(self, sid: int) -> None:
         for places in self._ftl:
             places.append(_NO_STEPS)
+        h = self._srv_hash[sid]
+        for i, zs in enumerate(self._zs):
+            zs.append(_mix(h, _SALT_SRV ^ (0xD1B54A32D192ED03 * (i + 1) & _M64)))
 
     def _intern_bag(self, counts: dict[int, int]) -> int:
         before = len(self._bag_val)
@@ -914,9 +939,9 @@ class FlatRaft(CompiledRaft):
             self._bag_interned(bid)
         return bid
 
-    def _fault_steps(self, b: int) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
+    def _fault_steps(self, b: int) -> tuple[tuple[int, int, Any], ...]:
         """The in-bounds results of DuplicateMessage then DropMessage on bag ``b``, in the
-        slow path's order: (action, bag after, its relabelled hashes)."""
+        slow path's order: (action, bag after, what its key needs: ``_step_rel``)."""
         out = []
         msgs = self._bag_msgs[b]
         for m in msgs:
@@ -924,15 +949,25 @@ class FlatRaft(CompiledRaft):
             if b2 is None:
                 b2 = self._add(b, m)
             if self._bag_inb[b2]:
-                out.append((self._a_dup, b2, self._brel.get(b2) or self._bag_rel_all(b2)))
+                out.append((self._a_dup, b2, self._step_rel(b, b2)))
         for m in msgs:
             b2 = self._bag_rem.get((b << _SHIFT) | m)
             if b2 is None:
                 b2 = self._rem(b, m)
-            out.append((self._a_drop, b2, self._brel.get(b2) or self._bag_rel_all(b2)))
+            out.append((self._a_drop, b2, self._step_rel(b, b2)))
         self._bag_fault_acts[b] = tuple(e[0] for e in out)
         r = self._bag_faults[b] = tuple(out)
         return r
+
+    def _step_rel(self, b: int, b2: int, i: int = 0, sid: int = 0, x: int = 0) -> Any:
+        """What a cached step from bag ``b`` to ``b2`` (and, at place ``i``, from server
+        ``sid`` to ``x``) carries for its successor's key: with symmetry, ``b2``'s relabelled
+        hashes; without, the XOR between the successor's key and the state's."""
+        brel = self._brel.get(b2) or self._bag_rel_all(b2)
+        if self.symmetry:
+            return brel
+        zs = self._zs[i]
+        return zs[x] ^ zs[sid] ^ brel[0] ^ (self._brel.get(b) or self._bag_rel_all(b))[0]
 
     def _bag_interned(self, b: int) -> None:
         self._bag_faults.append(None)
@@ -956,7 +991,7 @@ class FlatRaft(CompiledRaft):
             lid = len(self._logs_val)
             self._logs_ids[value] = lid
             self._logs_val.append(value)
-            self._logs_hash.append(hash(value))
+            self._logs_hash.append(_mix(hash(value), _SALT_LOGS))
         return lid
 
     def _all_logs_step(self, a: int, sv: tuple[int, ...]) -> int:
@@ -1015,7 +1050,7 @@ class FlatRaft(CompiledRaft):
                 for x in (self._el_val[k] for k in self._els_val[e])
             )
         )
-        h = hash(value)
+        h = _mix(hash(value), _SALT_ELS)
         self._els_rel[e * self._np + pi] = h
         return h
 
@@ -1190,7 +1225,11 @@ class FlatRaft(CompiledRaft):
         n = self._n
         srv_hash = self._srv_hash
         if not self.symmetry:
-            cands: tuple[tuple[int, int], ...] = ((0, hash(tuple(srv_hash[k] for k in sv))),)
+            zs = self._zs
+            ck = 0
+            for k in range(n):
+                ck ^= zs[k][sv[k]]
+            cands: tuple[tuple[int, int], ...] = ((0, ck),)
         else:
             sigs = [self._srv_sig[k] for k in sv]
             order = sorted(range(n), key=sigs.__getitem__)
@@ -1212,7 +1251,7 @@ class FlatRaft(CompiledRaft):
                     if r is None:
                         r = self._srv_relabel(sv[k], pi)
                     placed[perm[k]] = srv_hash[r]
-                out.append((pi, hash(tuple(placed))))
+                out.append((pi, _mix(hash(tuple(placed)), _SALT_SRV)))
             cands = tuple(out)
         if len(self._cand) >= self.CAND_CACHE:
             self._cand.clear()
@@ -1230,12 +1269,12 @@ class FlatRaft(CompiledRaft):
             if bk is None:
                 bk = self._rel(b, pi)
             if a < 0:
-                k = hash((ck, bk))
+                k = ck ^ bk
             else:
                 ek = self._els_rel.get(e * np_ + pi)
                 if ek is None:
                     ek = self._els_relabel(e, pi)
-                k = hash((ck, bk, self._logs_hash[a], ek))
+                k = ck ^ bk ^ self._logs_hash[a] ^ ek
             if best is None or k < best:
                 best = k
         assert best is not None
@@ -1460,7 +1499,7 @@ class FlatRaft(CompiledRaft):
                         return None
                 if srv_inb[x] and bag_inb[b2]:
                     note |= e[3]
-                    items.append((e[0], x, b2, rec, self._brel.get(b2) or self._bag_rel_all(b2)))
+                    items.append((e[0], x, b2, rec, self._step_rel(b, b2, i, sid, x)))
             receipts: list[Any] = [None] * len(msgs)
             others = tuple(k for k in range(n) if k != i)
             for k, m in enumerate(msgs):
@@ -1479,7 +1518,7 @@ class FlatRaft(CompiledRaft):
                 inb = srv_inb[x] and bag_inb[b2]
                 if inb:
                     note |= rnote
-                brel = self._brel.get(b2) or self._bag_rel_all(b2)
+                brel = self._step_rel(b, b2, i, sid, x)
                 receipts[k] = (ac, x, b2, x != sid, inb, brel, m, others)
             if places[sid] is _NO_STEPS:
                 places[sid] = {}
@@ -1670,7 +1709,7 @@ def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
             f"{indent}    ek = els_rel_get(E2 * NP + pi)",
             f"{indent}    if ek is None:",
             f"{indent}        ek = els_relabel(E2, pi)",
-            f"{indent}    key = hash((ck, bk, logs_hash[A2], ek))",
+            f"{indent}    key = ck ^ bk ^ logs_hash[A2] ^ ek",
             f"{indent}else:",
             f"{indent}    key = multi_key(cs, {b2}, A2, E2)",
         ]
@@ -1684,7 +1723,7 @@ def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
         f"{indent}    bk = rel_get({b2} * NP + pi)",
         f"{indent}    if bk is None:",
         f"{indent}        bk = rel({b2}, pi)",
-        f"{indent}    key = hash((ck, bk))",
+        f"{indent}    key = ck ^ bk",
         f"{indent}else:",
         f"{indent}    key = multi_key(cs, {b2})",
     ]
@@ -1930,7 +1969,9 @@ def _joined(w: list[str], parts: bool) -> str:
     return "\n".join(w) + "\n"
 
 
-def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) -> str:
+def _fast_source(
+    n: int, faults: bool, hist: bool = False, parts: bool = False, zob: bool = False
+) -> str:
     """The source of the cached ``expand`` for ``n`` servers (see ``FlatRaft._prepare``).
 
     A state whose server tuple (``svinfo``) and every (server, place, bag) (``ftl``) passed
@@ -1939,6 +1980,9 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     in the cache, in the order the slow path appends them. A state not cached yet is checked
     and cached by ``_prepare``; if a check fails it takes the slow path (``_flat_source``),
     which raises the first violation in the reference's order.
+
+    With ``zob`` (no symmetry), a cached step carries the XOR between its successor's key and
+    the state's (``FlatRaft._step_rel``), so a successor's key is one XOR with the state's.
     """
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
@@ -1994,6 +2038,10 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    eks_get = self._els_rel_all.get")
     a("    eks_all = self._els_all")
     a("    els_plus = self._els_plus")
+    if zob:
+        for i in range(n):
+            a(f"    zs{i} = self._zs[{i}]")
+        a(f"    zs = ({', '.join(f'zs{i}' for i in range(n))},)")
     a("")
     if parts:
         a("    def expand(states, keys, succs, acts, firsts, parts):")
@@ -2043,9 +2091,17 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("            eks0 = eks_get(E)")
         a("            if eks0 is None:")
         a("                eks0 = eks_all(E)")
-    a("            single = len(cs0) == 1")
-    a("            if single:")
-    a("                pi0, ck0 = cs0[0]")
+    if zob:
+        # The state's key with allLogs already that of its successors.
+        a("            ck0 = cs0[0][1]")
+        a("            bb = brel_get(b)")
+        a("            if bb is None:")
+        a("                bb = brel_all(b)")
+        a("            base = ck0 ^ bb[0]" + (" ^ LH ^ eks0[0]" if hist else ""))
+    else:
+        a("            single = len(cs0) == 1")
+        a("            if single:")
+        a("                pi0, ck0 = cs0[0]")
     for i in range(n):
         a(f"            f{i}[0][0] += 1")
     a("            generated += " + " + ".join(f"f{i}[1]" for i in range(n)))
@@ -2054,26 +2110,46 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     for i in range(n):
         si = S[i]
         replaced = ", ".join("x" if k == i else S[k] for k in range(n))
+        if zob:
+            a(f"            for ac, x, b2, rec, zd in f{i}[3]:")
+            if hist:
+                a("                if rec < 0:")
+                a("                    keys_append(base ^ zd)")
+                a(f"                    succs_append(({replaced}, b2, A2, E))")
+                a("                else:")
+                a("                    E2 = els_plus(E, rec)")
+                a("                    eks = eks_get(E2)")
+                a("                    if eks is None:")
+                a("                        eks = eks_all(E2)")
+                a("                    keys_append(base ^ zd ^ eks0[0] ^ eks[0])")
+                a(f"                    succs_append(({replaced}, b2, A2, E2))")
+            else:
+                a("                keys_append(base ^ zd)")
+                a(f"                succs_append(({replaced}, b2))")
+            if parts:
+                a(f"                parts_append(ck0 ^ zs{i}[{si}] ^ zs{i}[x])")
+            a("                acts_append(ac)")
+            continue
         a(f"            for ac, x, b2, rec, brel in f{i}[3]:")
         a(f"                if x == {si} and rec < 0:")
         a("                    cs = cs0")
         a("                    if single:")
         if hist:
-            a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+            a("                        key = ck0 ^ brel[pi0] ^ LH ^ eks0[pi0]")
             a("                    else:")
             a("                        key = None")
             a("                        for pi, ck in cs0:")
-            a("                            kx = hash((ck, brel[pi], LH, eks0[pi]))")
+            a("                            kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
             a("                            if key is None or kx < key:")
             a("                                key = kx")
             a("                    keys_append(key)")
             a(f"                    succs_append(({servers}, b2, A2, E))")
         else:
-            a("                        key = hash((ck0, brel[pi0]))")
+            a("                        key = ck0 ^ brel[pi0]")
             a("                    else:")
             a("                        key = None")
             a("                        for pi, ck in cs0:")
-            a("                            kx = hash((ck, brel[pi]))")
+            a("                            kx = ck ^ brel[pi]")
             a("                            if key is None or kx < key:")
             a("                                key = kx")
             a("                    keys_append(key)")
@@ -2090,14 +2166,14 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
             a("                        eks = eks_get(E2)")
             a("                        if eks is None:")
             a("                            eks = eks_all(E2)")
-            a("                        key = hash((ck, brel[pi], LH, eks[pi]))")
+            a("                        key = ck ^ brel[pi] ^ LH ^ eks[pi]")
             a("                    else:")
             a("                        eks = eks_get(E2)")
             a("                        if eks is None:")
             a("                            eks = eks_all(E2)")
             a("                        key = None")
             a("                        for pi, ck in cs:")
-            a("                            kx = hash((ck, brel[pi], LH, eks[pi]))")
+            a("                            kx = ck ^ brel[pi] ^ LH ^ eks[pi]")
             a("                            if key is None or kx < key:")
             a("                                key = kx")
             a("                    keys_append(key)")
@@ -2105,11 +2181,11 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         else:
             a("                    if len(cs) == 1:")
             a("                        pi, ck = cs[0]")
-            a("                        key = hash((ck, brel[pi]))")
+            a("                        key = ck ^ brel[pi]")
             a("                    else:")
             a("                        key = None")
             a("                        for pi, ck in cs:")
-            a("                            kx = hash((ck, brel[pi]))")
+            a("                            kx = ck ^ brel[pi]")
             a("                            if key is None or kx < key:")
             a("                                key = kx")
             a("                    keys_append(key)")
@@ -2157,50 +2233,64 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("                        ok_servers(sv, cs)")
     a("                    elif not inb:")
     a("                        continue")
-    a("                    if len(cs) == 1:")
-    a("                        pi, ck = cs[0]")
-    if hist:
-        a("                        key = hash((ck, brel[pi], LH, eks0[pi]))")
-        a("                    else:")
-        a("                        key = None")
-        a("                        for pi, ck in cs:")
-        a("                            kx = hash((ck, brel[pi], LH, eks0[pi]))")
-        a("                            if key is None or kx < key:")
-        a("                                key = kx")
+    if zob:
+        a("                    keys_append(base ^ brel)")
+        if parts:
+            a("                    parts_append(ck0 ^ zs[i][st[i]] ^ zs[i][x])")
+        a(f"                    succs_append((*sv, b2{tail}))")
+        a("                else:")
+        a("                    if not inb:")
+        a("                        continue")
+        a("                    keys_append(base ^ brel)")
+        if parts:
+            a("                    parts_append(ck0)")
+        a(f"                    succs_append(({servers}, b2{tail}))")
+        a("                acts_append(ac)")
     else:
-        a("                        key = hash((ck, brel[pi]))")
-        a("                    else:")
-        a("                        key = None")
-        a("                        for pi, ck in cs:")
-        a("                            kx = hash((ck, brel[pi]))")
-        a("                            if key is None or kx < key:")
-        a("                                key = kx")
-    a("                    keys_append(key)")
-    a(f"                    succs_append((*sv, b2{tail}))")
-    a("                else:")
-    a("                    if not inb:")
-    a("                        continue")
-    a("                    cs = cs0")
-    a("                    if single:")
-    if hist:
-        a("                        key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
-        a("                    else:")
-        a("                        key = None")
-        a("                        for pi, ck in cs0:")
-        a("                            kx = hash((ck, brel[pi], LH, eks0[pi]))")
-        a("                            if key is None or kx < key:")
-        a("                                key = kx")
-    else:
-        a("                        key = hash((ck0, brel[pi0]))")
-        a("                    else:")
-        a("                        key = None")
-        a("                        for pi, ck in cs0:")
-        a("                            kx = hash((ck, brel[pi]))")
-        a("                            if key is None or kx < key:")
-        a("                                key = kx")
-    a("                    keys_append(key)")
-    a(f"                    succs_append(({servers}, b2{tail}))")
-    a("                acts_append(ac)")
+        a("                    if len(cs) == 1:")
+        a("                        pi, ck = cs[0]")
+        if hist:
+            a("                        key = ck ^ brel[pi] ^ LH ^ eks0[pi]")
+            a("                    else:")
+            a("                        key = None")
+            a("                        for pi, ck in cs:")
+            a("                            kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
+        else:
+            a("                        key = ck ^ brel[pi]")
+            a("                    else:")
+            a("                        key = None")
+            a("                        for pi, ck in cs:")
+            a("                            kx = ck ^ brel[pi]")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
+        a("                    keys_append(key)")
+        a(f"                    succs_append((*sv, b2{tail}))")
+        a("                else:")
+        a("                    if not inb:")
+        a("                        continue")
+        a("                    cs = cs0")
+        a("                    if single:")
+        if hist:
+            a("                        key = ck0 ^ brel[pi0] ^ LH ^ eks0[pi0]")
+            a("                    else:")
+            a("                        key = None")
+            a("                        for pi, ck in cs0:")
+            a("                            kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
+        else:
+            a("                        key = ck0 ^ brel[pi0]")
+            a("                    else:")
+            a("                        key = None")
+            a("                        for pi, ck in cs0:")
+            a("                            kx = ck ^ brel[pi]")
+            a("                            if key is None or kx < key:")
+            a("                                key = kx")
+        a("                    keys_append(key)")
+        a(f"                    succs_append(({servers}, b2{tail}))")
+        a("                acts_append(ac)")
     if faults:
         # DuplicateMessage and DropMessage read only the bag: their in-bounds results are
         # listed once per bag (``_fault_steps``).
@@ -2212,24 +2302,31 @@ def _fast_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
         a("            generated += 2 * nmsgs")
         a("            enabled[a_dup] += nmsgs")
         a("            enabled[a_drop] += nmsgs")
-        a("            cs = cs0")
-        a("            for ac, b2, brel in fi:")
-        a("                if single:")
-        if hist:
-            a("                    key = hash((ck0, brel[pi0], LH, eks0[pi0]))")
+        if zob:
+            a("            for ac, b2, zd in fi:")
+            a("                keys_append(base ^ zd)")
+            if parts:
+                a("                parts_append(ck0)")
+            a(f"                succs_append(({servers}, b2{tail}))")
         else:
-            a("                    key = hash((ck0, brel[pi0]))")
-        a("                else:")
-        a("                    key = None")
-        a("                    for pi, ck in cs0:")
-        if hist:
-            a("                        kx = hash((ck, brel[pi], LH, eks0[pi]))")
-        else:
-            a("                        kx = hash((ck, brel[pi]))")
-        a("                        if key is None or kx < key:")
-        a("                            key = kx")
-        a("                keys_append(key)")
-        a(f"                succs_append(({servers}, b2{tail}))")
+            a("            cs = cs0")
+            a("            for ac, b2, brel in fi:")
+            a("                if single:")
+            if hist:
+                a("                    key = ck0 ^ brel[pi0] ^ LH ^ eks0[pi0]")
+            else:
+                a("                    key = ck0 ^ brel[pi0]")
+            a("                else:")
+            a("                    key = None")
+            a("                    for pi, ck in cs0:")
+            if hist:
+                a("                        kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
+            else:
+                a("                        kx = ck ^ brel[pi]")
+            a("                        if key is None or kx < key:")
+            a("                            key = kx")
+            a("                keys_append(key)")
+            a(f"                succs_append(({servers}, b2{tail}))")
     a("        if pending:")
     a("            self.reached = reached")
     a("        return generated")

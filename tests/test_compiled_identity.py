@@ -98,6 +98,14 @@ def test_same_successors_bounds_and_keys(p, symmetry):
         )
         for key, t in zip(keys, succs, strict=True):
             assert key == c.key(t)
+        # The variant for --workers: the same successors, and beside each key the part that
+        # routes it (without symmetry its own loop, whose keys and parts are XOR updates).
+        parts_of = getattr(c, "expand_parts", None)
+        if parts_of is not None:
+            pkeys, psuccs, pacts, parts = [], [], [], []
+            assert parts_of([st_], pkeys, psuccs, pacts, [], parts) == generated
+            assert (pkeys, psuccs, pacts) == (keys, succs, acts)
+            assert parts == [c.partition(t) for t in psuccs]
         # Symmetry: one key per class of the reference's canonical form, and vice versa.
         cls = canonical(s) if symmetry else s
         k = c.key(st_)
@@ -106,12 +114,13 @@ def test_same_successors_bounds_and_keys(p, symmetry):
 
 
 @pytest.mark.parametrize("p", [p for p in CONFIGS if p.mutant is None], ids=_ids)
-def test_batches_attribute_each_successor_to_its_parent(p):
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_batches_attribute_each_successor_to_its_parent(p, symmetry):
     # expand gives one ``firsts`` entry per state, not a parent per successor: expanding
     # states in batches (cached and uncached states mixed, so both paths of the generated
     # loop) must give each state the successors it gives alone, and nothing else.
-    lone = FastRaftModel(p, symmetry=True).compiled
-    batched = FastRaftModel(p, symmetry=True).compiled
+    lone = FastRaftModel(p, symmetry=symmetry).compiled
+    batched = FastRaftModel(p, symmetry=symmetry).compiled
     reachable = _reachable(p, 700)
     want = Counter()
     for k, s in enumerate(reachable):
