@@ -857,6 +857,8 @@ class FlatRaft(CompiledRaft):
         self._wok: dict[int, bool] = {}
         self._cand: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
         self._msg_dest: list[int] = []
+        self._msg_src: list[int] = []
+        self._m1ok: dict[int, bool] = {}
         self._bag_export: dict[int, tuple[tuple[Message, int], ...]] = {}
         # What each peer worker was told about ids (encode) and what ids it uses (decode).
         self._sent: dict[int, tuple[set[int], ...]] = {}
@@ -982,6 +984,7 @@ class FlatRaft(CompiledRaft):
         if mid is None:
             mid = super()._intern_msg(m)
             self._msg_dest.append(m.mdest)
+            self._msg_src.append(m.msource)
         return mid
 
     # history variables
@@ -1320,12 +1323,24 @@ class FlatRaft(CompiledRaft):
     def _msg_ok(self, b: int, i: int, sid: int) -> bool:
         """The invariants about messages, for the messages of bag ``b`` that server ``i`` sent,
         with server ``i`` being ``sid``."""
-        msg_val = self._msg_val
-        mine = tuple((msg_val[m], c) for m, c in self._bag_val[b] if msg_val[m].msource == i)
+        # Each is a conjunction over (message, its sender): decided per message and sender
+        # server once, since most bags share their messages with many others.
+        src = self._msg_src
+        one = self._m1ok
         ok = True
-        if mine:
-            s = State((self._srv_val[sid],) * self._n, mine, (), ())
-            ok = all(holds(s) for _name, holds in self._msg_invariants)
+        for m, c in self._bag_val[b]:
+            if src[m] != i:
+                continue
+            v = one.get((sid << _SHIFT) | m)
+            if v is None:
+                s = State((self._srv_val[sid],) * self._n, ((self._msg_val[m], c),), (), ())
+                v = all(holds(s) for _name, holds in self._msg_invariants)
+                if len(one) >= self.CAND_CACHE:
+                    one.clear()
+                one[(sid << _SHIFT) | m] = v
+            if not v:
+                ok = False
+                break
         if len(self._mok) >= self.CAND_CACHE:
             self._mok.clear()
         self._mok[(((b << _SHIFT) | sid) << 8) | i] = ok
