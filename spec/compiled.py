@@ -856,6 +856,7 @@ class FlatRaft(CompiledRaft):
         self._srv_lc: list[int] = []
         self._wok: dict[int, bool] = {}
         self._cand: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
+        self._sig_perms: dict[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]] = {}
         self._msg_dest: list[int] = []
         self._msg_src: list[int] = []
         self._m1ok: dict[int, bool] = {}
@@ -1234,32 +1235,45 @@ class FlatRaft(CompiledRaft):
                 ck ^= zs[k][sv[k]]
             cands: tuple[tuple[int, int], ...] = ((0, ck),)
         else:
-            sigs = [self._srv_sig[k] for k in sv]
-            order = sorted(range(n), key=sigs.__getitem__)
-            if len(set(sigs)) == n:
-                # No tie (the usual case): one sorting permutation.
-                perm = [0] * n
-                for position, old in enumerate(order):
-                    perm[old] = position
-                perms = [tuple(perm)]
-            else:
-                perms = list(permutations_sorting(sigs, order))
+            sig = self._srv_sig
+            sigs = tuple(sig[k] for k in sv)
+            perms = self._sig_perms.get(sigs)
+            if perms is None:
+                perms = self._perms_of(sigs)
             out = []
             srv_rel = self._srv_rel
-            for perm in perms:
-                pi = self._perm_idx[perm]
+            for pi, perm in perms:
                 placed = [0] * n
                 for k in range(n):
                     r = srv_rel.get((sv[k], pi))
                     if r is None:
                         r = self._srv_relabel(sv[k], pi)
                     placed[perm[k]] = srv_hash[r]
-                out.append((pi, _mix(hash(tuple(placed)), _SALT_SRV)))
+                # Unmixed: the other parts of a key are salted and mixed (``_mix``).
+                out.append((pi, hash(tuple(placed))))
             cands = tuple(out)
         if len(self._cand) >= self.CAND_CACHE:
             self._cand.clear()
         self._cand[sv] = cands
         return cands
+
+    def _perms_of(self, sigs: tuple[int, ...]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """The permutations that sort servers with signatures ``sigs`` (with their indexes):
+        they depend only on the signatures, which repeat across many server tuples."""
+        n = self._n
+        order = sorted(range(n), key=sigs.__getitem__)
+        if len(set(sigs)) == n:
+            # No tie (the usual case): one sorting permutation.
+            perm = [0] * n
+            for position, old in enumerate(order):
+                perm[old] = position
+            perms = [tuple(perm)]
+        else:
+            perms = list(permutations_sorting(list(sigs), order))
+        if len(self._sig_perms) >= self.CAND_CACHE:
+            self._sig_perms.clear()
+        r = self._sig_perms[sigs] = tuple((self._perm_idx[p], p) for p in perms)
+        return r
 
     def _multi_key(
         self, cands: tuple[tuple[int, int], ...], b: int, a: int = -1, e: int = -1
