@@ -25,6 +25,14 @@ def parent_positions(firsts: list[int], n_succs: int) -> np.ndarray:
     return np.repeat(np.arange(len(firsts), dtype=np.int64), counts)
 
 
+def delta_keys(deltas: list[int], bases: list[int], parents: np.ndarray) -> np.ndarray:
+    """Successor keys (uint64) from an ``expand_delta``: each successor's XOR from its
+    parent's base, XORed here by whole arrays rather than one Python int per successor."""
+    return (
+        np.array(deltas, dtype=np.int64) ^ np.array(bases, dtype=np.int64)[parents]
+    ).view(np.uint64)
+
+
 class StepViolation(Exception):
     """A property fails on a step met while expanding a state (raised by ``expand``).
 
@@ -75,7 +83,11 @@ class BatchModel(Protocol):
         state, before its successors, how many successors the call had appended so far (so
         ``parent_positions`` gives each successor's parent). Out-of-bounds successors are only
         checked. Every property is checked on every step (raises StepViolation). Returns the
-        number generated."""
+        number generated.
+
+        A model may also offer ``expand_delta(states, keys, succs, acts, firsts, bases)``
+        (or None): the same, but appending one base per state and, per successor, its key
+        XOR its parent's base; ``delta_keys`` makes the keys."""
         ...
 
     def key(self, state: Any) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import BatchModel, StepViolation, parent_positions
+from .batch import BatchModel, StepViolation, delta_keys, parent_positions
 from .fpset import FingerprintSet, Frontier, ParentLog
 from .model import Model
 from .progress import Snapshot
@@ -119,6 +119,7 @@ def check_batched(
         )
     bm: BatchModel = model.batch()  # type: ignore[attr-defined]
     names = list(bm.names)
+    expand_delta = getattr(bm, "expand_delta", None)
     limit = max_states if max_states is not None else math.inf
     start = perf_counter()
     deadline = start + max_seconds if max_seconds is not None else math.inf
@@ -158,9 +159,12 @@ def check_batched(
                 level_size = len(share.frontier)
                 done = 0
                 for chunk in share.frontier.chunks(CHUNK):
-                    keys, succs, acts, firsts = [], [], [], []
+                    keys, succs, acts, firsts, bases = [], [], [], [], []
                     try:
-                        generated += bm.expand(chunk, keys, succs, acts, firsts)
+                        if expand_delta is not None:
+                            generated += expand_delta(chunk, keys, succs, acts, firsts, bases)
+                        else:
+                            generated += bm.expand(chunk, keys, succs, acts, firsts)
                     except StepViolation as exc:
                         found = exc
                         found_parent = base + done + chunk.index(exc.before)
@@ -168,9 +172,14 @@ def check_batched(
                         if exc.in_bounds and exc.kind == "invariant":
                             share.distinct += 1
                         break
-                    share.absorb(
-                        keys, succs, acts, parent_positions(firsts, len(keys)) + (base + done)
-                    )
+                    parents = parent_positions(firsts, len(keys))
+                    if expand_delta is not None and keys:
+                        share.absorb_arrays(
+                            delta_keys(keys, bases, parents), succs,
+                            np.asarray(acts, dtype=np.int64), parents + (base + done),
+                        )
+                    else:
+                        share.absorb(keys, succs, acts, parents + (base + done))
                     done += len(chunk)
                     queue = level_size - done + len(share.next)
                     if queue > max_queue:

@@ -898,6 +898,13 @@ class FlatRaft(CompiledRaft):
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
         exec(_fast_source(self._n, params.faults, self._hist, True, zob), namespace)  # noqa: S102
         self.expand_parts = namespace["make"](self)
+        #: ``expand`` with keys as XORs from per-state bases (``batch.delta_keys``), without
+        #: symmetry; None with it.
+        self.expand_delta: Any = None
+        if zob:
+            source = _fast_source(self._n, params.faults, self._hist, zob=True, delta=True)
+            exec(source, namespace)  # noqa: S102
+            self.expand_delta = namespace["make"](self)
 
     # interning with per-server facts
     def _intern_srv(self, srv: Server, vl: Any = ()) -> int:
@@ -1999,7 +2006,12 @@ def _joined(w: list[str], parts: bool) -> str:
 
 
 def _fast_source(
-    n: int, faults: bool, hist: bool = False, parts: bool = False, zob: bool = False
+    n: int,
+    faults: bool,
+    hist: bool = False,
+    parts: bool = False,
+    zob: bool = False,
+    delta: bool = False,
 ) -> str:
     """The source of the cached ``expand`` for ``n`` servers (see ``FlatRaft._prepare``).
 
@@ -2012,7 +2024,13 @@ def _fast_source(
 
     With ``zob`` (no symmetry), a cached step carries the XOR between its successor's key and
     the state's (``FlatRaft._step_rel``), so a successor's key is one XOR with the state's.
+    With ``delta`` as well, ``expand`` takes a sixth list, ``bases``: one key per state (0 for
+    a state the slow path expanded), and appends each successor's XOR from it instead of its
+    key; the caller XORs them by whole arrays (``batch.delta_keys``), and no successor's key is
+    made, nor freed, as a Python int.
     """
+    assert zob or not delta
+    kb = "" if delta else "base ^ "
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
     # allLogs steps are cached by the servers' (log, commitIndex) ids (``_all_logs_step``).
@@ -2076,6 +2094,10 @@ def _fast_source(
         a("    def expand(states, keys, succs, acts, firsts, parts):")
         a("        parts_append = parts.append")
         slow_call = "slow([st], keys, succs, acts, [], parts)"
+    elif delta:
+        a("    def expand(states, keys, succs, acts, firsts, bases):")
+        a("        bases_append = bases.append")
+        slow_call = "slow([st], keys, succs, acts, [])"
     else:
         a("    def expand(states, keys, succs, acts, firsts):")
         slow_call = "slow([st], keys, succs, acts, [])"
@@ -2104,6 +2126,8 @@ def _fast_source(
     a("                    self.reached = reached")
     a(f"                    generated += {slow_call}")
     a("                    reached = self.reached")
+    if delta:
+        a("                    bases_append(0)")
     a("                    continue")
     for i in range(n):
         a(f"                f{i} = ftl{i}[{S[i]}][b]")
@@ -2127,6 +2151,8 @@ def _fast_source(
         a("            if bb is None:")
         a("                bb = brel_all(b)")
         a("            base = ck0 ^ bb[0]" + (" ^ LH ^ eks0[0]" if hist else ""))
+        if delta:
+            a("            bases_append(base)")
     else:
         a("            single = len(cs0) == 1")
         a("            if single:")
@@ -2143,17 +2169,17 @@ def _fast_source(
             a(f"            for ac, x, b2, rec, zd in f{i}[3]:")
             if hist:
                 a("                if rec < 0:")
-                a("                    keys_append(base ^ zd)")
+                a(f"                    keys_append({kb}zd)")
                 a(f"                    succs_append(({replaced}, b2, A2, E))")
                 a("                else:")
                 a("                    E2 = els_plus(E, rec)")
                 a("                    eks = eks_get(E2)")
                 a("                    if eks is None:")
                 a("                        eks = eks_all(E2)")
-                a("                    keys_append(base ^ zd ^ eks0[0] ^ eks[0])")
+                a(f"                    keys_append({kb}zd ^ eks0[0] ^ eks[0])")
                 a(f"                    succs_append(({replaced}, b2, A2, E2))")
             else:
-                a("                keys_append(base ^ zd)")
+                a(f"                keys_append({kb}zd)")
                 a(f"                succs_append(({replaced}, b2))")
             if parts:
                 a(f"                parts_append(ck0 ^ zs{i}[{si}] ^ zs{i}[x])")
@@ -2263,14 +2289,14 @@ def _fast_source(
     a("                    elif not inb:")
     a("                        continue")
     if zob:
-        a("                    keys_append(base ^ brel)")
+        a(f"                    keys_append({kb}brel)")
         if parts:
             a("                    parts_append(ck0 ^ zs[i][st[i]] ^ zs[i][x])")
         a(f"                    succs_append((*sv, b2{tail}))")
         a("                else:")
         a("                    if not inb:")
         a("                        continue")
-        a("                    keys_append(base ^ brel)")
+        a(f"                    keys_append({kb}brel)")
         if parts:
             a("                    parts_append(ck0)")
         a(f"                    succs_append(({servers}, b2{tail}))")
@@ -2333,7 +2359,7 @@ def _fast_source(
         a("            enabled[a_drop] += nmsgs")
         if zob:
             a("            for ac, b2, zd in fi:")
-            a("                keys_append(base ^ zd)")
+            a(f"                keys_append({kb}zd)")
             if parts:
                 a("                parts_append(ck0)")
             a(f"                succs_append(({servers}, b2{tail}))")

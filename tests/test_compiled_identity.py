@@ -11,7 +11,7 @@ from collections import Counter, deque
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from raftkit.modelcheck.batch import StepViolation, parent_positions
+from raftkit.modelcheck.batch import StepViolation, delta_keys, parent_positions
 from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.trace import replay
 from raftkit.spec import properties as props
@@ -106,6 +106,14 @@ def test_same_successors_bounds_and_keys(p, symmetry):
             assert parts_of([st_], pkeys, psuccs, pacts, [], parts) == generated
             assert (pkeys, psuccs, pacts) == (keys, succs, acts)
             assert parts == [c.partition(t) for t in psuccs]
+        # Without symmetry, the variant that appends XORs from per-state bases.
+        delta = getattr(c, "expand_delta", None)
+        if delta is not None:
+            dkeys, dsuccs, dacts, dfirsts, bases = [], [], [], [], []
+            assert delta([st_], dkeys, dsuccs, dacts, dfirsts, bases) == generated
+            assert (dsuccs, dacts, dfirsts) == (succs, acts, firsts) and len(bases) == 1
+            made = delta_keys(dkeys, bases, parent_positions(dfirsts, len(dkeys)))
+            assert made.view("int64").tolist() == keys
         # Symmetry: one key per class of the reference's canonical form, and vice versa.
         cls = canonical(s) if symmetry else s
         k = c.key(st_)
@@ -128,10 +136,21 @@ def test_batches_attribute_each_successor_to_its_parent(p, symmetry):
         lone.expand([lone.from_spec(s)], keys, [], acts, [])
         want.update((k, key, a) for key, a in zip(keys, acts, strict=True))
     got = Counter()
+    # Without symmetry, the variant with XORs from per-state bases; its own model, so its
+    # caches fill in its own order.
+    dm = FastRaftModel(p, symmetry=symmetry).compiled
+    via_delta = getattr(dm, "expand_delta", None)
     for start in range(0, len(reachable), 97):
         chunk = [batched.from_spec(s) for s in reachable[start : start + 97]]
         keys, succs, acts, firsts = [], [], [], []
         batched.expand(chunk, keys, succs, acts, firsts)
+        if via_delta is not None:
+            dkeys, dfirsts, bases = [], [], []
+            via_delta([dm.from_spec(s) for s in reachable[start : start + 97]], dkeys, [], [],
+                      dfirsts, bases)
+            assert dfirsts == firsts and len(bases) == len(chunk)
+            made = delta_keys(dkeys, bases, parent_positions(dfirsts, len(dkeys)))
+            assert made.view("int64").tolist() == keys
         assert len(firsts) == len(chunk)
         parents = parent_positions(firsts, len(keys)).tolist()
         assert len(parents) == len(keys) == len(succs) == len(acts)
