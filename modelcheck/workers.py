@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch import StepViolation, parent_positions
+from .batch import StepViolation, delta_keys, parent_positions
 from .bfs import CHUNK, _rebuild, _Share
 from .fpset import FingerprintSet
 from .model import Model
@@ -79,6 +79,7 @@ def _worker(
     inbox = inboxes[w]
     part = bm.partition
     expand_parts = getattr(bm, "expand_parts", None)
+    parts_delta = getattr(bm, "expand_parts_delta", None)
     # A model may encode states for a given peer (ids plus what the peer has not seen yet).
     encode = getattr(bm, "encode", None) or (lambda states, _dest: bm.export_states(states))
     generated = 0
@@ -133,9 +134,11 @@ def _worker(
 
             done = 0
             for chunk in share.frontier.chunks(CHUNK):
-                keys, succs, acts, firsts, parts = [], [], [], [], []
+                keys, succs, acts, firsts, parts, bases = [], [], [], [], [], []
                 try:
-                    if expand_parts is not None:
+                    if parts_delta is not None:
+                        generated += parts_delta(chunk, keys, succs, acts, firsts, parts, bases)
+                    elif expand_parts is not None:
                         generated += expand_parts(chunk, keys, succs, acts, firsts, parts)
                     else:
                         generated += bm.expand(chunk, keys, succs, acts, firsts)
@@ -148,10 +151,14 @@ def _worker(
                 if keys:
                     # Routing by whole arrays: one numpy pass per chunk instead of Python work
                     # per successor.
-                    k_arr = np.array(keys, dtype=np.int64).view(np.uint64)
+                    parents = parent_positions(firsts, len(keys))
+                    if parts_delta is not None:
+                        k_arr = delta_keys(keys, bases, parents)
+                    else:
+                        k_arr = np.array(keys, dtype=np.int64).view(np.uint64)
                     owners = np.array(parts, dtype=np.int64) % n
                     a_arr = np.array(acts, dtype=np.int64)
-                    g_arr = (parent_positions(firsts, len(keys)) + (base + done)) * n + w
+                    g_arr = (parents + (base + done)) * n + w
                     for o in range(n):
                         idx = np.flatnonzero(owners == o)
                         if not idx.shape[0]:

@@ -898,13 +898,15 @@ class FlatRaft(CompiledRaft):
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
         exec(_fast_source(self._n, params.faults, self._hist, True, zob), namespace)  # noqa: S102
         self.expand_parts = namespace["make"](self)
-        #: ``expand`` with keys as XORs from per-state bases (``batch.delta_keys``), without
-        #: symmetry; None with it.
+        #: ``expand`` and ``expand_parts`` with keys as XORs from per-state bases
+        #: (``batch.delta_keys``), without symmetry; None with it.
         self.expand_delta: Any = None
+        self.expand_parts_delta: Any = None
         if zob:
-            source = _fast_source(self._n, params.faults, self._hist, zob=True, delta=True)
-            exec(source, namespace)  # noqa: S102
-            self.expand_delta = namespace["make"](self)
+            for parts, name in ((False, "expand_delta"), (True, "expand_parts_delta")):
+                source = _fast_source(self._n, params.faults, self._hist, parts, True, True)
+                exec(source, namespace)  # noqa: S102
+                setattr(self, name, namespace["make"](self))
 
     # interning with per-server facts
     def _intern_srv(self, srv: Server, vl: Any = ()) -> int:
@@ -2024,7 +2026,7 @@ def _fast_source(
 
     With ``zob`` (no symmetry), a cached step carries the XOR between its successor's key and
     the state's (``FlatRaft._step_rel``), so a successor's key is one XOR with the state's.
-    With ``delta`` as well, ``expand`` takes a sixth list, ``bases``: one key per state (0 for
+    With ``delta`` as well, ``expand`` takes one more list, ``bases``: one key per state (0 for
     a state the slow path expanded), and appends each successor's XOR from it instead of its
     key; the caller XORs them by whole arrays (``batch.delta_keys``), and no successor's key is
     made, nor freed, as a Python int.
@@ -2090,7 +2092,12 @@ def _fast_source(
             a(f"    zs{i} = self._zs[{i}]")
         a(f"    zs = ({', '.join(f'zs{i}' for i in range(n))},)")
     a("")
-    if parts:
+    if parts and delta:
+        a("    def expand(states, keys, succs, acts, firsts, parts, bases):")
+        a("        parts_append = parts.append")
+        a("        bases_append = bases.append")
+        slow_call = "slow([st], keys, succs, acts, [], parts)"
+    elif parts:
         a("    def expand(states, keys, succs, acts, firsts, parts):")
         a("        parts_append = parts.append")
         slow_call = "slow([st], keys, succs, acts, [], parts)"

@@ -114,6 +114,11 @@ def test_same_successors_bounds_and_keys(p, symmetry):
             assert (dsuccs, dacts, dfirsts) == (succs, acts, firsts) and len(bases) == 1
             made = delta_keys(dkeys, bases, parent_positions(dfirsts, len(dkeys)))
             assert made.view("int64").tolist() == keys
+            dkeys, dsuccs, parts, bases = [], [], [], []
+            assert c.expand_parts_delta([st_], dkeys, dsuccs, [], [], parts, bases) == generated
+            made = delta_keys(dkeys, bases, parent_positions([0], len(dkeys)))
+            assert made.view("int64").tolist() == keys and dsuccs == succs
+            assert parts == [c.partition(t) for t in dsuccs]
         # Symmetry: one key per class of the reference's canonical form, and vice versa.
         cls = canonical(s) if symmetry else s
         k = c.key(st_)
