@@ -50,16 +50,16 @@ class FingerprintSet:
         mixed = (fps * _GOLDEN) >> _SHIFT32
         return (mixed * np.uint64(size)) >> _SHIFT32
 
-    def _insert(self, fps: np.ndarray) -> np.ndarray:
-        """Insert fingerprints (nonzero, repeats allowed); True at the first occurrence of
-        each one that was not yet in the table."""
+    def _insert(self, fps: np.ndarray, distinct: bool = False) -> np.ndarray:
+        """Insert fingerprints (nonzero, repeats allowed unless ``distinct``); True at the
+        first occurrence of each one that was not yet in the table."""
         out = np.zeros(fps.shape[0], dtype=bool)
         # Bounded pieces: a probe window per fingerprint costs W slots of memory.
         for k in range(0, fps.shape[0], _PIECE):
-            out[k : k + _PIECE] = self._insert_piece(fps[k : k + _PIECE])
+            out[k : k + _PIECE] = self._insert_piece(fps[k : k + _PIECE], distinct)
         return out
 
-    def _insert_piece(self, fps: np.ndarray) -> np.ndarray:
+    def _insert_piece(self, fps: np.ndarray, distinct: bool = False) -> np.ndarray:
         # Linear probing at 50-80 % load: most fingerprints stop within a few slots of home
         # (already there, or an empty slot to claim), so the first rounds look at one slot per
         # fingerprint with plain gathers on a shrinking set; the few left after them go through
@@ -74,7 +74,7 @@ class FingerprintSet:
             cur = table[i]
             empty = np.flatnonzero(cur == 0)
             if empty.shape[0]:
-                self._claim(pos[empty], i[empty], f[empty], new)
+                self._claim(pos[empty], i[empty], f[empty], new, distinct)
                 # Only slots that were empty were written, and every fingerprint looking at
                 # one of them is among the claimants. A lost claim now sees another
                 # fingerprint there and moves on.
@@ -86,25 +86,35 @@ class FingerprintSet:
             f = f[on]
             i = i[on] + 1
             i[i == size] = 0
-        self._probe(pos, f, i, new)
+        self._probe(pos, f, i, new, distinct)
         return new
 
     def _claim(
-        self, pos: np.ndarray, slot: np.ndarray, f: np.ndarray, new: np.ndarray
+        self,
+        pos: np.ndarray,
+        slot: np.ndarray,
+        f: np.ndarray,
+        new: np.ndarray,
+        distinct: bool = False,
     ) -> np.ndarray:
         """Write ``f`` into the empty slots ``slot``; marks the first occurrence of each
-        fingerprint that landed as new and returns which claims landed."""
+        fingerprint that landed as new and returns which claims landed (with ``distinct``,
+        no fingerprint occurs twice, and every one that landed is new)."""
         # Several different fingerprints may claim one empty slot: one write lands. Equal
         # fingerprints claim the same slot and all land: the first occurrence is the new one.
         table = self._table
         table[slot] = f
         won = table[slot] == f
-        if won.any():
+        if distinct:
+            new[pos[won]] = True
+        elif won.any():
             _u, first_win = np.unique(slot[won], return_index=True)
             new[pos[won][first_win]] = True
         return won
 
-    def _probe(self, pos: np.ndarray, f: np.ndarray, i: np.ndarray, new: np.ndarray) -> None:
+    def _probe(
+        self, pos: np.ndarray, f: np.ndarray, i: np.ndarray, new: np.ndarray, distinct: bool
+    ) -> None:
         # Each round looks at a window of W consecutive slots per fingerprint and stops at the
         # first slot holding it (present) or empty (claim it). Windows grow round by round, since
         # walking a long cluster one slot per round took ~70 rounds of a dozen numpy calls.
@@ -121,7 +131,7 @@ class FingerprintSet:
             claim = stopped & (cur[rows, first] == 0)
             keep = ~stopped
             if claim.any():
-                won = self._claim(pos[claim], slot[claim], f[claim], new)
+                won = self._claim(pos[claim], slot[claim], f[claim], new, distinct)
                 keep[np.flatnonzero(claim)[~won]] = True
             if not keep.any():
                 break
@@ -168,7 +178,7 @@ class FingerprintSet:
         self._table = np.zeros(size, dtype=np.uint64)
         present = old[old != 0]
         if present.shape[0]:
-            self._insert(present)
+            self._insert(present, distinct=True)
 
     def add_batch(self, fps: np.ndarray) -> np.ndarray:
         """Add a batch of fingerprints (uint64); True at the first occurrence of each new one.
