@@ -2138,14 +2138,19 @@ def _fast_source(
     a("                    continue")
     for i in range(n):
         a(f"                f{i} = ftl{i}[{S[i]}][b]")
-    a("            cs0 = inf[0]")
+    if not (zob and hist and not parts):
+        a("            cs0 = inf[0]")
     if hist:
         a("            a2 = inf[1].get(A)")
         a("            if a2 is None:")
         a(f"                A2 = logs_step_get((A, {lc_key}))")
         a("                if A2 is None:")
         a("                    A2 = all_logs_step(A, sv0)")
-        a("                a2 = (A2, logs_hash[A2])")
+        if zob:
+            # Kept per server tuple, so with its servers' hash already in.
+            a("                a2 = (A2, logs_hash[A2] ^ inf[0][0][1])")
+        else:
+            a("                a2 = (A2, logs_hash[A2])")
         a("                inf[1][A] = a2")
         a("            A2, LH = a2")
         a("            eks0 = eks_get(E)")
@@ -2153,11 +2158,12 @@ def _fast_source(
         a("                eks0 = eks_all(E)")
     if zob:
         # The state's key with allLogs already that of its successors.
-        a("            ck0 = cs0[0][1]")
+        if parts or not hist:
+            a("            ck0 = cs0[0][1]")
         a("            bb = brel_get(b)")
         a("            if bb is None:")
         a("                bb = brel_all(b)")
-        a("            base = ck0 ^ bb[0]" + (" ^ LH ^ eks0[0]" if hist else ""))
+        a("            base = LH ^ bb[0] ^ eks0[0]" if hist else "            base = ck0 ^ bb[0]")
         if delta:
             a("            bases_append(base)")
     else:
