@@ -256,6 +256,10 @@ def check_parallel(
     """Search ``model`` with ``workers`` processes; counts and verdicts as with one."""
     n = workers
     ctx = mp.get_context("fork")
+    # The workers fork with the model as it is here: tell it how many there will be.
+    plan = getattr(model.batch(), "plan_workers", None)  # type: ignore[attr-defined]
+    if plan is not None:
+        plan(n)
     limit = max_states if max_states is not None else math.inf
     start = perf_counter()
     deadline = start + max_seconds if max_seconds is not None else math.inf

@@ -891,22 +891,46 @@ class FlatRaft(CompiledRaft):
         namespace: dict[str, Any] = {}
         exec(_flat_source(self._n, params.faults, self._hist), namespace)  # noqa: S102
         self._slow_expand = namespace["make"](self)
-        exec(_flat_source(self._n, params.faults, self._hist, parts=True), namespace)  # noqa: S102
-        self._slow_expand_parts = namespace["make"](self)
         zob = not symmetry
         exec(_fast_source(self._n, params.faults, self._hist, zob=zob), namespace)  # noqa: S102
         self.expand = namespace["make"](self)  # type: ignore[method-assign]
-        exec(_fast_source(self._n, params.faults, self._hist, True, zob), namespace)  # noqa: S102
-        self.expand_parts = namespace["make"](self)
-        #: ``expand`` and ``expand_parts`` with keys as XORs from per-state bases
-        #: (``batch.delta_keys``), without symmetry; None with it.
+        #: ``expand`` with keys as XORs from per-state bases (``batch.delta_keys``), without
+        #: symmetry; None with it.
         self.expand_delta: Any = None
+        if zob:
+            source = _fast_source(self._n, params.faults, self._hist, zob=True, delta=True)
+            exec(source, namespace)  # noqa: S102
+            self.expand_delta = namespace["make"](self)
+        #: Without symmetry, a state's part (what ``--workers`` routes by) is the hash of
+        #: its first ``_part_k`` servers (``plan_workers``); with it, the servers' orbit hash.
+        self._part_k = self._n
+        self._build_parts()
+
+    def _build_parts(self) -> None:
+        """The loops for ``--workers``, which append each successor's part."""
+        namespace: dict[str, Any] = {}
+        zob, k, p = not self.symmetry, self._part_k, self.params
+        exec(_flat_source(self._n, p.faults, self._hist, True, zob, k), namespace)  # noqa: S102
+        self._slow_expand_parts = namespace["make"](self)
+        exec(_fast_source(self._n, p.faults, self._hist, True, zob, part_k=k), namespace)  # noqa: S102
+        self.expand_parts = namespace["make"](self)
+        #: ``expand_parts`` with keys as in ``expand_delta``; None with symmetry.
         self.expand_parts_delta: Any = None
         if zob:
-            for parts, name in ((False, "expand_delta"), (True, "expand_parts_delta")):
-                source = _fast_source(self._n, params.faults, self._hist, parts, True, True)
-                exec(source, namespace)  # noqa: S102
-                setattr(self, name, namespace["make"](self))
+            exec(_fast_source(self._n, p.faults, self._hist, True, True, True, k), namespace)  # noqa: S102
+            self.expand_parts_delta = namespace["make"](self)
+
+    def plan_workers(self, n: int) -> None:
+        """Called before ``n`` worker processes fork from this one. Without symmetry, up to
+        four workers route by the first server alone: a step of any other server then keeps
+        its state (and that worker's caches warm) where it is, and D's two workers received
+        half the states and ran 17 % fewer instructions. The first server's values are few
+        (about 120 in D and E, the commonest in 6-9 % of states), so shares of more workers
+        would be uneven (the largest twice the mean at 16): they route by all servers."""
+        k = 1 if n <= 4 else self._n
+        if not self.symmetry and k != self._part_k:
+            self._part_k = k
+            self._build_parts()
 
     # interning with per-server facts
     def _intern_srv(self, srv: Server, vl: Any = ()) -> int:
@@ -1315,6 +1339,12 @@ class FlatRaft(CompiledRaft):
         return self._multi_key(cands, st[n])
 
     def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
+        if not self.symmetry:
+            zs = self._zs
+            part = 0
+            for i in range(self._part_k):
+                part ^= zs[i][st[i]]
+            return part
         sv = st[: self._n]
         cands = self._cand.get(sv) or self._candidates(sv)
         if len(cands) == 1:
@@ -1767,13 +1797,22 @@ def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
     ]
 
 
-def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) -> str:
+def _flat_source(
+    n: int,
+    faults: bool,
+    hist: bool = False,
+    parts: bool = False,
+    zob: bool = False,
+    part_k: int = 0,
+) -> str:
     """The source of ``expand`` for ``n`` servers, unrolled over the servers.
 
     Written out per server because a successor is the state with one position replaced:
     ``(x, s1, s2, b2)`` is one tuple display, where a loop over positions would slice and
-    concatenate three tuples per successor.
+    concatenate three tuples per successor. With ``parts`` and ``zob``, a successor's part is
+    the hash of its first ``part_k`` servers (``FlatRaft.plan_workers``).
     """
+    part_k = part_k or n
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
     # allLogs steps are cached by the servers' (log, commitIndex) ids (``_all_logs_step``).
@@ -1809,6 +1848,9 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("    bag_msgs = self._bag_msgs")
     a("    dest = self._msg_dest")
     a("    enabled = self._enabled")
+    if zob and parts:
+        for i in range(part_k):
+            a(f"    zs{i} = self._zs[{i}]")
     a("    NP = self._np")
     a(f"    N = {n}")
     a("    all_notes = self._all_notes")
@@ -1988,21 +2030,21 @@ def _flat_source(n: int, faults: bool, hist: bool = False, parts: bool = False) 
     a("        return generated")
     a("")
     a("    return expand")
-    return _joined(w, parts)
+    return _joined(w, parts, " ^ ".join(f"zs{i}[sv[{i}]]" for i in range(part_k)) if zob else "")
 
 
-def _joined(w: list[str], parts: bool) -> str:
-    """The generated lines as source; with ``parts``, each successor's orbit part (the least
-    candidate hash of its servers, what ``--workers`` routes by) is appended beside its key."""
+def _joined(w: list[str], parts: bool, part: str = "") -> str:
+    """The generated lines as source; with ``parts``, each successor's part (what
+    ``--workers`` routes by: ``FlatRaft.partition``; by default the least candidate hash of
+    its servers) is appended beside its key."""
     if parts:
+        part = part or "cs[0][1] if len(cs) == 1 else min(c[1] for c in cs)"
         out = []
         for line in w:
             out.append(line)
             if line.strip() == "keys_append(key)":
                 indent = line[: len(line) - len(line.lstrip())]
-                out.append(
-                    f"{indent}parts_append(cs[0][1] if len(cs) == 1 else min(c[1] for c in cs))"
-                )
+                out.append(f"{indent}parts_append({part})")
         w = out
     return "\n".join(w) + "\n"
 
@@ -2014,6 +2056,7 @@ def _fast_source(
     parts: bool = False,
     zob: bool = False,
     delta: bool = False,
+    part_k: int = 0,
 ) -> str:
     """The source of the cached ``expand`` for ``n`` servers (see ``FlatRaft._prepare``).
 
@@ -2032,6 +2075,7 @@ def _fast_source(
     made, nor freed, as a Python int.
     """
     assert zob or not delta
+    part_k = part_k or n
     kb = "" if delta else "base ^ "
     S = [f"s{k}" for k in range(n)]
     servers = ", ".join(S)
@@ -2138,7 +2182,7 @@ def _fast_source(
     a("                    continue")
     for i in range(n):
         a(f"                f{i} = ftl{i}[{S[i]}][b]")
-    if not (zob and hist and not parts):
+    if not (zob and hist):
         a("            cs0 = inf[0]")
     if hist:
         a("            a2 = inf[1].get(A)")
@@ -2158,8 +2202,10 @@ def _fast_source(
         a("                eks0 = eks_all(E)")
     if zob:
         # The state's key with allLogs already that of its successors.
-        if parts or not hist:
+        if not hist:
             a("            ck0 = cs0[0][1]")
+        if parts:
+            a("            p0 = " + " ^ ".join(f"zs{i}[{S[i]}]" for i in range(part_k)))
         a("            bb = brel_get(b)")
         a("            if bb is None:")
         a("                bb = brel_all(b)")
@@ -2195,7 +2241,8 @@ def _fast_source(
                 a(f"                keys_append({kb}zd)")
                 a(f"                succs_append(({replaced}, b2))")
             if parts:
-                a(f"                parts_append(ck0 ^ zs{i}[{si}] ^ zs{i}[x])")
+                a(f"                parts_append(p0 ^ zs{i}[{si}] ^ zs{i}[x])" if i < part_k
+                  else "                parts_append(p0)")
             a("                acts_append(ac)")
             continue
         a(f"            for ac, x, b2, rec, brel in f{i}[3]:")
@@ -2304,14 +2351,15 @@ def _fast_source(
     if zob:
         a(f"                    keys_append({kb}brel)")
         if parts:
-            a("                    parts_append(ck0 ^ zs[i][st[i]] ^ zs[i][x])")
+            a("                    parts_append(p0 ^ zs[i][st[i]] ^ zs[i][x]"
+              f" if i < {part_k} else p0)")
         a(f"                    succs_append((*sv, b2{tail}))")
         a("                else:")
         a("                    if not inb:")
         a("                        continue")
         a(f"                    keys_append({kb}brel)")
         if parts:
-            a("                    parts_append(ck0)")
+            a("                    parts_append(p0)")
         a(f"                    succs_append(({servers}, b2{tail}))")
         a("                acts_append(ac)")
     else:
@@ -2374,7 +2422,7 @@ def _fast_source(
             a("            for ac, b2, zd in fi:")
             a(f"                keys_append({kb}zd)")
             if parts:
-                a("                parts_append(ck0)")
+                a("                parts_append(p0)")
             a(f"                succs_append(({servers}, b2{tail}))")
         else:
             a("            cs = cs0")

@@ -126,6 +126,31 @@ def test_same_successors_bounds_and_keys(p, symmetry):
         assert classes_by_key.setdefault(k, cls) == cls
 
 
+@pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=_ids)
+@pytest.mark.parametrize("workers", [2, 16])
+def test_parts_follow_the_plan_for_workers(p, workers):
+    # Without symmetry, up to four workers route by the first server alone, more by all:
+    # whichever, the loops for --workers give each successor the part partition() gives.
+    c = FastRaftModel(p, symmetry=False).compiled
+    c.plan_workers(workers)
+    firsts_parts = set()
+    for s in _reachable(p, 400):
+        st_ = c.from_spec(s)
+        for fn, extra in ((c.expand_parts, ()), (c.expand_parts_delta, ([],))):
+            succs, parts = [], []
+            try:
+                fn([st_], [], succs, [], [], parts, *extra)
+            except StepViolation:
+                break
+            assert parts == [c.partition(t) for t in succs]
+            firsts_parts.update((t[0], part) for t, part in zip(succs, parts, strict=True))
+    # With two workers a part is the first server's: one part per first server.
+    by_first = {}
+    for first, part in firsts_parts:
+        by_first.setdefault(first, set()).add(part)
+    assert (max(map(len, by_first.values())) == 1) == (workers == 2)
+
+
 @pytest.mark.parametrize("p", [p for p in CONFIGS if p.mutant is None], ids=_ids)
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_batches_attribute_each_successor_to_its_parent(p, symmetry):
