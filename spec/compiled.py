@@ -2049,6 +2049,24 @@ def _joined(w: list[str], parts: bool, part: str = "") -> str:
     return "\n".join(w) + "\n"
 
 
+def _state_key(indent: str, hist: bool) -> list[str]:
+    """Source setting ``key`` for a successor with the state's servers (and elections): the
+    least over the state's candidates ``cs0`` (``single``: only ``pi0``, ``ck0``), with the
+    successor's relabelled bag hashes ``brel``."""
+    tail = " ^ LH ^ eks0[pi0]" if hist else ""
+    tail_k = " ^ LH ^ eks0[pi]" if hist else ""
+    return [
+        f"{indent}if single:",
+        f"{indent}    key = ck0 ^ brel[pi0]{tail}",
+        f"{indent}else:",
+        f"{indent}    key = None",
+        f"{indent}    for pi, ck in cs0:",
+        f"{indent}        kx = ck ^ brel[pi]{tail_k}",
+        f"{indent}        if key is None or kx < key:",
+        f"{indent}            key = kx",
+    ]
+
+
 def _fast_source(
     n: int,
     faults: bool,
@@ -2248,27 +2266,9 @@ def _fast_source(
         a(f"            for ac, x, b2, rec, brel in f{i}[3]:")
         a(f"                if x == {si} and rec < 0:")
         a("                    cs = cs0")
-        a("                    if single:")
-        if hist:
-            a("                        key = ck0 ^ brel[pi0] ^ LH ^ eks0[pi0]")
-            a("                    else:")
-            a("                        key = None")
-            a("                        for pi, ck in cs0:")
-            a("                            kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
-            a("                            if key is None or kx < key:")
-            a("                                key = kx")
-            a("                    keys_append(key)")
-            a(f"                    succs_append(({servers}, b2, A2, E))")
-        else:
-            a("                        key = ck0 ^ brel[pi0]")
-            a("                    else:")
-            a("                        key = None")
-            a("                        for pi, ck in cs0:")
-            a("                            kx = ck ^ brel[pi]")
-            a("                            if key is None or kx < key:")
-            a("                                key = kx")
-            a("                    keys_append(key)")
-            a(f"                    succs_append(({servers}, b2))")
+        w.extend(_state_key(" " * 20, hist))
+        a("                    keys_append(key)")
+        a(f"                    succs_append(({servers}, b2{', A2, E' if hist else ''}))")
         a("                else:")
         a(f"                    sv = ({replaced},)")
         a("                    cs = cand_get(sv)")
@@ -2387,23 +2387,7 @@ def _fast_source(
         a("                    if not inb:")
         a("                        continue")
         a("                    cs = cs0")
-        a("                    if single:")
-        if hist:
-            a("                        key = ck0 ^ brel[pi0] ^ LH ^ eks0[pi0]")
-            a("                    else:")
-            a("                        key = None")
-            a("                        for pi, ck in cs0:")
-            a("                            kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
-            a("                            if key is None or kx < key:")
-            a("                                key = kx")
-        else:
-            a("                        key = ck0 ^ brel[pi0]")
-            a("                    else:")
-            a("                        key = None")
-            a("                        for pi, ck in cs0:")
-            a("                            kx = ck ^ brel[pi]")
-            a("                            if key is None or kx < key:")
-            a("                                key = kx")
+        w.extend(_state_key(" " * 20, hist))
         a("                    keys_append(key)")
         a(f"                    succs_append(({servers}, b2{tail}))")
         a("                acts_append(ac)")
@@ -2427,20 +2411,7 @@ def _fast_source(
         else:
             a("            cs = cs0")
             a("            for ac, b2, brel in fi:")
-            a("                if single:")
-            if hist:
-                a("                    key = ck0 ^ brel[pi0] ^ LH ^ eks0[pi0]")
-            else:
-                a("                    key = ck0 ^ brel[pi0]")
-            a("                else:")
-            a("                    key = None")
-            a("                    for pi, ck in cs0:")
-            if hist:
-                a("                        kx = ck ^ brel[pi] ^ LH ^ eks0[pi]")
-            else:
-                a("                        kx = ck ^ brel[pi]")
-            a("                        if key is None or kx < key:")
-            a("                            key = kx")
+            w.extend(_state_key(" " * 16, hist))
             a("                keys_append(key)")
             a(f"                succs_append(({servers}, b2{tail}))")
     a("        if pending:")
