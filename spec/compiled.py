@@ -878,7 +878,7 @@ class FlatRaft(CompiledRaft):
         self._brel: dict[int, tuple[int, ...]] = {}
         self._els_rel_all: dict[int, tuple[int, ...]] = {}
         self._bag_md: list[tuple[tuple[int, int], ...]] = []
-        self._bag_faults: list[tuple[tuple[int, int, tuple[int, ...]], ...] | None] = []
+        self._bag_faults: list[tuple[tuple[int, int, Any], ...] | None] = []
         self._bag_fault_acts: list[tuple[int, ...]] = []
         # Without symmetry a key is Zobrist's: per place, each server's mixed hash, XORed
         # with the bag's, allLogs' and elections' (``_mix``); a step's cached successors then
@@ -1262,11 +1262,7 @@ class FlatRaft(CompiledRaft):
         n = self._n
         srv_hash = self._srv_hash
         if not self.symmetry:
-            zs = self._zs
-            ck = 0
-            for k in range(n):
-                ck ^= zs[k][sv[k]]
-            cands: tuple[tuple[int, int], ...] = ((0, ck),)
+            cands: tuple[tuple[int, int], ...] = ((0, self._first_servers_hash(sv, n)),)
         else:
             sig = self._srv_sig
             sigs = tuple(sig[k] for k in sv)
@@ -1289,6 +1285,15 @@ class FlatRaft(CompiledRaft):
             self._cand.clear()
         self._cand[sv] = cands
         return cands
+
+    def _first_servers_hash(self, st: Sequence[int], k: int) -> int:
+        """Without symmetry: the XOR of the first ``k`` servers' hashes at their places (all
+        of them: the servers' part of a key; fewer: a part for ``--workers``)."""
+        zs = self._zs
+        h = 0
+        for i in range(k):
+            h ^= zs[i][st[i]]
+        return h
 
     def _perms_of(self, sigs: tuple[int, ...]) -> tuple[tuple[int, tuple[int, ...]], ...]:
         """The permutations that sort servers with signatures ``sigs`` (with their indexes):
@@ -1340,11 +1345,7 @@ class FlatRaft(CompiledRaft):
 
     def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
         if not self.symmetry:
-            zs = self._zs
-            part = 0
-            for i in range(self._part_k):
-                part ^= zs[i][st[i]]
-            return part
+            return self._first_servers_hash(st, self._part_k)
         sv = st[: self._n]
         cands = self._cand.get(sv) or self._candidates(sv)
         if len(cands) == 1:
