@@ -26,7 +26,7 @@ from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.params import Params
 from raftkit.spec.state import State, init_state
-from raftkit.spec.symmetry import canonical
+from raftkit.spec.symmetry import all_permutations, canonical, relabel
 
 CONFIGS = [
     Params(servers=2, max_term=3, max_log=1, max_inflight=1),
@@ -149,6 +149,29 @@ def test_parts_follow_the_plan_for_workers(p, workers):
     for first, part in firsts_parts:
         by_first.setdefault(first, set()).add(part)
     assert (max(map(len, by_first.values())) == 1) == (workers == 2)
+
+
+@pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=_ids)
+def test_parts_with_symmetry_are_the_same_for_every_state_of_a_class(p):
+    # With symmetry a worker deduplicates a class by its key, so every state of the class must
+    # be routed to the same worker: the part is a function of the class; and (what keeps a
+    # state's successors, and the caches they need, with its worker) of the servers' terms,
+    # roles, log lengths and commit indexes only, which most steps keep.
+    c = FastRaftModel(p, symmetry=True).compiled
+    parts_of_class: dict[int, int] = {}
+    parts_of_summary: dict[tuple, int] = {}
+    perms = list(all_permutations(p.servers))
+    for s in _reachable(p, 1500):
+        summary = tuple(
+            sorted((v.currentTerm, int(v.state), len(v.log), v.commitIndex) for v in s.servers)
+        )
+        for perm in perms:
+            st_ = c.from_spec(relabel(s, perm))
+            part = c.partition(st_)
+            assert parts_of_class.setdefault(c.key(st_), part) == part
+            assert parts_of_summary.setdefault(summary, part) == part
+    # Parts tell classes apart often enough to split them between workers.
+    assert len(set(parts_of_class.values())) > 1
 
 
 @pytest.mark.parametrize("p", [p for p in CONFIGS if p.mutant is None], ids=_ids)
