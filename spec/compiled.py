@@ -905,7 +905,8 @@ class FlatRaft(CompiledRaft):
             exec(source, namespace)  # noqa: S102
             self.expand_delta = namespace["make"](self)
         #: Without symmetry, a state's part (what ``--workers`` routes by) is the hash of
-        #: its first ``_part_k`` servers (``plan_workers``); with it, the servers' orbit hash.
+        #: its first ``_part_k`` servers (``plan_workers``); with it, the sum of the servers'
+        #: classes (``partition``).
         self._part_k = self._n
         self._build_parts()
 
@@ -1357,9 +1358,8 @@ class FlatRaft(CompiledRaft):
         # With symmetry, the sum of the servers' classes: the same for every state of a
         # symmetry class (so one worker deduplicates it), and kept by most steps, so a state's
         # successors, and the caches they fill, mostly stay with its worker. The least
-        # candidate hash (the servers' orbit) changed with every step of any server: on the
-        # default bounds each of two workers then spent 9.1-9.3 s of CPU against 10.6 s for
-        # one worker alone; with classes 6.4-7.1 s.
+        # candidate hash (the servers' orbit), which it replaced, changed with every step of
+        # any server (figures in docs/checker-performance.md).
         cl = self._srv_cls
         return sum(cl[k] for k in st[: self._n])
 
@@ -1877,8 +1877,8 @@ def _flat_source(
     a("    els_plus = self._els_plus")
     a("")
     if parts:
-        # For workers: also each successor's partition hash (its servers' orbit), which the
-        # key computation has at hand.
+        # For workers: also each successor's part (``partition``), which ``_joined`` appends
+        # beside it.
         a("    def expand(states, keys, succs, acts, firsts, parts):")
         a("        parts_append = parts.append")
     else:
