@@ -110,17 +110,37 @@ def _decode(
 
 # Actions that change one server's variables only, reading that server's variables and the
 # bag (which they leave alone), and actions that only add a message to the bag, reading their
-# sender's variables. Two of them commute when they are on different servers or are both sends.
+# sender's variables. Of the first, UpdateTerm reads a message of the bag addressed to its actor.
 _LOCAL_ACTIONS = frozenset(
     {"Timeout", "Restart", "BecomeLeader", "ClientRequest", "AdvanceCommitIndex", "UpdateTerm"}
 )
 _SEND_ACTIONS = frozenset({"RequestVote", "AppendEntries"})
+_READS_BAG = frozenset({"UpdateTerm"})
+
+#: What partial-order reduction knows of a step: (actor, destination, reads the bag); a local
+#: step's destination is its actor.
+StepKey = tuple[int, int, bool]
 
 
-def _independent(x: tuple[int, int], y: tuple[int, int]) -> bool:
-    """Whether steps of keys x and y (actor, destination; a local step's destination is its
-    actor) commute: different actors, or two sends."""
-    return x[0] != y[0] or (x[0] != x[1] and y[0] != y[1])
+def step_key(name: str, actor: int, dest: int) -> StepKey | None:
+    """The key of a step of action ``name`` by ``actor`` (to ``dest`` for a send), or None for
+    the steps the reduction leaves alone (handlers that consume or reply, faults)."""
+    if name in _LOCAL_ACTIONS:
+        return (actor, actor, name in _READS_BAG)
+    if name in _SEND_ACTIONS:
+        return (actor, dest, False)
+    return None
+
+
+def swappable(first: StepKey, second: StepKey) -> bool:
+    """Whether a step keyed ``first`` followed by one keyed ``second`` can always be taken in the
+    other order, from the same state to the same state: steps on different servers or two sends,
+    except a send followed by a step of its receiver that reads the bag, which may read the very
+    message just sent (an UpdateTerm answering a RequestVote of a higher term)."""
+    first_sends, second_sends = first[0] != first[1], second[0] != second[1]
+    if first[0] == second[0] and not (first_sends and second_sends):
+        return False
+    return not (first_sends and second[2] and first[1] == second[0])
 
 
 class _Unrolling:
@@ -168,8 +188,9 @@ class _Unrolling:
         # Which servers step k involves: the servers among its arguments, or the sender and
         # the receiver of the message in its slot.
         involved: list[list[Any]] = [[] for _ in servers]
-        keys = [(i, j) for i in servers for j in servers]
-        keyed: dict[tuple[int, int], list[Any]] = {key: [] for key in keys}
+        keys = [(i, j, False) for i in servers for j in servers]
+        keys += [(i, i, True) for i in servers]
+        keyed: dict[StepKey, list[Any]] = {key: [] for key in keys}
         for k, step in enumerate(self.steps):
             taken = choice == k
             if step.slot is not None:
@@ -177,16 +198,16 @@ class _Unrolling:
                 for i in servers:
                     who = z3.Or(m.mdest == i, m.msource == i)
                     involved[i].append(z3.And(taken, who))
-                    if step.name in _LOCAL_ACTIONS:
-                        keyed[i, i].append(z3.And(taken, m.mdest == i))
+                    key = step_key(step.name, i, i)
+                    if key is not None:
+                        keyed[key].append(z3.And(taken, m.mdest == i))
                 continue
             mine = step.args[:1] if step.name == "ClientRequest" else step.args
             for i in set(mine):
                 involved[i].append(taken)
-            if step.name in _LOCAL_ACTIONS:
-                keyed[step.args[0], step.args[0]].append(taken)
-            elif step.name in _SEND_ACTIONS:
-                keyed[step.args[0], step.args[1]].append(taken)
+            key = step_key(step.name, step.args[0], step.args[-1])
+            if key is not None:
+                keyed[key].append(taken)
         self._involved = [rw(z3.Or(x)) for x in involved]
         self._keys = keys
         self._keyed = [rw(z3.Or(keyed[key])) for key in keys]
@@ -253,7 +274,7 @@ class _Unrolling:
             known = z3.And([z3.Implies(z3.Or(a, b), s) for a, b, s in pairs])
             for x, kx in enumerate(self._keys):
                 for y, ky in enumerate(self._keys):
-                    if ky < kx and _independent(kx, ky):
+                    if ky < kx and swappable(kx, ky):
                         out.append(z3.Not(z3.And(first[x], second[y], known)))
         return out
 

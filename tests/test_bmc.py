@@ -5,11 +5,13 @@ replay, the same answers with and without the lemmas, limits and interruptions."
 from __future__ import annotations
 
 import json
+import random
 from collections import deque
 
 import pytest
+import z3
 from raftkit.modelcheck import check, replay
-from raftkit.modelcheck.bmc import bmc
+from raftkit.modelcheck.bmc import bmc, step_key, swappable
 from raftkit.modelcheck.cli import main
 from raftkit.modelcheck.houdini import (
     SLOWER_AS_ASSUMPTIONS,
@@ -24,7 +26,10 @@ from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.params import Params
 from raftkit.spec.properties import SOMETIMES
+from raftkit.spec.properties_z3 import SOMETIMES as SOMETIMES_Z3
 from raftkit.spec.state import init_state
+from raftkit.spec.symbolic import Shape, SymState, concrete_values
+from raftkit.spec.symmetry import all_permutations, relabel
 
 # Small enough that the lemma search and a few depths take seconds (as in test_z3.py's proofs).
 QUICK = Params(servers=3, values=1, max_term=2, max_log=0, max_inflight=1)
@@ -73,6 +78,154 @@ def test_bmc_finds_a_shortest_election_and_it_replays(servers):
     trace = r.violation.trace
     replay(RaftModel(p, symmetry=False), trace)
     assert len(trace) - 1 == _bfs_depth(p, SOMETIMES[0].fn) == r.depth
+
+
+def _key(label):
+    return step_key(label[0], label[1], label[2] if len(label) > 2 else label[1])
+
+
+@pytest.mark.parametrize(
+    "p",
+    [
+        Params(servers=2, max_term=2, max_log=1, max_inflight=2, faults=True),
+        Params(servers=3, max_term=2, max_log=0, max_inflight=1),
+    ],
+    ids=["2-servers-faults-2-in-flight", "3-servers"],
+)
+def test_the_steps_partial_order_reduction_swaps_commute(p):
+    # BMC keeps only one order of two adjacent steps that swappable() says commute. That is
+    # sound if the other order always exists, from the same state to the same state, through a
+    # state within the bounds. Checked on every pair of steps between reachable states: with
+    # faults and two messages in flight (sends beside reads of older messages), and with three
+    # servers (steps of a third server between two others).
+    start = init_state(p)
+    succ: dict = {}
+    queue, seen = deque([start]), {start}
+    while queue:
+        s = queue.popleft()
+        if not within_bounds(p, s):
+            continue
+        succ[s] = dict(next_steps(p, s))
+        for t in succ[s].values():
+            if t not in seen:
+                seen.add(t)
+                queue.append(t)
+    pairs = 0
+    for out in succ.values():
+        for x, s1 in out.items():
+            kx = _key(x)
+            if kx is None or s1 not in succ:
+                continue
+            for y, s2 in succ[s1].items():
+                ky = _key(y)
+                if ky is None or not within_bounds(p, s2) or not swappable(kx, ky):
+                    continue
+                pairs += 1
+                mid = out.get(y)
+                assert mid is not None and within_bounds(p, mid), (x, y)
+                assert succ[mid].get(x) == s2, (x, y)
+    assert pairs > 1000
+
+
+def test_bmc_keeps_a_send_before_the_update_term_it_causes():
+    # A shortest behaviour in which server 2 (first involved after server 1) sends a
+    # RequestVote of a higher term to server 1, a leader, which must take UpdateTerm at once.
+    # Partial-order reduction once ordered the two as if they commuted, and BMC found it one step
+    # late.
+    p = Params(servers=2, max_term=3, max_log=1, max_inflight=1)
+    path = [
+        ("Timeout", 0), ("RequestVote", 0, 0), "HandleRequestVoteRequest",
+        "HandleRequestVoteResponse", ("RequestVote", 0, 1), "UpdateTerm",
+        "HandleRequestVoteRequest", "HandleRequestVoteResponse", ("BecomeLeader", 0),
+        "ClientRequest", ("AppendEntries", 0, 1), "HandleAppendEntriesRequest",
+        "HandleAppendEntriesRequest", "HandleAppendEntriesResponse", ("Timeout", 1),
+        ("RequestVote", 1, 0), "UpdateTerm", "HandleRequestVoteRequest",
+    ]
+    s = init_state(p)
+    for want in path:
+        [s] = [t for label, t in next_steps(p, s) if want in (label, label[0])]
+    goal = {s.servers, s.servers[::-1]}
+    assert _bfs_depth(p, lambda t: t.servers in goal) == len(path)
+    shape = Shape.for_params(p)
+
+    def reached(state: SymState):
+        # The servers' variables of ``s`` up to renaming; the bag is left free.
+        forms = [concrete_values(shape, relabel(s, perm)) for perm in all_permutations(p.servers)]
+        terms = state.terms()
+        return z3.Or([
+            z3.And([a == b for a, b in zip(terms, form, strict=True) if "slot" not in str(a)])
+            for form in forms
+        ])
+
+    SOMETIMES_Z3["Scenario"] = reached
+    try:
+        r = bmc(p, len(path), reach="Scenario", strengthen=False)
+    finally:
+        del SOMETIMES_Z3["Scenario"]
+    assert (r.result, r.depth) == ("violation", len(path))
+    replay(RaftModel(p, symmetry=False), r.violation.trace)
+    assert r.violation.trace[-1][1].servers in goal
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("p", "within"),
+    [
+        (Params(servers=3, max_term=2, max_log=0, max_inflight=1), 12),
+        (Params(servers=2, max_term=3, max_log=1, max_inflight=1), 22),
+    ],
+    ids=["3-servers", "2-servers-term-3"],
+)
+def test_bmc_reaches_sampled_servers_states_at_their_bfs_depth(p, within):
+    # Both prunings (symmetry, partial order) claim to keep a shortest behaviour to every state.
+    # Checked against breadth-first depths: 40 sampled classes of the servers' variables (up to
+    # renaming; the bag left free) first reached within ``within`` steps, each asked depth by
+    # depth of one unrolling.
+    from raftkit.modelcheck.bmc import _Unrolling
+
+    start = init_state(p)
+    depth = {start: 0}
+    queue = deque([start])
+    while queue:
+        s = queue.popleft()
+        if within_bounds(p, s):
+            for _label, t in next_steps(p, s):
+                if t not in depth:
+                    depth[t] = depth[s] + 1
+                    queue.append(t)
+    perms = list(all_permutations(p.servers))
+    shallowest: dict = {}
+    for s, d in depth.items():
+        cls = min(relabel(s, perm).servers for perm in perms)
+        if cls not in shallowest or d < shallowest[cls][0]:
+            shallowest[cls] = (d, s)
+    classes = sorted(c for c in shallowest if shallowest[c][0] <= within)
+    targets = random.Random(1).sample(classes, 40)
+    u = _Unrolling(p, [], "LeaderElected", True, True, [])
+    a = SymState.fresh(u.shape, "a.")
+    terms = a.terms()
+
+    def servers_as(s):
+        forms = [concrete_values(u.shape, relabel(s, perm)) for perm in perms]
+        return u.rewrite(z3.Or([
+            z3.And([x == v for x, v in zip(terms, form, strict=True) if "slot" not in str(x)])
+            for form in forms
+        ]))
+
+    goals = {c: servers_as(shallowest[c][1]) for c in targets}
+    deepest = max(shallowest[c][0] for c in targets)
+    solver = z3.SolverFor("QF_BV")
+    found: dict = {}
+    for d in range(deepest + 1):
+        for k, (c, goal) in enumerate(goals.items()):
+            if c not in found:
+                assume = z3.Bool(f"goal{d}.{k}")
+                solver.add(z3.Implies(assume, u._at(goal, d)))
+                if solver.check(assume) == z3.sat:
+                    found[c] = d
+        if d < deepest:
+            solver.add(u.extend())
+    assert found == {c: shallowest[c][0] for c in targets}
 
 
 def test_bmc_from_depth_asks_only_from_there():
