@@ -80,6 +80,36 @@ def test_bmc_finds_a_shortest_election_and_it_replays(servers):
     assert len(trace) - 1 == _bfs_depth(p, SOMETIMES[0].fn) == r.depth
 
 
+def _explore(p: Params) -> tuple[dict, dict]:
+    """Every reachable state's breadth-first depth, and each expanded state's steps."""
+    start = init_state(p)
+    depth, succ = {start: 0}, {}
+    queue = deque([start])
+    while queue:
+        s = queue.popleft()
+        if not within_bounds(p, s):
+            continue
+        succ[s] = dict(next_steps(p, s))
+        for t in succ[s].values():
+            if t not in depth:
+                depth[t] = depth[s] + 1
+                queue.append(t)
+    return depth, succ
+
+
+def _servers_as(shape: Shape, s, state: SymState):
+    """The servers' variables of ``state`` are those of ``s`` up to renaming (bag left free)."""
+    terms = state.terms()
+    return z3.Or([
+        z3.And([
+            a == b
+            for a, b in zip(terms, concrete_values(shape, relabel(s, perm)), strict=True)
+            if "slot" not in str(a)
+        ])
+        for perm in all_permutations(shape.servers)
+    ])
+
+
 def _key(label):
     return step_key(label[0], label[1], label[2] if len(label) > 2 else label[1])
 
@@ -98,18 +128,7 @@ def test_the_steps_partial_order_reduction_swaps_commute(p):
     # state within the bounds. Checked on every pair of steps between reachable states: with
     # faults and two messages in flight (sends beside reads of older messages), and with three
     # servers (steps of a third server between two others).
-    start = init_state(p)
-    succ: dict = {}
-    queue, seen = deque([start]), {start}
-    while queue:
-        s = queue.popleft()
-        if not within_bounds(p, s):
-            continue
-        succ[s] = dict(next_steps(p, s))
-        for t in succ[s].values():
-            if t not in seen:
-                seen.add(t)
-                queue.append(t)
+    _depth, succ = _explore(p)
     pairs = 0
     for out in succ.values():
         for x, s1 in out.items():
@@ -147,17 +166,7 @@ def test_bmc_keeps_a_send_before_the_update_term_it_causes():
     goal = {s.servers, s.servers[::-1]}
     assert _bfs_depth(p, lambda t: t.servers in goal) == len(path)
     shape = Shape.for_params(p)
-
-    def reached(state: SymState):
-        # The servers' variables of ``s`` up to renaming; the bag is left free.
-        forms = [concrete_values(shape, relabel(s, perm)) for perm in all_permutations(p.servers)]
-        terms = state.terms()
-        return z3.Or([
-            z3.And([a == b for a, b in zip(terms, form, strict=True) if "slot" not in str(a)])
-            for form in forms
-        ])
-
-    SOMETIMES_Z3["Scenario"] = reached
+    SOMETIMES_Z3["Scenario"] = lambda state: _servers_as(shape, s, state)
     try:
         r = bmc(p, len(path), reach="Scenario", strengthen=False)
     finally:
@@ -183,16 +192,7 @@ def test_bmc_reaches_sampled_servers_states_at_their_bfs_depth(p, within):
     # depth of one unrolling.
     from raftkit.modelcheck.bmc import _Unrolling
 
-    start = init_state(p)
-    depth = {start: 0}
-    queue = deque([start])
-    while queue:
-        s = queue.popleft()
-        if within_bounds(p, s):
-            for _label, t in next_steps(p, s):
-                if t not in depth:
-                    depth[t] = depth[s] + 1
-                    queue.append(t)
+    depth, _succ = _explore(p)
     perms = list(all_permutations(p.servers))
     shallowest: dict = {}
     for s, d in depth.items():
@@ -202,17 +202,8 @@ def test_bmc_reaches_sampled_servers_states_at_their_bfs_depth(p, within):
     classes = sorted(c for c in shallowest if shallowest[c][0] <= within)
     targets = random.Random(1).sample(classes, 40)
     u = _Unrolling(p, [], "LeaderElected", True, True, [])
-    a = SymState.fresh(u.shape, "a.")
-    terms = a.terms()
-
-    def servers_as(s):
-        forms = [concrete_values(u.shape, relabel(s, perm)) for perm in perms]
-        return u.rewrite(z3.Or([
-            z3.And([x == v for x, v in zip(terms, form, strict=True) if "slot" not in str(x)])
-            for form in forms
-        ]))
-
-    goals = {c: servers_as(shallowest[c][1]) for c in targets}
+    a = SymState.fresh(u.shape, "a.")  # the template state the unrolling substitutes
+    goals = {c: u.rewrite(_servers_as(u.shape, shallowest[c][1], a)) for c in targets}
     deepest = max(shallowest[c][0] for c in targets)
     solver = z3.SolverFor("QF_BV")
     found: dict = {}
