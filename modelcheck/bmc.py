@@ -297,6 +297,7 @@ def bmc(
     por: bool = True,
     start: int = 0,
     strengthen: bool = True,
+    lemmas_found: Callable[[list[str], float], None] | None = None,
 ) -> BmcResult:
     """Search for a behaviour of at most ``depth`` steps that breaks a property.
 
@@ -318,6 +319,8 @@ def bmc(
 
     ``strengthen`` requires every state to satisfy the largest inductive subset of the known
     invariants and lemmas (see the module doc); off, the unrolling is the bare relation.
+    ``lemmas_found(names, seconds)`` is called when they are known, before the first depth (the
+    search for them can take minutes on large bounds).
     """
     check_supported(p)
     if not 0 <= start <= depth:
@@ -353,6 +356,8 @@ def bmc(
                 lemma_seconds = perf_counter() - t_start
                 return incomplete("interrupted")
         lemma_seconds = perf_counter() - t_start
+        if strengthen and lemmas_found is not None:
+            lemmas_found(lemmas, lemma_seconds)
         u = _Unrolling(p, names, reach, symmetry, por, lemmas)
         solver = z3.SolverFor("QF_BV")
         for d in range(depth + 1):

@@ -344,6 +344,11 @@ def _run_bmc(args: argparse.Namespace) -> int:
         if not args.json:
             console.print(Text(f"  depth {depth} done ({seconds:.1f} s)", style="dim"))
 
+    def lemmas_found(names: list[str], seconds: float) -> None:
+        if not args.json:
+            line = f"  {len(names)} inductive lemmas found in {seconds:.1f} s"
+            console.print(Text(line, style="dim"))
+
     if not args.json:
         shown = " ".join(f"{k}={v}" for k, v in _parameters(params).items() if v is not None)
         span = (
@@ -354,6 +359,9 @@ def _run_bmc(args: argparse.Namespace) -> int:
         Console(highlight=False).print(
             Text(f"raftmc: bounded model checking {span}: {shown}"), soft_wrap=True
         )
+        if not args.no_lemmas:
+            line = "  finding the inductive lemmas each state must satisfy"
+            console.print(Text(line, style="dim"))
     try:
         r = bmc(
             params,
@@ -363,6 +371,7 @@ def _run_bmc(args: argparse.Namespace) -> int:
             progress=progress,
             start=args.from_depth,
             strengthen=not args.no_lemmas,
+            lemmas_found=lemmas_found,
         )
     except SymbolicUnsupported as exc:
         raise UsageError(str(exc)) from None

@@ -253,6 +253,18 @@ def test_bmc_cli_json(capsys):
     assert status == 0 and out["result"] == "ok" and out["lemmas"] == []
 
 
+def test_bmc_cli_reports_the_lemma_search_before_the_first_depth(capsys):
+    # The search for lemmas can take minutes on large bounds: the user sees it start and end.
+    assert main(["bmc", "--depth", "1", "--max-log", "0"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    start = err.index("  finding the inductive lemmas each state must satisfy")
+    found = [k for k, line in enumerate(err) if "inductive lemmas found in" in line]
+    first = err.index(next(x for x in err if x.startswith("  depth 0 done")))
+    assert len(found) == 1 and start < found[0] < first
+    assert main(["bmc", "--depth", "1", "--max-log", "0", "--no-lemmas"]) == 0
+    assert "lemmas" not in capsys.readouterr().err
+
+
 def test_bmc_max_seconds_stops_a_query_in_progress(capsys):
     # One question, at depth 24 of the default bounds: it takes minutes (docs/z3-proofs.md), so
     # a limit checked only between depths would not stop it for minutes.
