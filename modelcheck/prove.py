@@ -82,6 +82,79 @@ class ProofResult:
     replayed: bool = False
 
 
+class InductionStep:
+    """One step of the spec from any well-formed state within ``p``'s bounds, for checking
+    that a set of invariants and lemmas is inductive (built once, asked about many sets).
+
+    ``bitvec`` solves the formulas rewritten into bit-vectors (``bitvec.py``), as BMC does:
+    exact, as every variable of a well-formed state lies within the shape, and faster
+    (StateMachineSafety with its 40 lemmas at the default bounds: 38 s against 59 s over
+    integers, 2026-11-29); off, Z3 reads the integer formulas as they are.
+    """
+
+    def __init__(self, p: Params, bitvec: bool = True) -> None:
+        shape = Shape.for_params(p)
+        self.pre = SymState.fresh(shape, "pre.")
+        self.post = SymState.fresh(shape, "post.")
+        self.choice = z3.Int("choice")
+        tr = actions_z3.transition(p, self.pre, self.post, self.choice, merge_receivers=bitvec)
+        self.steps = tr.steps
+        self.bitvec = bitvec
+        self.rewrite: Callable[[Any], Any] = (
+            BitVecRewriter(width_for(shape), {"choice": (len(tr.steps) + 1).bit_length() + 1})
+            if bitvec
+            else (lambda term: term)
+        )
+        rw = self.rewrite
+        self.relation = [rw(well_formed(self.pre)), rw(within_bounds(p, self.pre)), rw(tr.formula)]
+        self._before: dict[str, Any] = {}
+        self._after: dict[str, Any] = {}
+
+    def after(self, name: str) -> Any:
+        """``name``'s formula over the post-state, as solved."""
+        if name not in self._after:
+            self._after[name] = self.rewrite(formula_of(name)(self.post))
+        return self._after[name]
+
+    def check(self, names: Sequence[str], timeout: float | None = None) -> z3.ModelRef | None:
+        """A step from a state where all of ``names`` hold to one breaking some of them (the
+        model), or None if there is none: the conjunction is inductive.
+
+        A fresh solver each time: asked in one solver under assumption literals instead, the
+        rounds of houdini.py were slower (Z3 preprocesses less under assumptions).
+        """
+        for n in names:
+            if n not in self._before:
+                self._before[n] = self.rewrite(formula_of(n)(self.pre))
+        solver = z3.SolverFor("QF_BV" if self.bitvec else "QF_LIA")
+        solver.add(self.relation)
+        solver.add([self._before[n] for n in names])
+        solver.add(z3.Not(z3.And([self.after(n) for n in names])))
+        if timeout is not None:
+            solver.set("timeout", timeout_ms(timeout))
+        outcome = solver.check()
+        if outcome == z3.unsat:
+            return None
+        if outcome != z3.sat:
+            why = solver.reason_unknown()
+            if "interrupted" in why:
+                raise KeyboardInterrupt  # Ctrl-C reached Z3 mid-check: the caller's to report
+            if timeout is not None and timed_out(why):
+                raise TimeoutError(f"the induction check took over {timeout:.0f} s")
+            raise RuntimeError(f"Z3 returned {outcome}: {why}")
+        return solver.model()
+
+    def broken(self, model: z3.ModelRef, names: Sequence[str]) -> list[str]:
+        """Those of ``names`` the post-state of ``model`` breaks."""
+        return [n for n in names if z3.is_false(model.eval(self.after(n), model_completion=True))]
+
+    def value(self, model: z3.ModelRef) -> Callable[[Any], Any]:
+        """The Python value of an integer-encoded term in ``model``."""
+        if isinstance(self.rewrite, BitVecRewriter):
+            return bv_value(model, self.rewrite)
+        return model_value(model)
+
+
 def prove(
     p: Params,
     invariant: str,
@@ -92,14 +165,10 @@ def prove(
     """Check whether ``invariant`` and ``lemmas`` together are inductive within ``p``'s bounds.
 
     With ``timeout`` (seconds), Z3 is stopped after that long and :class:`TimeoutError` raised.
-    ``bitvec`` solves the formulas rewritten into bit-vectors (``bitvec.py``), as BMC does:
-    exact, as every variable of a well-formed state lies within the shape, and faster
-    (StateMachineSafety with its 40 lemmas at the default bounds: 38 s against 59 s over
-    integers, 2026-11-29); off, Z3 reads the integer formulas as they are.
+    ``bitvec``: see :class:`InductionStep`.
     """
     check_supported(p)
     names = [invariant, *[n for n in lemmas if n != invariant]]
-    formulas = [formula_of(n) for n in names]
     start = perf_counter()
 
     init = init_state(p)
@@ -109,42 +178,16 @@ def prove(
             "base", invariant, list(lemmas), perf_counter() - start, [(None, init)], base_broken
         )
 
-    shape = Shape.for_params(p)
-    pre = SymState.fresh(shape, "pre.")
-    post = SymState.fresh(shape, "post.")
-    choice = z3.Int("choice")
-    tr = actions_z3.transition(p, pre, post, choice, merge_receivers=bitvec)
-    rw: Callable[[Any], Any] = (
-        BitVecRewriter(width_for(shape), {"choice": (len(tr.steps) + 1).bit_length() + 1})
-        if bitvec
-        else (lambda term: term)
-    )
-    solver = z3.SolverFor("QF_BV" if bitvec else "QF_LIA")
-    solver.add(rw(well_formed(pre)), rw(within_bounds(p, pre)))
-    solver.add([rw(f(pre)) for f in formulas])
-    solver.add(rw(tr.formula))
-    after = [(n, rw(f(post))) for n, f in zip(names, formulas, strict=True)]
-    solver.add(z3.Not(z3.And([a for _, a in after])))
-    if timeout is not None:
-        solver.set("timeout", timeout_ms(timeout))
-    outcome = solver.check()
+    step = InductionStep(p, bitvec)
+    model = step.check(names, timeout)
     seconds = perf_counter() - start
-    if outcome == z3.unsat:
+    if model is None:
         return ProofResult("proved", invariant, list(lemmas), seconds)
-    if outcome != z3.sat:
-        why = solver.reason_unknown()
-        if "interrupted" in why:
-            raise KeyboardInterrupt  # Ctrl-C reached Z3 mid-check: the caller's to report
-        if timeout is not None and timed_out(why):
-            raise TimeoutError(f"the induction check took over {timeout:.0f} s")
-        raise RuntimeError(f"Z3 returned {outcome}: {why}")
-    model = solver.model()
-    value = bv_value(model, rw) if isinstance(rw, BitVecRewriter) else model_value(model)
-    before_state = concrete_state(pre, value)
-    after_state = concrete_state(post, value)
-    step = tr.steps[value(choice)]
-    label = actions_z3.label_of(step, value, pre)
-    broken = [n for n, a in after if z3.is_false(model.eval(a, model_completion=True))]
+    value = step.value(model)
+    before_state = concrete_state(step.pre, value)
+    after_state = concrete_state(step.post, value)
+    label = actions_z3.label_of(step.steps[value(step.choice)], value, step.pre)
+    broken = step.broken(model, names)
     replayed = (label, after_state) in list(next_steps(p, before_state))
     return ProofResult(
         "cti",

@@ -303,7 +303,7 @@ def test_bmc_interrupted_is_incomplete_not_a_traceback(monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(prove_module, "prove", ctrl_c)
-    monkeypatch.setattr("raftkit.modelcheck.houdini._InductionStep.broken", ctrl_c)
+    monkeypatch.setattr("raftkit.modelcheck.prove.InductionStep.check", ctrl_c)
     # Ctrl-C in the lemma search ends bmc with a result, as its time limit does.
     r = bmc(p, 6)
     assert (r.result, r.depth, r.stopped_by, r.lemmas) == ("incomplete", -1, "interrupted", [])
