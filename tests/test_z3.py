@@ -486,8 +486,14 @@ def test_prove_cli_json(capsys):
         ["prove", "--invariant", "ElectionSafety", "--max-log", "0", "--max-term", "2", "--json"]
     )
     out = json.loads(capsys.readouterr().out)
-    assert status == 0 and out["result"] == "proved"
+    assert status == 0 and out["result"] == "proved" and out["solver"] == "bit-vectors"
     assert out["lemmas"] == list(DEFAULT_LEMMAS["ElectionSafety"])
+    # --integers: the integer formulas as they are, the same verdicts.
+    for flags, verdict in (([], "proved"), (["--no-lemmas"], "cti")):
+        main(["prove", "--invariant", "ElectionSafety", "--max-log", "0", "--max-term", "2",
+              "--integers", "--json", *flags])
+        out = json.loads(capsys.readouterr().out)
+        assert (out["result"], out["solver"]) == (verdict, "integers")
 
 
 def test_prove_cli_usage_errors(capsys):
