@@ -40,6 +40,11 @@ def width_for(shape: Shape, extra: int = 0) -> int:
     return (2 * top).bit_length() + 1
 
 
+def choice_width(steps: int) -> int:
+    """A signed width for the index of one of ``steps`` steps (a transition's ``choice``)."""
+    return (steps + 1).bit_length() + 1
+
+
 class BitVecRewriter:
     """Rewrites integer terms into bit-vector terms of ``width`` bits, remembering each term.
 

@@ -42,7 +42,7 @@ from ..spec.symbolic import (
     concrete_values,
     within_bounds,
 )
-from .bitvec import BitVecRewriter, bv_value, width_for
+from .bitvec import BitVecRewriter, bv_value, choice_width, width_for
 from .result import Step, Violation
 from .trace import replay
 
@@ -164,7 +164,7 @@ class _Unrolling:
         choice = z3.Int("choice")
         tr = actions_z3.transition(p, a, b, choice, merge_receivers=True)
         self.steps = tr.steps
-        self.choice_width = (len(tr.steps) + 1).bit_length() + 1
+        self.choice_width = choice_width(len(tr.steps))
         self.rewrite = rw = BitVecRewriter(width_for(shape), {"choice": self.choice_width})
         self._a = [rw(t) for t in a.terms()]
         self._b = [rw(t) for t in b.terms()]

@@ -37,7 +37,7 @@ from ..spec.symbolic import (
     well_formed,
     within_bounds,
 )
-from .bitvec import BitVecRewriter, bv_value, width_for
+from .bitvec import BitVecRewriter, bv_value, choice_width, width_for
 from .bmc import check_supported, timed_out, timeout_ms
 from .result import Step
 
@@ -87,9 +87,10 @@ class InductionStep:
     that a set of invariants and lemmas is inductive (built once, asked about many sets).
 
     ``bitvec`` solves the formulas rewritten into bit-vectors (``bitvec.py``), as BMC does:
-    exact, as every variable of a well-formed state lies within the shape, and faster
-    (StateMachineSafety with its 40 lemmas at the default bounds: 38 s against 59 s over
-    integers, 2026-11-29); off, Z3 reads the integer formulas as they are.
+    exact, as every variable of a well-formed state lies within the shape, and faster on most
+    bounds (StateMachineSafety with its 40 lemmas: 43 s against 71 s over integers at the
+    defaults, but 94 s against 45 s at max term 4; 2026-11-29, docs/z3-proofs.md); off, Z3
+    reads the integer formulas as they are.
     """
 
     def __init__(self, p: Params, bitvec: bool = True) -> None:
@@ -101,7 +102,7 @@ class InductionStep:
         self.steps = tr.steps
         self.bitvec = bitvec
         self.rewrite: Callable[[Any], Any] = (
-            BitVecRewriter(width_for(shape), {"choice": (len(tr.steps) + 1).bit_length() + 1})
+            BitVecRewriter(width_for(shape), {"choice": choice_width(len(tr.steps))})
             if bitvec
             else (lambda term: term)
         )
@@ -150,7 +151,7 @@ class InductionStep:
 
     def value(self, model: z3.ModelRef) -> Callable[[Any], Any]:
         """The Python value of an integer-encoded term in ``model``."""
-        if isinstance(self.rewrite, BitVecRewriter):
+        if self.bitvec:
             return bv_value(model, self.rewrite)
         return model_value(model)
 
