@@ -324,7 +324,7 @@ def _houdini_by_prove(p: Params) -> list[str]:
     """Houdini the plain way: ``prove`` (over integers, a formula built per round) until the
     candidates left are inductive."""
     names = default_candidates()
-    while (r := prove(p, names[0], names[1:])).result != "proved":
+    while (r := prove(p, names[0], names[1:], bitvec=False)).result != "proved":
         assert r.broken
         names = [n for n in names if n not in r.broken]
     return names
