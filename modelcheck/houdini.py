@@ -19,9 +19,8 @@ from time import perf_counter
 
 from ..spec.lemmas import COMMIT_LEMMAS
 from ..spec.params import Params
-from ..spec.state import init_state
 from .bmc import check_supported
-from .prove import InductionStep, known_names, predicate_of
+from .prove import InductionStep, broken_initially, known_names
 
 
 @dataclass
@@ -66,8 +65,7 @@ def inductive_subset(
     start = perf_counter()
     names = list(dict.fromkeys(candidates if candidates is not None else default_candidates()))
     out = InductiveSubset(kept=[])
-    init = init_state(p)
-    false_initially = [n for n in names if not predicate_of(n)(init)]
+    false_initially = broken_initially(p, names)
     if false_initially:
         out.rounds += 1
         out.dropped += [(n, out.rounds) for n in false_initially]

@@ -82,6 +82,12 @@ class ProofResult:
     replayed: bool = False
 
 
+def broken_initially(p: Params, names: Sequence[str]) -> list[str]:
+    """Those of ``names`` the initial state breaks (the base case of induction)."""
+    init = init_state(p)
+    return [n for n in names if not predicate_of(n)(init)]
+
+
 class InductionStep:
     """One step of the spec from any well-formed state within ``p``'s bounds, for checking
     that a set of invariants and lemmas is inductive (built once, asked about many sets).
@@ -108,14 +114,15 @@ class InductionStep:
         )
         rw = self.rewrite
         self.relation = [rw(well_formed(self.pre)), rw(within_bounds(p, self.pre)), rw(tr.formula)]
-        self._before: dict[str, Any] = {}
-        self._after: dict[str, Any] = {}
+        self._formulas: dict[tuple[str, bool], Any] = {}
 
-    def after(self, name: str) -> Any:
-        """``name``'s formula over the post-state, as solved."""
-        if name not in self._after:
-            self._after[name] = self.rewrite(formula_of(name)(self.post))
-        return self._after[name]
+    def over(self, name: str, post: bool) -> Any:
+        """``name``'s formula over the pre-state (or the post-state), as solved."""
+        key = (name, post)
+        if key not in self._formulas:
+            state = self.post if post else self.pre
+            self._formulas[key] = self.rewrite(formula_of(name)(state))
+        return self._formulas[key]
 
     def check(self, names: Sequence[str], timeout: float | None = None) -> z3.ModelRef | None:
         """A step from a state where all of ``names`` hold to one breaking some of them (the
@@ -124,13 +131,10 @@ class InductionStep:
         A fresh solver each time: asked in one solver under assumption literals instead, the
         rounds of houdini.py were slower (Z3 preprocesses less under assumptions).
         """
-        for n in names:
-            if n not in self._before:
-                self._before[n] = self.rewrite(formula_of(n)(self.pre))
         solver = z3.SolverFor("QF_BV" if self.bitvec else "QF_LIA")
         solver.add(self.relation)
-        solver.add([self._before[n] for n in names])
-        solver.add(z3.Not(z3.And([self.after(n) for n in names])))
+        solver.add([self.over(n, post=False) for n in names])
+        solver.add(z3.Not(z3.And([self.over(n, post=True) for n in names])))
         if timeout is not None:
             solver.set("timeout", timeout_ms(timeout))
         outcome = solver.check()
@@ -147,7 +151,9 @@ class InductionStep:
 
     def broken(self, model: z3.ModelRef, names: Sequence[str]) -> list[str]:
         """Those of ``names`` the post-state of ``model`` breaks."""
-        return [n for n in names if z3.is_false(model.eval(self.after(n), model_completion=True))]
+        return [
+            n for n in names if z3.is_false(model.eval(self.over(n, True), model_completion=True))
+        ]
 
     def value(self, model: z3.ModelRef) -> Callable[[Any], Any]:
         """The Python value of an integer-encoded term in ``model``."""
@@ -172,11 +178,15 @@ def prove(
     names = [invariant, *[n for n in lemmas if n != invariant]]
     start = perf_counter()
 
-    init = init_state(p)
-    base_broken = [n for n in names if not predicate_of(n)(init)]
+    base_broken = broken_initially(p, names)
     if base_broken:
         return ProofResult(
-            "base", invariant, list(lemmas), perf_counter() - start, [(None, init)], base_broken
+            "base",
+            invariant,
+            list(lemmas),
+            perf_counter() - start,
+            [(None, init_state(p))],
+            base_broken,
         )
 
     step = InductionStep(p, bitvec)
