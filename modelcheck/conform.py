@@ -31,6 +31,7 @@ from typing import Any
 from ..spec import actions as A
 from ..spec import options as O
 from ..spec.model import format_label
+from ..spec.next import receive
 from ..spec.params import Params
 from ..spec.state import (
     NIL,
@@ -41,6 +42,7 @@ from ..spec.state import (
     RequestVoteRequest,
     RequestVoteResponse,
     Role,
+    Server,
     State,
     last_term,
     with_message,
@@ -345,7 +347,7 @@ class Validator:
     def _handlers(self, s: State, i: int) -> Iterator[tuple[Label, State]]:
         for m, _c in s.messages:
             if m.mdest == i:
-                yield from O.receive(self.p, s, m)
+                yield from receive(self.p, s, m)
 
     def _expand(
         self, node: Step, i: int, spontaneous: list[tuple[Label, Callable]]
@@ -415,7 +417,7 @@ class Validator:
         # raft.tla starts in term 1; an implementation may start in term 0. Terms are only
         # compared with each other, so the spec starts where the implementation does.
         n = len(self.nodes)
-        self.servers[i] = O.OptServer(
+        self.servers[i] = Server(
             ev.term, Role.Follower, observed[2], (), 0, (), (), (1,) * n, (0,) * n, 0
         )
         return None
@@ -443,7 +445,7 @@ class Validator:
             return
         s = self._state_with(i, ((m, 1),))
         for _ in range(3):
-            for _label, t in O.receive(self.p, s, m):
+            for _label, t in receive(self.p, s, m):
                 if self._spec_obs(t.servers[i]) != self._spec_obs(s.servers[i]):
                     return
                 if any(x.mdest != i for x, _c in t.messages):
@@ -510,7 +512,7 @@ class Validator:
             own = [m for m, _c in s.messages if m.msource == i and m.mdest == i]
             if not own:
                 break
-            for label, t in O.receive(self.p, s, own[0]):
+            for label, t in receive(self.p, s, own[0]):
                 if self._spec_obs(t.servers[i]) == self._spec_obs(s.servers[i]):
                     node = Step(t, (*node.labels, label), node.produced)
                     s = t

@@ -23,8 +23,8 @@ from typing import Any
 import z3
 
 from ..spec import actions_z3
-from ..spec.actions import next_steps
 from ..spec.lemmas import LEMMAS
+from ..spec.next import next_steps
 from ..spec.params import Params
 from ..spec.properties import INVARIANTS as PY_INVARIANTS
 from ..spec.properties_z3 import INVARIANTS as Z3_INVARIANTS

@@ -15,9 +15,7 @@ messages) are kept only with ``p.history``; our ghost variables only with ``p.gh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
+from .action import ActionDef, Arg, each_server, each_value, local, network, receiving, register
 from .params import Params
 from .state import (
     NIL,
@@ -25,7 +23,7 @@ from .state import (
     AppendEntriesResponse,
     Election,
     Entry,
-    Ghost,
+    Log,
     Message,
     MType,
     RequestVoteRequest,
@@ -40,9 +38,6 @@ from .state import (
     with_message,
     without_message,
 )
-
-Label = tuple[Any, ...]
-
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -314,65 +309,81 @@ def handle_request_vote_response(
     return _discard(_set_server(s, i, new), m)
 
 
-def handle_append_entries_request(
+def _accepts(srv: Server, m: AppendEntriesRequest) -> bool:
+    """raft.tla's guard of "accept request": a follower of the request's term whose log has
+    the entry at prevLogIndex with prevLogTerm (Figure 2, receiver rule 2, passed)."""
+    return m.mterm == srv.currentTerm and srv.state == Role.Follower and _log_ok(srv.log, m)
+
+
+def _log_ok(log: Log, m: AppendEntriesRequest) -> bool:
+    prev = m.mprevLogIndex
+    return prev == 0 or (0 < prev <= len(log) and m.mprevLogTerm == log[prev - 1].term)
+
+
+def reject_append_entries_request(
     p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
 ) -> State | None:
-    """HandleAppendEntriesRequest(i, j, m): i handles an AppendEntries with mterm <= its term.
+    """HandleAppendEntriesRequest(i, j, m), "reject request": a stale term, or a follower
+    whose log does not match at prevLogIndex.
 
-    Figure 2, AppendEntries RPC, receiver: "1. Reply false if term < currentTerm. 2. Reply false
-    if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm. 3. If an
-    existing entry conflicts with a new one (same index but different terms), delete the
-    existing entry and all that follow it. 4. Append any new entries not already in the log.
-    5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new
-    entry)." Candidates: "If AppendEntries RPC received from new leader: convert to follower".
-
-    As in raft.tla these are separate steps: a conflicting entry is removed one at a time and
-    an entry appended without replying; the message stays until the "already done" branch
-    replies (which may also lower commitIndex when the message is old).
+    Figure 2, AppendEntries RPC, receiver: "1. Reply false if term < currentTerm. 2. Reply
+    false if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm."
     """
     srv = s.servers[i]
-    if m.mterm > srv.currentTerm:
+    stale = m.mterm < srv.currentTerm
+    mismatch = (
+        m.mterm == srv.currentTerm and srv.state == Role.Follower and not _log_ok(srv.log, m)
+    )
+    if not (stale or mismatch):
         return None
-    log = srv.log
-    prev = m.mprevLogIndex
-    log_ok = prev == 0 or (0 < prev <= len(log) and m.mprevLogTerm == log[prev - 1].term)
+    response = AppendEntriesResponse(
+        mtype=MType.AppendEntriesResponse,
+        mterm=srv.currentTerm,
+        msuccess=False,
+        mmatchIndex=0,
+        msource=i,
+        mdest=j,
+    )
+    return _reply(s, response, m)
 
-    # Reject: stale term, or a follower whose log does not match at prevLogIndex.
-    if m.mterm < srv.currentTerm or (srv.state == Role.Follower and not log_ok):
-        response = AppendEntriesResponse(
-            mtype=MType.AppendEntriesResponse,
-            mterm=srv.currentTerm,
-            msuccess=False,
-            mmatchIndex=0,
-            msource=i,
-            mdest=j,
-        )
-        return _reply(s, response, m)
 
-    # Same term from here on.
-    if srv.state == Role.Candidate:
-        # Return to follower state; the message stays to be handled as a follower.
-        return _set_server(s, i, srv._replace(state=Role.Follower))
+def return_to_follower_state(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m), "return to follower state": a candidate hears
+    from the leader of its term.
 
-    if srv.state != Role.Follower:
-        # A leader receiving AppendEntries of its own term: no branch of raft.tla applies.
+    Figure 2, Candidates: "If AppendEntries RPC received from new leader: convert to
+    follower". As in raft.tla the message stays, to be handled again as a follower.
+    """
+    srv = s.servers[i]
+    if m.mterm != srv.currentTerm or srv.state != Role.Candidate:
         return None
+    return _set_server(s, i, srv._replace(state=Role.Follower))
 
-    index = prev + 1
-    entries = m.mentries
+
+def already_done_with_request(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m), "accept request", "already done with request":
+    the log holds the request's entries; set commitIndex and reply success.
+
+    Figure 2, receiver: "5. If leaderCommit > commitIndex, set commitIndex =
+    min(leaderCommit, index of last new entry)". As in raft.tla, commitIndex is set to the
+    request's, which may lower it when the request is old (raft.tla: "that doesn't really
+    affect anything"); the reply's matchIndex is prevLogIndex + the entries sent.
+    """
+    srv = s.servers[i]
+    if not _accepts(srv, m):
+        return None
+    log, prev, entries = srv.log, m.mprevLogIndex, m.mentries
     if p.mutant == "truncate-on-any-append":
-        # BUG: cutting the log at prevLogIndex even when the entries already match lets an old,
-        # reordered request erase entries that later requests added (and that may be committed).
-        if log[prev:] != entries:
-            return _set_server(s, i, srv._replace(log=log[:prev] + entries))
-    elif entries and (len(log) < index or log[index - 1].term != entries[0].term):
-        if len(log) >= index:
-            # Conflict: remove one entry (the last); the message stays.
-            return _set_server(s, i, srv._replace(log=log[:-1]))
-        # No conflict (len(log) == prevLogIndex): append the entry; the message stays.
-        return _set_server(s, i, srv._replace(log=log + (entries[0],)))
-
-    # Already done with the request: set commitIndex and reply success.
+        # (The mutant: see ``conflict_remove_one_entry``.)
+        done = log[prev:] == entries
+    else:
+        done = not entries or (len(log) > prev and log[prev].term == entries[0].term)
+    if not done:
+        return None
     response = AppendEntriesResponse(
         mtype=MType.AppendEntriesResponse,
         mterm=srv.currentTerm,
@@ -383,6 +394,47 @@ def handle_append_entries_request(
     )
     s = _set_server(s, i, srv._replace(commitIndex=m.mcommitIndex))
     return _reply(s, response, m)
+
+
+def conflict_remove_one_entry(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m), "accept request", "conflict: remove 1 entry".
+
+    Figure 2, receiver: "3. If an existing entry conflicts with a new one (same index but
+    different terms), delete the existing entry and all that follow it." As in raft.tla one
+    entry goes per step (the last), and the message stays.
+    """
+    srv = s.servers[i]
+    if not _accepts(srv, m):
+        return None
+    log, prev, entries = srv.log, m.mprevLogIndex, m.mentries
+    if p.mutant == "truncate-on-any-append":
+        # BUG: cutting the log at prevLogIndex even when the entries already match lets an old,
+        # reordered request erase entries that later requests added (and that may be committed).
+        if log[prev:] == entries:
+            return None
+        return _set_server(s, i, srv._replace(log=log[:prev] + entries))
+    if not entries or len(log) <= prev or log[prev].term == entries[0].term:
+        return None
+    return _set_server(s, i, srv._replace(log=log[:-1]))
+
+
+def no_conflict_append_entry(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m), "accept request", "no conflict: append entry".
+
+    Figure 2, receiver: "4. Append any new entries not already in the log." As in raft.tla
+    the log ends at prevLogIndex; the entry is appended and the message stays, to be answered
+    by "already done with request".
+    """
+    srv = s.servers[i]
+    if p.mutant == "truncate-on-any-append":
+        return None  # the mutant's conflict branch does it
+    if not _accepts(srv, m) or not m.mentries or len(srv.log) != m.mprevLogIndex:
+        return None
+    return _set_server(s, i, srv._replace(log=srv.log + (m.mentries[0],)))
 
 
 def handle_append_entries_response(
@@ -444,153 +496,40 @@ def drop_message(p: Params, s: State, m: Message) -> State:
 
 # --- Next ----------------------------------------------------------------------------------
 
-
-def receive(p: Params, s: State, m: Message) -> Iterator[tuple[Label, State]]:
-    """Receive(m): the recipient handles a message; at most one handler is enabled.
-
-    A newer term is adopted first (UpdateTerm); stale responses are dropped; otherwise the
-    handler for the message's type runs.
-    """
-    i, j = m.mdest, m.msource
-    t = update_term(p, s, i, j, m)
-    if t is not None:
-        yield ("UpdateTerm", i, j, m), t
-        return
-    mtype = m.mtype
-    if mtype == MType.RequestVoteRequest:
-        t = handle_request_vote_request(p, s, i, j, m)  # type: ignore[arg-type]
-        name = "HandleRequestVoteRequest"
-    elif mtype == MType.AppendEntriesRequest:
-        t = handle_append_entries_request(p, s, i, j, m)  # type: ignore[arg-type]
-        name = "HandleAppendEntriesRequest"
-    else:
-        t = drop_stale_response(p, s, i, j, m)
-        name = "DropStaleResponse"
-        if t is None:
-            if mtype == MType.RequestVoteResponse:
-                t = handle_request_vote_response(p, s, i, j, m)  # type: ignore[arg-type]
-                name = "HandleRequestVoteResponse"
-            else:
-                t = handle_append_entries_response(p, s, i, j, m)  # type: ignore[arg-type]
-                name = "HandleAppendEntriesResponse"
-    if t is not None:
-        yield (name, i, j, m), t
-
-
-ACTION_NAMES: tuple[str, ...] = (
-    "Timeout",
-    "Restart",
-    "RequestVote",
-    "BecomeLeader",
-    "ClientRequest",
-    "AdvanceCommitIndex",
-    "AppendEntries",
-    "UpdateTerm",
-    "HandleRequestVoteRequest",
-    "HandleRequestVoteResponse",
-    "HandleAppendEntriesRequest",
-    "HandleAppendEntriesResponse",
-    "DropStaleResponse",
-    "DuplicateMessage",
-    "DropMessage",
+#: raft.tla's ``Next``, one row per disjunct, in raft.tla's order (``Receive(m)`` spelled out as
+#: its alternatives, each handler branch a row of its own). Every enabled row is a successor;
+#: ``next.py`` walks the table, and options (``options.py``) overlay rows by action name.
+NEXT: tuple[ActionDef, ...] = register(
+    (
+        local("Timeout", timeout),
+        local("Restart", restart, fault=True),
+        local("RequestVote", request_vote, Arg.SERVER, each=each_server),
+        local("BecomeLeader", become_leader),
+        local("ClientRequest", client_request, Arg.VALUE, each=each_value),
+        local("AdvanceCommitIndex", advance_commit_index),
+        local("AppendEntries", append_entries, Arg.SERVER, each=each_server),
+        # Receive(m): "Any RPC with a newer term causes the recipient to advance its term
+        # first. Responses with stale terms are ignored."
+        receiving("UpdateTerm", update_term, *MType),
+        receiving("HandleRequestVoteRequest", handle_request_vote_request,
+                  MType.RequestVoteRequest),
+        receiving("HandleRequestVoteResponse", handle_request_vote_response,
+                  MType.RequestVoteResponse),
+        receiving("HandleAppendEntriesRequest", reject_append_entries_request,
+                  MType.AppendEntriesRequest),
+        receiving("HandleAppendEntriesRequest", return_to_follower_state,
+                  MType.AppendEntriesRequest),
+        receiving("HandleAppendEntriesRequest", already_done_with_request,
+                  MType.AppendEntriesRequest),
+        receiving("HandleAppendEntriesRequest", conflict_remove_one_entry,
+                  MType.AppendEntriesRequest),
+        receiving("HandleAppendEntriesRequest", no_conflict_append_entry,
+                  MType.AppendEntriesRequest),
+        receiving("HandleAppendEntriesResponse", handle_append_entries_response,
+                  MType.AppendEntriesResponse),
+        receiving("DropStaleResponse", drop_stale_response,
+                  MType.RequestVoteResponse, MType.AppendEntriesResponse),
+        network("DuplicateMessage", duplicate_message),
+        network("DropMessage", drop_message),
+    )
 )
-
-FAULT_ACTIONS = frozenset({"Restart", "DuplicateMessage", "DropMessage"})
-
-
-def action_names(p: Params) -> tuple[str, ...]:
-    """The actions of Next for these parameters (without the fault actions when they are off)."""
-    if p.extended:
-        from .options import option_action_names
-
-        return option_action_names(p)
-    return tuple(a for a in ACTION_NAMES if p.faults or a not in FAULT_ACTIONS)
-
-
-def next_steps(p: Params, s: State) -> Iterator[tuple[Label, State]]:
-    """raft.tla's ``Next``: every enabled action instance and its successor.
-
-    With ``p.faults`` off, Restart, DuplicateMessage and DropMessage are left out. The history
-    variable ``allLogs`` gains the logs as they were before the step, on every step, as in
-    raft.tla; the ghost variables are updated from what the step did. With an option of
-    ``options.py`` on, its actions replace or join raft.tla's.
-    """
-    if p.extended:
-        from .options import option_steps
-
-        steps = option_steps(p, s)
-    else:
-        steps = _core_steps(p, s)
-    for label, t in steps:
-        if p.history:
-            t = _record_all_logs(s, t)
-        if p.ghost:
-            t = _record_ghost(s, label, t)
-        yield label, t
-
-
-def _core_steps(p: Params, s: State) -> Iterator[tuple[Label, State]]:
-    servers = range(p.servers)
-    faults = p.faults
-    for i in servers:
-        t = timeout(p, s, i)
-        if t is not None:
-            yield ("Timeout", i), t
-    if faults:
-        for i in servers:
-            yield ("Restart", i), restart(p, s, i)
-    for i in servers:
-        for j in servers:
-            t = request_vote(p, s, i, j)
-            if t is not None:
-                yield ("RequestVote", i, j), t
-    for i in servers:
-        t = become_leader(p, s, i)
-        if t is not None:
-            yield ("BecomeLeader", i), t
-    for i in servers:
-        for v in range(1, p.values + 1):
-            t = client_request(p, s, i, v)
-            if t is not None:
-                yield ("ClientRequest", i, v), t
-    for i in servers:
-        t = advance_commit_index(p, s, i)
-        if t is not None:
-            yield ("AdvanceCommitIndex", i), t
-    for i in servers:
-        for j in servers:
-            t = append_entries(p, s, i, j)
-            if t is not None:
-                yield ("AppendEntries", i, j), t
-    for m, _count in s.messages:
-        yield from receive(p, s, m)
-    if faults:
-        for m, _count in s.messages:
-            yield ("DuplicateMessage", m), duplicate_message(p, s, m)
-        for m, _count in s.messages:
-            yield ("DropMessage", m), drop_message(p, s, m)
-
-
-def _record_all_logs(before: State, after: State) -> State:
-    # allLogs' = allLogs \cup {log[i] : i \in Server}, with the logs of the state before the step.
-    h = after.history
-    all_logs = h.allLogs
-    for srv in before.servers:
-        all_logs = set_add(all_logs, srv.log)
-    return after._replace(history=h._replace(allLogs=all_logs))
-
-
-def _record_ghost(before: State, label: Label, after: State) -> State:
-    g = after.ghost
-    elected, committed = g.elected, g.committed
-    if label[0] == "BecomeLeader":
-        i = label[1]
-        elected = set_add(elected, (after.servers[i].currentTerm, i))
-    for old, new in zip(before.servers, after.servers, strict=True):
-        if new.commitIndex > old.commitIndex:
-            top = min(new.commitIndex, len(new.log))
-            for index in range(old.commitIndex + 1, top + 1):
-                committed = set_add(committed, (index, new.log[index - 1], new.currentTerm))
-    if elected is g.elected and committed is g.committed:
-        return after
-    return after._replace(ghost=Ghost(elected=elected, committed=committed))

@@ -39,8 +39,10 @@ from typing import Any
 
 from ..modelcheck.batch import StepViolation
 from ..modelcheck.model import Label, Properties
-from .actions import _record_all_logs, _record_ghost, action_names, next_steps, receive
 from .model import RaftModel, describe, format_label
+from .next import action_names, next_steps, receive
+from .next import record_all_logs as _record_all_logs
+from .next import record_ghost as _record_ghost
 from .params import Params
 from .state import Election, History, Message, Role, Server, State
 from .symmetry import (
@@ -145,7 +147,9 @@ class CompiledRaft:
         self._bag_rel: dict[int, int] = {}
 
         # Receipt of message m by core c: key (c << _SHIFT) | m -> entry, or () if not enabled.
-        self._recv: dict[int, tuple[int, int, int, int, int] | tuple[()]] = {}
+        # Every enabled alternative of Receive, in the reference's order.
+        self._recv: dict[int, tuple[tuple[int, int, int, int, int], ...]] = {}
+        self._recv_labels: dict[int, tuple[Label, ...]] = {}
         self._net_core: dict[int, int] = {}
         self._net_ok: set[int] = set()
         self._msg_invariants = [
@@ -264,17 +268,18 @@ class CompiledRaft:
         self._srv_local_tab[key] = entries
         return entries
 
-    def _srv_recv(self, sid: int, m: int) -> tuple[Any, ...]:
-        """Receipt of message m by server (its mdest): (action, label, server id after, bag
-        operation, reply or -1, step note, violation or None), or () if not enabled."""
+    def _srv_recv(self, sid: int, m: int) -> tuple[tuple[Any, ...], ...]:
+        """Receipt of message m by server (its mdest): for each enabled alternative of Receive,
+        (action, label, server id after, bag operation, reply or -1, step note, violation or
+        None); () if none is enabled."""
         key = (sid, m)
-        entry = self._srv_recv_tab.get(key)
-        if entry is not None:
-            return entry
+        entries = self._srv_recv_tab.get(key)
+        if entries is not None:
+            return entries
         msg = self._msg_val[m]
         i = msg.mdest
         s = self._alone(sid, ((msg, 1),))
-        entry = ()
+        out = []
         for label, t in receive(self.params, s, msg):
             op, r = self._bag_op(msg, t)
             note = 0
@@ -287,10 +292,10 @@ class CompiledRaft:
                 if not holds(s, label, t):
                     viol = name
                     break
-            entry = (self._aidx[label[0]], label, self._ext(t, i), op, r, note,
-                     viol)
-        self._srv_recv_tab[key] = entry
-        return entry
+            out.append((self._aidx[label[0]], label, self._ext(t, i), op, r, note, viol))
+        entries = tuple(out)
+        self._srv_recv_tab[key] = entries
+        return entries
 
     def _bag_op(self, msg: Message, t: State) -> tuple[int, int]:
         """What a receive step did to a network holding one copy of ``msg``."""
@@ -449,12 +454,13 @@ class CompiledRaft:
         self._local_labels[c] = tuple(labels)
         return table
 
-    def _build_recv(self, st: FastState, m: int) -> tuple[int, int, int, int, int] | tuple[()]:
+    def _build_recv(self, st: FastState, m: int) -> tuple[tuple[int, int, int, int, int], ...]:
         c, b = st
         servers, history, ghost = self._core_val[c]
         msg = self._msg_val[m]
         s = State(servers, ((msg, 1),), history, ghost)
-        entry: tuple[int, int, int, int, int] | tuple[()] = ()
+        out = []
+        labels = []
         for label, t0 in receive(self.params, s, msg):
             # The same bookkeeping next_steps does after every step.
             t = _record_all_logs(s, t0) if self.params.history else t0
@@ -462,7 +468,8 @@ class CompiledRaft:
                 t = _record_ghost(s, label, t)
             c2 = self._intern_core((t.servers, t.history, t.ghost))
             op, r = self._bag_op(msg, t)
-            entry = (self._aidx[label[0]], c2, op, r, self._step_note(s, label, t, c2))
+            out.append((self._aidx[label[0]], c2, op, r, self._step_note(s, label, t, c2)))
+            labels.append(label)
             found = self._check_step(s, label, t, c2)
             if found is not None:
                 b2 = self._apply(b, m, op, r)
@@ -470,8 +477,10 @@ class CompiledRaft:
                     found[0], found[1], st, label, (c2, b2),
                     self._core_inb[c2] and self._bag_inb[b2],
                 )
-        self._recv[(c << _SHIFT) | m] = entry
-        return entry
+        entries = tuple(out)
+        self._recv[(c << _SHIFT) | m] = entries
+        self._recv_labels[(c << _SHIFT) | m] = tuple(labels)
+        return entries
 
     def _apply(self, b: int, m: int, op: int, r: int) -> int:
         if op == _STAY:
@@ -574,40 +583,38 @@ class CompiledRaft:
             cshift = c << _SHIFT
             bshift = b << _SHIFT
             for m in msgs:
-                e = recv_get(cshift | m)
-                if e is None:
-                    e = self._build_recv(st, m)
-                if not e:
-                    continue
-                generated += 1
-                a, c2, op, r, note = e
-                enabled[a] += 1
-                if op == _STAY:
-                    b2 = b
-                elif op == _DISCARD:
-                    b2 = rem_get(bshift | m)
-                    if b2 is None:
-                        b2 = self._rem(b, m)
-                else:
-                    b2 = self._apply(b, m, op, r)
-                if check_msgs and (c2 != c or op == _REPLY):
-                    self._check_network(st, (c2, b2))
-                if not core_inb[c2] or not bag_inb[b2]:
-                    continue
-                if pending and note:
-                    reached |= note
-                cs = cand[c2]
-                if len(cs) == 1:
-                    pi, ck = cs[0]
-                    bk = rel_get(b2 * np_ + pi)
-                    if bk is None:
-                        bk = self._rel(b2, pi)
-                    key = hash((ck, bk))
-                else:
-                    key = self.key((c2, b2))
-                keys_append(key)
-                succs_append((c2, b2))
-                acts_append(a)
+                es = recv_get(cshift | m)
+                if es is None:
+                    es = self._build_recv(st, m)
+                for a, c2, op, r, note in es:
+                    generated += 1
+                    enabled[a] += 1
+                    if op == _STAY:
+                        b2 = b
+                    elif op == _DISCARD:
+                        b2 = rem_get(bshift | m)
+                        if b2 is None:
+                            b2 = self._rem(b, m)
+                    else:
+                        b2 = self._apply(b, m, op, r)
+                    if check_msgs and (c2 != c or op == _REPLY):
+                        self._check_network(st, (c2, b2))
+                    if not core_inb[c2] or not bag_inb[b2]:
+                        continue
+                    if pending and note:
+                        reached |= note
+                    cs = cand[c2]
+                    if len(cs) == 1:
+                        pi, ck = cs[0]
+                        bk = rel_get(b2 * np_ + pi)
+                        if bk is None:
+                            bk = self._rel(b2, pi)
+                        key = hash((ck, bk))
+                    else:
+                        key = self.key((c2, b2))
+                    keys_append(key)
+                    succs_append((c2, b2))
+                    acts_append(a)
             if faults:
                 # The network's own steps change no server: no property can fail on them.
                 # They do change allLogs, which every step updates.
@@ -688,13 +695,12 @@ class CompiledRaft:
             yield label, (c2, b if m < 0 else self._add(b, m))
         msgs = self._bag_msgs[b]
         for m in msgs:
-            e = self._recv.get((c << _SHIFT) | m)
-            if e is None:
-                e = self._build_recv(st, m)
-            if e:
-                a, c2, op, r, _note = e
-                msg = self._msg_val[m]
-                yield (self.names[a], msg.mdest, msg.msource, msg), (c2, self._apply(b, m, op, r))
+            es = self._recv.get((c << _SHIFT) | m)
+            if es is None:
+                es = self._build_recv(st, m)
+            labels = self._recv_labels[(c << _SHIFT) | m]
+            for label, (_a, c2, op, r, _note) in zip(labels, es, strict=True):
+                yield label, (c2, self._apply(b, m, op, r))
         if self.params.faults:
             cn = self._network_step_core(c)
             for m in msgs:
@@ -1430,22 +1436,26 @@ class FlatRaft(CompiledRaft):
         self._stab_labels[sid * self._n + i] = tuple(labels)
         return table
 
-    def _receipt(self, st: tuple[int, ...], m: int) -> tuple[int, int, int, int, int] | tuple[()]:
+    def _receipt(self, st: tuple[int, ...], m: int) -> tuple[tuple[int, int, int, int, int], ...]:
+        """The receipt of message ``m`` in ``st``: one entry (action, server id after, bag
+        operation, reply or -1, note) per enabled alternative of Receive, in the reference's
+        order; () if none is enabled."""
         i = self._msg_dest[m]
         sid = st[i]
-        e = self._srv_recv(sid, m)
-        entry: tuple[int, int, int, int, int] | tuple[()] = ()
-        if e:
-            a, label, sid2, op, r, note, viol = e
-            entry = (a, sid2, op, r, note | self._srv_note[sid2])
-            self._rtab_labels[(sid << _SHIFT) | m] = label
+        entries = []
+        labels = []
+        for a, label, sid2, op, r, note, viol in self._srv_recv(sid, m):
+            entries.append((a, sid2, op, r, note | self._srv_note[sid2]))
+            labels.append(label)
             if viol is not None:
                 n = self._n
                 after = (*st[:i], sid2, *st[i + 1 : n], self._apply(st[n], m, op, r),
                          *self._tail(st, -1))
                 raise StepViolation(viol, "action", st, label, after, False)
-        self._rtab[(sid << _SHIFT) | m] = entry
-        return entry
+        table = tuple(entries)
+        self._rtab_labels[(sid << _SHIFT) | m] = tuple(labels)
+        self._rtab[(sid << _SHIFT) | m] = table
+        return table
 
     def _after(
         self, st: tuple[int, ...], i: int, sid2: int, mid: int, rec: int = -1
@@ -1469,12 +1479,20 @@ class FlatRaft(CompiledRaft):
         rec = entry[4] if self._hist else -1
         self._broken(st, self._after(st, i, x, m, rec), self._stab_labels[key][k])
 
-    def _broken_recv(self, st: tuple[int, ...], m: int) -> None:
+    def _broken_recv(
+        self, st: tuple[int, ...], m: int, entry: tuple[int, ...] | None = None
+    ) -> None:
+        """Raise the violation a pair verdict found after receipt ``entry`` of ``m`` (the only
+        one when None: the cached path has at most one per message)."""
         n = self._n
         i = self._msg_dest[m]
-        a, x, op, r, _note = self._rtab[(st[i] << _SHIFT) | m]  # type: ignore[misc]
+        key = (st[i] << _SHIFT) | m
+        if entry is None:
+            (entry,) = self._rtab[key]
+        k = self._rtab[key].index(entry)  # type: ignore[arg-type]
+        _a, x, op, r, _note = entry
         after = (*st[:i], x, *st[i + 1 : n], self._apply(st[n], m, op, r), *self._tail(st, -1))
-        self._broken(st, after, self._rtab_labels[(st[i] << _SHIFT) | m])
+        self._broken(st, after, self._rtab_labels[key][k])
 
     def initial(self) -> list[tuple[int, ...]]:  # type: ignore[override]
         out = []
@@ -1585,10 +1603,14 @@ class FlatRaft(CompiledRaft):
             for k, m in enumerate(msgs):
                 if self._msg_dest[m] != i:
                     continue
-                r = self._rtab[(sid << _SHIFT) | m]
-                if not r:
+                rs = self._rtab[(sid << _SHIFT) | m]
+                if not rs:
                     continue
-                ac, x, op, rr, rnote = r
+                if len(rs) > 1:
+                    # Overlapping alternatives of Receive (a variant's, never raft.tla's):
+                    # the slow path lists them all; the cached one keeps one per message.
+                    return None
+                ((ac, x, op, rr, rnote),) = rs
                 acts.append(ac)
                 b2 = self._apply(b, m, op, rr)
                 if x != sid or op == _REPLY:
@@ -1714,12 +1736,11 @@ class FlatRaft(CompiledRaft):
         msgs = self._bag_msgs[b]
         for m in msgs:
             i = self._msg_dest[m]
-            e = self._rtab.get((st[i] << _SHIFT) | m)
-            if e is None:
-                e = self._receipt(st, m)
-            if e:
-                a, x, op, r, _note = e
-                label = self._rtab_labels[(st[i] << _SHIFT) | m]
+            es = self._rtab.get((st[i] << _SHIFT) | m)
+            if es is None:
+                es = self._receipt(st, m)
+            labels = self._rtab_labels[(st[i] << _SHIFT) | m]
+            for label, (_a, x, op, r, _note) in zip(labels, es, strict=True):
                 yield label, (*st[:i], x, *st[i + 1 : n], self._apply(b, m, op, r), *tail)
         if self.params.faults:
             for m in msgs:
@@ -1956,62 +1977,61 @@ def _flat_source(
     a("            for m in msgs:")
     a("                i = dest[m]")
     a("                sid = st[i]")
-    a("                e = rtab_get((sid << 32) | m)")
-    a("                if e is None:")
-    a("                    e = receipt(st, m)")
-    a("                if not e:")
-    a("                    continue")
-    a("                generated += 1")
-    a("                ac, x, op, r, note = e")
+    a("                es = rtab_get((sid << 32) | m)")
+    a("                if es is None:")
+    a("                    es = receipt(st, m)")
+    a("                for e in es:")
+    a("                    generated += 1")
+    a("                    ac, x, op, r, note = e")
     if hist:
-        a("                E2 = E")
-    a("                enabled[ac] += 1")
-    a("                if op == 0:")
-    a("                    b2 = b")
-    a("                elif op == 1:")
-    a("                    b2 = rem_get((b << 32) | m)")
-    a("                    if b2 is None:")
-    a("                        b2 = rem(b, m)")
-    a("                else:")
-    a("                    b2 = apply(b, m, op, r)")
-    a("                if x != sid:")
-    a("                    for k in range(N):")
-    a("                        if k != i:")
-    a("                            v = pok_get((x << 32) | st[k])")
-    a("                            if v is None:")
-    a("                                v = pair_ok(x, st[k])")
-    a("                            if not v:")
-    a("                                self._broken_recv(st, m)")
-    a("                    if whole and lcs[x] != lcs[sid]:")
-    a("                        kk = lcs[x]")
+        a("                    E2 = E")
+    a("                    enabled[ac] += 1")
+    a("                    if op == 0:")
+    a("                        b2 = b")
+    a("                    elif op == 1:")
+    a("                        b2 = rem_get((b << 32) | m)")
+    a("                        if b2 is None:")
+    a("                            b2 = rem(b, m)")
+    a("                    else:")
+    a("                        b2 = apply(b, m, op, r)")
+    a("                    if x != sid:")
     a("                        for k in range(N):")
     a("                            if k != i:")
-    a("                                kk = (kk << 24) | lcs[st[k]]")
-    a("                        v = wok_get(kk)")
+    a("                                v = pok_get((x << 32) | st[k])")
+    a("                                if v is None:")
+    a("                                    v = pair_ok(x, st[k])")
+    a("                                if not v:")
+    a("                                    self._broken_recv(st, m, e)")
+    a("                        if whole and lcs[x] != lcs[sid]:")
+    a("                            kk = lcs[x]")
+    a("                            for k in range(N):")
+    a("                                if k != i:")
+    a("                                    kk = (kk << 24) | lcs[st[k]]")
+    a("                            v = wok_get(kk)")
+    a("                            if v is None:")
+    a("                                v = whole_ok(kk, (x, *[st[k] for k in range(N) if k != i]))")
+    a("                            if not v:")
+    a("                                self._broken_recv(st, m, e)")
+    a("                    if x != sid or op == 2:")
+    a("                        v = mok_get((((b2 << 32) | x) << 8) | i)")
     a("                        if v is None:")
-    a("                            v = whole_ok(kk, (x, *[st[k] for k in range(N) if k != i]))")
+    a("                            v = msg_ok(b2, i, x)")
     a("                        if not v:")
-    a("                            self._broken_recv(st, m)")
-    a("                if x != sid or op == 2:")
-    a("                    v = mok_get((((b2 << 32) | x) << 8) | i)")
-    a("                    if v is None:")
-    a("                        v = msg_ok(b2, i, x)")
-    a("                    if not v:")
-    a("                        self._broken_recv(st, m)")
-    a("                    if not srv_inb[x] or not bag_inb[b2]:")
-    a("                        continue")
-    a("                if pending and note:")
-    a("                    reached |= note")
-    a("                if x == sid:")
-    a(f"                    nsv = ({servers},)")
+    a("                            self._broken_recv(st, m, e)")
+    a("                        if not srv_inb[x] or not bag_inb[b2]:")
+    a("                            continue")
+    a("                    if pending and note:")
+    a("                        reached |= note")
+    a("                    if x == sid:")
+    a(f"                        nsv = ({servers},)")
     for i in range(n):
         replaced = ", ".join("x" if k == i else S[k] for k in range(n))
-        a(f"                elif i == {i}:")
-        a(f"                    nsv = ({replaced},)")
-    w.extend(_key_block("                ", "nsv", "b2", hist))
-    a("                keys_append(key)")
-    a(f"                succs_append((*nsv, b2{tail}))")
-    a("                acts_append(ac)")
+        a(f"                    elif i == {i}:")
+        a(f"                        nsv = ({replaced},)")
+    w.extend(_key_block("                    ", "nsv", "b2", hist))
+    a("                    keys_append(key)")
+    a(f"                    succs_append((*nsv, b2{tail}))")
+    a("                    acts_append(ac)")
     if faults:
         a("            nmsgs = len(msgs)")
         a("            generated += 2 * nmsgs")

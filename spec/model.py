@@ -17,18 +17,15 @@ from ..modelcheck.model import (
     SometimesStep,
 )
 from . import properties as props
-from .actions import action_names, next_steps
-from .options import OPTION_LABELS, format_option_label
+from .action import Action
+from .next import action_names, next_steps
 from .params import Params
 from .state import (
     NIL,
-    AppendEntriesRequest,
     Entry,
     Log,
     Message,
     MType,
-    RequestVoteRequest,
-    RequestVoteResponse,
     Role,
     State,
     init_state,
@@ -83,7 +80,7 @@ class RaftModel:
         return action_names(self.params)
 
     def describe(self, state: State) -> Mapping[str, Any]:
-        return describe(state)
+        return describe(state, self.params.snapshots)
 
     def format_label(self, label: Label) -> str:
         return format_label(label)
@@ -109,8 +106,9 @@ def message_json(m: Message) -> dict[str, Any]:
     return out
 
 
-def describe(s: State) -> dict[str, Any]:
-    """The state as named variables: ``currentTerm[s1]``, ..., ``messages``, history, ghost."""
+def describe(s: State, snapshots: bool = False) -> dict[str, Any]:
+    """The state as named variables: ``currentTerm[s1]``, ..., ``messages``, history, ghost
+    (and ``snapshotIndex[s1]``, ... with the snapshots option)."""
     out: dict[str, Any] = {}
     for i, srv in enumerate(s.servers):
         name = server_name(i)
@@ -123,7 +121,7 @@ def describe(s: State) -> dict[str, Any]:
         out[f"votesGranted[{name}]"] = [server_name(k) for k in srv.votesGranted]
         out[f"nextIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.nextIndex)}
         out[f"matchIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.matchIndex)}
-        if hasattr(srv, "snapshotIndex"):  # the snapshots option (spec/options.py)
+        if snapshots:
             out[f"snapshotIndex[{name}]"] = srv.snapshotIndex
     out["messages"] = [{**message_json(m), "count": c} for m, c in s.messages]
     if s.history:
@@ -150,46 +148,9 @@ def describe(s: State) -> dict[str, Any]:
     return out
 
 
-def _message_brief(m: Message) -> str:
-    if m.mtype > MType.AppendEntriesResponse:
-        from .options import message_brief
-
-        return message_brief(m)
-    route = f"{server_name(m.msource)}->{server_name(m.mdest)}"
-    if m.mtype == MType.RequestVoteRequest:
-        assert isinstance(m, RequestVoteRequest)
-        return f"RequestVoteRequest {route} term {m.mterm} last {m.mlastLogIndex}@{m.mlastLogTerm}"
-    if m.mtype == MType.RequestVoteResponse:
-        assert isinstance(m, RequestVoteResponse)
-        granted = "granted" if m.mvoteGranted else "denied"
-        return f"RequestVoteResponse {route} term {m.mterm} {granted}"
-    if m.mtype == MType.AppendEntriesRequest:
-        assert isinstance(m, AppendEntriesRequest)
-        entries = ",".join(f"{e.term}:v{e.value}" for e in m.mentries)
-        return (
-            f"AppendEntriesRequest {route} term {m.mterm} prev {m.mprevLogIndex}@{m.mprevLogTerm}"
-            f" entries [{entries}] commit {m.mcommitIndex}"
-        )
-    return (
-        f"AppendEntriesResponse {route} term {m.mterm} "
-        f"{'ok' if m.msuccess else 'fail'} match {m.mmatchIndex}"  # type: ignore[union-attr]
-    )
-
-
-def format_label(label: Label) -> str:
-    """``Timeout(s1)``, ``RequestVote(s1, s2)``, ``HandleAppendEntriesRequest(s2 <- ...)``."""
-    name, *args = label
-    if name in OPTION_LABELS or (name == "AppendEntries" and len(args) > 2):
-        return format_option_label(label)
-    if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
-        return f"{name}({server_name(args[0])})"
-    if name in ("RequestVote", "AppendEntries"):
-        return f"{name}({server_name(args[0])}, {server_name(args[1])})"
-    if name == "ClientRequest":
-        return f"{name}({server_name(args[0])}, v{args[1]})"
-    if name in ("DuplicateMessage", "DropMessage"):
-        return f"{name}({_message_brief(args[0])})"
-    return f"{name}({_message_brief(args[2])})"
+def format_label(label: tuple[Any, ...]) -> str:
+    """``Timeout(s1)``, ``RequestVote(s1, s2)``, ``HandleAppendEntriesRequest(...)``."""
+    return str(label if isinstance(label, Action) else Action(*label))
 
 
 __all__ = ["RaftModel", "within_bounds", "describe", "format_label", "message_json", "Entry"]

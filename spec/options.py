@@ -39,22 +39,26 @@ Every option has a mutant (``mutants.py``) that the checker catches. ``conform.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import Any
 
 from . import actions as A
+from .action import Action, ActionDef, Arg, each_server, local, receiving, register
 from .params import Params
 from .state import (
     NIL,
+    RESPONSES,
     AppendEntriesRequest,
     AppendEntriesResponse,
     Entry,
-    Ghost,
-    History,
-    Log,
+    InstallSnapshotRequest,
+    InstallSnapshotResponse,
     MType,
+    PreVoteRequest,
+    PreVoteResponse,
     RequestVoteResponse,
     Role,
+    Server,
     State,
     is_quorum,
     last_term,
@@ -65,77 +69,8 @@ from .state import (
     without_message,
 )
 
-Label = tuple[Any, ...]
-
 # The value of a no-op entry. Client values are 1..Params.values.
 NOOP = 0
-
-
-class OptServer(NamedTuple):
-    """raft.tla's per-server variables plus ``snapshotIndex`` (``snapshots`` option).
-
-    The field names and order of ``state.Server`` are kept, so raft.tla's actions and the
-    properties read an ``OptServer`` as they read a ``Server``.
-    """
-
-    currentTerm: int
-    state: Role
-    votedFor: int
-    log: Log
-    commitIndex: int
-    votesResponded: tuple[int, ...]
-    votesGranted: tuple[int, ...]
-    nextIndex: tuple[int, ...]
-    matchIndex: tuple[int, ...]
-    # Entries 1..snapshotIndex are compacted: kept here for the properties, never sent as entries.
-    snapshotIndex: int = 0
-
-
-class PreVoteRequest(NamedTuple):
-    mtype: MType
-    # The term the sender would campaign in: its currentTerm + 1. Receivers do not adopt it.
-    mterm: int
-    mlastLogTerm: int
-    mlastLogIndex: int
-    msource: int
-    mdest: int
-
-
-class PreVoteResponse(NamedTuple):
-    mtype: MType
-    # Granted: the request's term. Refused: the responder's currentTerm.
-    mterm: int
-    mvoteGranted: bool
-    msource: int
-    mdest: int
-
-
-class InstallSnapshotRequest(NamedTuple):
-    mtype: MType
-    mterm: int
-    mlastIncludedIndex: int
-    mlastIncludedTerm: int
-    # The snapshot's content: the entries it covers (a state machine's state stands for them).
-    msnapshot: Log
-    msource: int
-    mdest: int
-
-
-class InstallSnapshotResponse(NamedTuple):
-    mtype: MType
-    mterm: int
-    mmatchIndex: int
-    msource: int
-    mdest: int
-
-
-def init_options_state(p: Params) -> State:
-    """raft.tla's Init, with ``OptServer`` records."""
-    n = p.servers
-    server = OptServer(1, Role.Follower, NIL, (), 0, (), (), (1,) * n, (0,) * n, 0)
-    ghost: Ghost | tuple[()] = Ghost(elected=(), committed=()) if p.ghost else ()
-    history: History | tuple[()] = ()
-    return State(servers=(server,) * n, messages=(), history=history, ghost=ghost)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -305,22 +240,27 @@ def step_down(p: Params, s: State, i: int) -> State | None:
 # --- message handlers: i = recipient, j = sender -------------------------------------------
 
 
-def handle_prevote_request(
-    p: Params, s: State, i: int, j: int, m: PreVoteRequest, grant_if_able: bool = True
-) -> State | None:
-    """HandlePreVoteRequest(i, j, m): i says whether it would vote for j in term m.mterm.
+def grant_prevote(p: Params, s: State, i: int, j: int, m: PreVoteRequest) -> State | None:
+    """HandlePreVoteRequest(i, j, m), granted: i would vote for j in term m.mterm (§9.6).
 
-    §9.6: grant if the proposed term is newer and j's log is at least as up-to-date as i's;
-    i may refuse anyway while it believes a leader is alive (``grant_if_able`` False). Nothing
-    changes at i. A refusal carries i's term, so a stale pre-candidate learns it.
+    As for a vote (Figure 2, RequestVote RPC, receiver rule 2, and §5.4.1): the proposed term
+    is newer than i's and j's log is at least as up-to-date as i's. Nothing changes at i.
     """
     srv = s.servers[i]
-    can = m.mterm > srv.currentTerm and log_up_to_date(srv.log, m.mlastLogTerm, m.mlastLogIndex)
-    grant = can and grant_if_able
-    if not can and not grant_if_able:
-        return None  # the "refuse anyway" branch adds nothing when refusing is forced
-    term = m.mterm if grant else srv.currentTerm
-    return _reply(s, PreVoteResponse(MType.PreVoteResponse, term, grant, i, j), m)
+    if not (
+        m.mterm > srv.currentTerm
+        and log_up_to_date(srv.log, m.mlastLogTerm, m.mlastLogIndex)
+    ):
+        return None
+    return _reply(s, PreVoteResponse(MType.PreVoteResponse, m.mterm, True, i, j), m)
+
+
+def refuse_prevote(p: Params, s: State, i: int, j: int, m: PreVoteRequest) -> State | None:
+    """HandlePreVoteRequest(i, j, m), refused: always allowed (§9.6: a server that believes a
+    leader is alive refuses). The refusal carries i's term, so a stale pre-candidate learns it.
+    """
+    term = s.servers[i].currentTerm
+    return _reply(s, PreVoteResponse(MType.PreVoteResponse, term, False, i, j), m)
 
 
 def handle_prevote_response(
@@ -328,16 +268,17 @@ def handle_prevote_response(
 ) -> State | None:
     """HandlePreVoteResponse(i, j, m): a pre-candidate tallies a pre-vote for its next term.
 
-    A granted pre-vote echoes term currentTerm + 1, a refusal carries the responder's term
-    (when newer, UpdateTerm has handled it first). Answers to an old round are discarded.
+    A granted pre-vote echoes term currentTerm + 1, a refusal carries the responder's term.
+    Stale answers are DropStaleResponse's, a refusal of a newer term is UpdateTerm's; answers
+    to an old round are discarded.
     """
     srv = s.servers[i]
     t = srv.currentTerm
+    if m.mterm < t or (not m.mvoteGranted and m.mterm > t):
+        return None
     relevant = srv.state == Role.PreCandidate and (
         (m.mvoteGranted and m.mterm == t + 1) or (not m.mvoteGranted and m.mterm == t)
     )
-    if m.mterm < t:
-        return None  # DropStaleResponse
     s2 = s._replace(messages=without_message(m, s.messages))
     if not relevant:
         return s2
@@ -365,47 +306,84 @@ def handle_request_vote_response(
     return A.handle_request_vote_response(p, s, i, j, m)
 
 
-def handle_append_entries_request(
-    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+def return_to_follower_state(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest | InstallSnapshotRequest
 ) -> State | None:
-    """HandleAppendEntriesRequest(i, j, m) for requests of several entries (``batch``).
-
-    Figure 2, AppendEntries RPC, receiver: "1. Reply false if term < currentTerm. 2. Reply false
-    if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm. 3. If an
-    existing entry conflicts with a new one (same index but different terms), delete the
-    existing entry and all that follow it. 4. Append any new entries not already in the log.
-    5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new
-    entry)." As in raft.tla, one step per branch: rule 3 (the message stays), rule 4 (the
-    message stays), then the reply. A (pre-)candidate first returns to follower.
+    """HandleAppendEntriesRequest(i, j, m), "return to follower state", for a candidate or,
+    with PreVote, a pre-candidate: it hears from the leader of its term (Figure 2, Candidates:
+    "If AppendEntries RPC received from new leader: convert to follower"). The message stays.
     """
     srv = s.servers[i]
-    if m.mterm > srv.currentTerm:
+    if m.mterm != srv.currentTerm or srv.state not in (Role.Candidate, Role.PreCandidate):
         return None
-    log = srv.log
-    prev = m.mprevLogIndex
-    log_ok = prev == 0 or (prev <= len(log) and log[prev - 1].term == m.mprevLogTerm)
-    if m.mterm < srv.currentTerm or (srv.state == Role.Follower and not log_ok):
-        response = AppendEntriesResponse(
-            MType.AppendEntriesResponse, srv.currentTerm, False, 0, i, j
-        )
-        return _reply(s, response, m)
-    if srv.state in (Role.Candidate, Role.PreCandidate):
-        return _set(s, i, srv._replace(state=Role.Follower))
-    if srv.state != Role.Follower:
+    return _set(s, i, srv._replace(state=Role.Follower))
+
+
+def _batch_conflict(srv: Server, m: AppendEntriesRequest) -> int:
+    """The index of the first of the request's entries that conflicts with the log (same
+    index, different term), or 0."""
+    for k, e in enumerate(m.mentries):
+        index = m.mprevLogIndex + k + 1
+        if index <= len(srv.log) and srv.log[index - 1].term != e.term:
+            return index
+    return 0
+
+
+def _batch_accepts(p: Params, srv: Server, m: AppendEntriesRequest) -> bool:
+    """Accept request with several entries: a follower of the request's term, the log
+    matching at prevLogIndex (rule 2), no conflicting entry left (rule 3)."""
+    if not A._accepts(srv, m):
+        return False
+    # (The mutant append-ignores-conflicts is the BUG of skipping rule 3: a stale entry
+    # survives under a new one's index and the reply claims a match the log does not have.)
+    return p.mutant == "append-ignores-conflicts" or not _batch_conflict(srv, m)
+
+
+def delete_conflicting_entries(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m) with ``batch``, rule 3 (the message stays).
+
+    Figure 2, receiver: "3. If an existing entry conflicts with a new one (same index but
+    different terms), delete the existing entry and all that follow it."
+    """
+    srv = s.servers[i]
+    if p.mutant == "append-ignores-conflicts" or not A._accepts(srv, m):
         return None
-    entries = m.mentries
-    if p.mutant != "append-ignores-conflicts":
-        for k, e in enumerate(entries):
-            index = prev + k + 1
-            if index <= len(log) and log[index - 1].term != e.term:
-                # Rule 3: the conflicting entry and all that follow it go.
-                return _set(s, i, srv._replace(log=log[: index - 1]))
-    # (The mutant is the BUG of skipping rule 3: a stale entry survives under a new one's index
-    # and the reply below claims a match the log does not have.)
-    if prev + len(entries) > len(log):
-        # Rule 4: append the entries past the end of the log.
-        return _set(s, i, srv._replace(log=log + entries[len(log) - prev :]))
-    last_new = prev + len(entries)
+    index = _batch_conflict(srv, m)
+    if not index:
+        return None
+    return _set(s, i, srv._replace(log=srv.log[: index - 1]))
+
+
+def append_new_entries(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m) with ``batch``, rule 4 (the message stays).
+
+    Figure 2, receiver: "4. Append any new entries not already in the log."
+    """
+    srv = s.servers[i]
+    prev, entries = m.mprevLogIndex, m.mentries
+    if not _batch_accepts(p, srv, m) or prev + len(entries) <= len(srv.log):
+        return None
+    return _set(s, i, srv._replace(log=srv.log + entries[len(srv.log) - prev :]))
+
+
+def reply_success(
+    p: Params, s: State, i: int, j: int, m: AppendEntriesRequest
+) -> State | None:
+    """HandleAppendEntriesRequest(i, j, m) with ``batch``: the log holds the entries; move
+    commitIndex and reply success.
+
+    Figure 2, receiver: "5. If leaderCommit > commitIndex, set commitIndex = min(leaderCommit,
+    index of last new entry)." commitIndex never moves backwards here (a reordered old request
+    must not undo what is known).
+    """
+    srv = s.servers[i]
+    last_new = m.mprevLogIndex + len(m.mentries)
+    if not _batch_accepts(p, srv, m) or last_new > len(srv.log):
+        return None
     commit = max(srv.commitIndex, min(m.mcommitIndex, last_new))
     # The reply may vouch for the follower's whole committed prefix even when the request
     # covered less: committed entries are in the leader's log (Leader Completeness, §5.4).
@@ -437,25 +415,31 @@ def handle_append_entries_response(
     return _set(s._replace(messages=without_message(m, s.messages)), i, new)
 
 
-def handle_install_snapshot_request(
+def reject_install_snapshot(
     p: Params, s: State, i: int, j: int, m: InstallSnapshotRequest
 ) -> State | None:
-    """HandleInstallSnapshotRequest(i, j, m): Figure 13, receiver implementation.
+    """HandleInstallSnapshotRequest(i, j, m), stale: Figure 13, receiver implementation, "1.
+    Reply immediately if term < currentTerm"."""
+    srv = s.servers[i]
+    if m.mterm >= srv.currentTerm:
+        return None
+    response = InstallSnapshotResponse(MType.InstallSnapshotResponse, srv.currentTerm, 0, i, j)
+    return _reply(s, response, m)
 
-    "1. Reply immediately if term < currentTerm. ... 6. If existing log entry has same index and
-    term as snapshot's last included entry, retain log entries following it and reply. 7.
-    Discard the entire log." A snapshot no newer than i's commitIndex changes nothing. The reply
-    tells the leader how far i's log now matches (its commitIndex).
+
+def install_snapshot(
+    p: Params, s: State, i: int, j: int, m: InstallSnapshotRequest
+) -> State | None:
+    """HandleInstallSnapshotRequest(i, j, m), a follower of the leader's term: Figure 13.
+
+    "6. If existing log entry has same index and term as snapshot's last included entry,
+    retain log entries following it and reply. 7. Discard the entire log." A snapshot no newer
+    than i's commitIndex changes nothing. The reply tells the leader how far i's log now
+    matches (its commitIndex). (A candidate first returns to follower:
+    ``return_to_follower_state``.)
     """
     srv = s.servers[i]
-    if m.mterm > srv.currentTerm:
-        return None
-    if m.mterm < srv.currentTerm:
-        response = InstallSnapshotResponse(MType.InstallSnapshotResponse, srv.currentTerm, 0, i, j)
-        return _reply(s, response, m)
-    if srv.state in (Role.Candidate, Role.PreCandidate):
-        return _set(s, i, srv._replace(state=Role.Follower))
-    if srv.state != Role.Follower:
+    if m.mterm != srv.currentTerm or srv.state != Role.Follower:
         return None
     k = m.mlastIncludedIndex
     new = srv
@@ -494,191 +478,121 @@ def update_term(p: Params, s: State, i: int, j: int, m: Any) -> State | None:
 
 # --- Next ----------------------------------------------------------------------------------
 
-_RESPONSES = (
-    MType.RequestVoteResponse,
-    MType.AppendEntriesResponse,
-    MType.PreVoteResponse,
-    MType.InstallSnapshotResponse,
-)
+
+def _append_entries_args(p: Params, s: State, i: int) -> Iterable[tuple[int, int, int, bool]]:
+    """AppendEntries(i, j, prev, count, whole_commit): every follower, every anchor i holds
+    (not compacted), up to ``batch`` entries, and leaderCommit whole or capped (once when the
+    two agree)."""
+    srv = s.servers[i]
+    if srv.state != Role.Leader:
+        return ()
+    n = len(srv.log)
+    out = []
+    for j in range(p.servers):
+        for prev in range(srv.snapshotIndex, n + 1):
+            for count in range(min(p.batch, n - prev) + 1):
+                capped = min(srv.commitIndex, prev + count)
+                for whole in (False, True) if capped != srv.commitIndex else (False,):
+                    out.append((j, prev, count, whole))
+    return out
 
 
-def receive(p: Params, s: State, m: Any) -> Iterator[tuple[Label, State]]:
-    """Receive(m) with options: UpdateTerm first, stale responses dropped, else the handler."""
-    i, j = m.mdest, m.msource
-    t = update_term(p, s, i, j, m)
-    if t is not None:
-        yield ("UpdateTerm", i, j, m), t
-        return
-    mtype = m.mtype
-    if mtype in _RESPONSES and m.mterm < s.servers[i].currentTerm:
-        yield ("DropStaleResponse", i, j, m), s._replace(messages=without_message(m, s.messages))
-        return
-    if mtype == MType.PreVoteRequest:
-        for grant in (True, False):
-            t = handle_prevote_request(p, s, i, j, m, grant)
-            if t is not None:
-                yield ("HandlePreVoteRequest", i, j, m), t
-        return
-    if mtype == MType.RequestVoteRequest:
-        name, t = "HandleRequestVoteRequest", A.handle_request_vote_request(p, s, i, j, m)
-    elif mtype == MType.RequestVoteResponse:
-        name, t = "HandleRequestVoteResponse", handle_request_vote_response(p, s, i, j, m)
-    elif mtype == MType.AppendEntriesRequest:
-        name = "HandleAppendEntriesRequest"
-        if p.batch:
-            t = handle_append_entries_request(p, s, i, j, m)
-        elif s.servers[i].state == Role.PreCandidate and m.mterm == s.servers[i].currentTerm:
-            t = _set(s, i, s.servers[i]._replace(state=Role.Follower))
-        else:
-            t = A.handle_append_entries_request(p, s, i, j, m)
-    elif mtype == MType.AppendEntriesResponse:
-        name = "HandleAppendEntriesResponse"
-        if p.batch:
-            t = handle_append_entries_response(p, s, i, j, m)
-        else:
-            t = A.handle_append_entries_response(p, s, i, j, m)
-    elif mtype == MType.PreVoteResponse:
-        name, t = "HandlePreVoteResponse", handle_prevote_response(p, s, i, j, m)
-    elif mtype == MType.InstallSnapshotRequest:
-        name, t = "HandleInstallSnapshotRequest", handle_install_snapshot_request(p, s, i, j, m)
-    else:
-        name, t = "HandleInstallSnapshotResponse", handle_install_snapshot_response(p, s, i, j, m)
-    if t is not None:
-        yield (name, i, j, m), t
+def _compact_args(p: Params, s: State, i: int) -> Iterable[tuple[int]]:
+    srv = s.servers[i]
+    return [(k,) for k in range(srv.snapshotIndex + 1, _compactable(p, srv) + 1)]
 
 
-def option_action_names(p: Params) -> tuple[str, ...]:
-    """The actions of Next with these options."""
-    names = ["Timeout"]
-    if p.prevote:
-        names += ["PreVoteTimeout", "RequestPreVote"]
-    if p.faults:
-        names.append("Restart")
-    names += ["RequestVote", "BecomeLeader"]
-    if p.noop:
-        names.append("AppendNoop")
-    names += ["ClientRequest", "AdvanceCommitIndex", "AppendEntries"]
-    if p.snapshots:
-        names += ["InstallSnapshot", "Compact"]
-    if p.stepdown:
-        names.append("StepDown")
-    names += [
-        "UpdateTerm",
-        "HandleRequestVoteRequest",
-        "HandleRequestVoteResponse",
-        "HandleAppendEntriesRequest",
-        "HandleAppendEntriesResponse",
-        "DropStaleResponse",
-    ]
-    if p.prevote:
-        names += ["HandlePreVoteRequest", "HandlePreVoteResponse"]
-    if p.snapshots:
-        names += ["HandleInstallSnapshotRequest", "HandleInstallSnapshotResponse"]
-    if p.faults:
-        names += ["DuplicateMessage", "DropMessage"]
-    return tuple(names)
+def _show_append_entries(a: Action) -> str:
+    i, j, prev, count, whole = a.args
+    shown = ", whole commit" if whole else ""
+    return (
+        f"AppendEntries({server_name(i)}, {server_name(j)}, prev {prev}, {count} entries{shown})"
+    )
 
 
-def option_steps(p: Params, s: State) -> Iterator[tuple[Label, State]]:
-    """Next with options: raft.tla's actions, some replaced, and the options' own."""
-    servers = range(p.servers)
-
-    def one(label: Label, t: State | None) -> Iterator[tuple[Label, State]]:
-        if t is not None:
-            yield label, t
-
-    for i in servers:
-        yield from one(("Timeout", i), timeout(p, s, i))
-        if p.prevote:
-            yield from one(("PreVoteTimeout", i), prevote_timeout(p, s, i))
-    if p.faults:
-        for i in servers:
-            yield ("Restart", i), restart(p, s, i)
-    for i in servers:
-        for j in servers:
-            yield from one(("RequestVote", i, j), A.request_vote(p, s, i, j))
-            if p.prevote:
-                yield from one(("RequestPreVote", i, j), request_prevote(p, s, i, j))
-    for i in servers:
-        yield from one(("BecomeLeader", i), A.become_leader(p, s, i))
-        if p.noop:
-            yield from one(("AppendNoop", i), append_noop(p, s, i))
-        for v in range(1, p.values + 1):
-            yield from one(("ClientRequest", i, v), A.client_request(p, s, i, v))
-        yield from one(("AdvanceCommitIndex", i), A.advance_commit_index(p, s, i))
-    for i in servers:
-        srv = s.servers[i]
-        if srv.state != Role.Leader:
-            continue
-        for j in servers:
-            if p.batch:
-                n = len(srv.log)
-                for prev in range(srv.snapshotIndex, n + 1):
-                    for count in range(min(p.batch, n - prev) + 1):
-                        capped = min(srv.commitIndex, prev + count)
-                        for whole in (False, True) if capped != srv.commitIndex else (False,):
-                            yield from one(
-                                ("AppendEntries", i, j, prev, count, whole),
-                                append_entries(p, s, i, j, prev, count, whole),
-                            )
-            else:
-                t = A.append_entries(p, s, i, j)
-                if t is not None and p.snapshots is False:
-                    yield ("AppendEntries", i, j), t
-            if p.snapshots:
-                yield from one(("InstallSnapshot", i, j), send_snapshot(p, s, i, j))
-    if p.snapshots:
-        for i in servers:
-            srv = s.servers[i]
-            for k in range(srv.snapshotIndex + 1, _compactable(p, srv) + 1):
-                yield ("Compact", i, k), compact(p, s, i, k)  # type: ignore[misc]
-    if p.stepdown:
-        for i in servers:
-            yield from one(("StepDown", i), step_down(p, s, i))
-    for m, _count in s.messages:
-        yield from receive(p, s, m)
-    if p.faults:
-        for m, _count in s.messages:
-            yield ("DuplicateMessage", m), A.duplicate_message(p, s, m)
-        for m, _count in s.messages:
-            yield ("DropMessage", m), A.drop_message(p, s, m)
+def _put(rows: list[ActionDef], name: str, new: Iterable[ActionDef]) -> list[ActionDef]:
+    """Replace the rows of action ``name`` by ``new``, where the first of them stood."""
+    at = next(k for k, d in enumerate(rows) if d.name == name)
+    kept = [d for d in rows if d.name != name]
+    return kept[:at] + list(new) + kept[at:]
 
 
-# --- for people ----------------------------------------------------------------------------
-
-OPTION_LABELS = frozenset(
-    {"PreVoteTimeout", "RequestPreVote", "AppendNoop", "InstallSnapshot", "Compact", "StepDown"}
-)
-
-
-def message_brief(m: Any) -> str:
-    """One line for a message of an option's type."""
-    route = f"{server_name(m.msource)}->{server_name(m.mdest)}"
-    if m.mtype == MType.PreVoteRequest:
-        return f"PreVoteRequest {route} term {m.mterm} last {m.mlastLogIndex}@{m.mlastLogTerm}"
-    if m.mtype == MType.PreVoteResponse:
-        return f"PreVoteResponse {route} term {m.mterm} {'granted' if m.mvoteGranted else 'denied'}"
-    if m.mtype == MType.InstallSnapshotRequest:
-        return (
-            f"InstallSnapshotRequest {route} term {m.mterm} "
-            f"last {m.mlastIncludedIndex}@{m.mlastIncludedTerm}"
-        )
-    return f"InstallSnapshotResponse {route} term {m.mterm} match {m.mmatchIndex}"
+def _after(rows: list[ActionDef], name: str, new: Iterable[ActionDef]) -> list[ActionDef]:
+    """Insert ``new`` after the last row of action ``name``."""
+    at = max(k for k, d in enumerate(rows) if d.name == name) + 1
+    return rows[:at] + list(new) + rows[at:]
 
 
-def format_option_label(label: Label) -> str:
-    """``PreVoteTimeout(s1)``, ``Compact(s2, 3)``, ``AppendEntries(s1, s2, prev 2, 3 entries)``."""
-    name, *args = label
-    if name in ("PreVoteTimeout", "AppendNoop", "StepDown"):
-        return f"{name}({server_name(args[0])})"
-    if name in ("RequestPreVote", "InstallSnapshot"):
-        return f"{name}({server_name(args[0])}, {server_name(args[1])})"
-    if name == "Compact":
-        return f"{name}({server_name(args[0])}, {args[1]})"
-    if name == "AppendEntries":
-        whole = ", whole commit" if args[4] else ""
-        return (
-            f"AppendEntries({server_name(args[0])}, {server_name(args[1])}, prev {args[2]}, "
-            f"{args[3]} entries{whole})"
-        )
-    return f"{name}({args})"
+_AER = MType.AppendEntriesRequest
+
+
+def overlay(
+    base: tuple[ActionDef, ...],
+    *,
+    batch: bool,
+    prevote: bool,
+    noop: bool,
+    snapshots: bool,
+    stepdown: bool,
+) -> tuple[ActionDef, ...]:
+    """raft.tla's Next (``base``) with the options' rows put in, by action name."""
+    rows = _put(list(base), "DropStaleResponse",
+                [receiving("DropStaleResponse", A.drop_stale_response, *RESPONSES)])
+    if prevote:
+        rows = _put(rows, "Timeout", [
+            local("Timeout", timeout),
+            local("PreVoteTimeout", prevote_timeout),
+            local("RequestPreVote", request_prevote, Arg.SERVER, each=each_server),
+        ])
+        rows = _put(rows, "UpdateTerm", [receiving("UpdateTerm", update_term, *MType)])
+        rows = _put(rows, "HandleRequestVoteResponse", [receiving(
+            "HandleRequestVoteResponse", handle_request_vote_response,
+            MType.RequestVoteResponse)])
+        rows = _after(rows, "DropStaleResponse", [
+            receiving("HandlePreVoteRequest", grant_prevote, MType.PreVoteRequest),
+            receiving("HandlePreVoteRequest", refuse_prevote, MType.PreVoteRequest),
+            receiving("HandlePreVoteResponse", handle_prevote_response, MType.PreVoteResponse),
+        ])
+    if snapshots:
+        rows = _put(rows, "Restart", [local("Restart", restart, fault=True)])
+    if noop:
+        rows = _after(rows, "BecomeLeader", [local("AppendNoop", append_noop)])
+    if batch:
+        rows = _put(rows, "AppendEntries", [local(
+            "AppendEntries", append_entries, Arg.SERVER, Arg.INDEX, Arg.INDEX, Arg.FLAG,
+            each=_append_entries_args, fmt=_show_append_entries)])
+        rows = _put(rows, "HandleAppendEntriesRequest", [
+            receiving("HandleAppendEntriesRequest", A.reject_append_entries_request, _AER),
+            receiving("HandleAppendEntriesRequest", return_to_follower_state, _AER),
+            receiving("HandleAppendEntriesRequest", delete_conflicting_entries, _AER),
+            receiving("HandleAppendEntriesRequest", append_new_entries, _AER),
+            receiving("HandleAppendEntriesRequest", reply_success, _AER),
+        ])
+        rows = _put(rows, "HandleAppendEntriesResponse", [receiving(
+            "HandleAppendEntriesResponse", handle_append_entries_response,
+            MType.AppendEntriesResponse)])
+    elif prevote:
+        rows = _put(rows, "HandleAppendEntriesRequest", [
+            receiving("HandleAppendEntriesRequest", A.reject_append_entries_request, _AER),
+            receiving("HandleAppendEntriesRequest", return_to_follower_state, _AER),
+            receiving("HandleAppendEntriesRequest", A.already_done_with_request, _AER),
+            receiving("HandleAppendEntriesRequest", A.conflict_remove_one_entry, _AER),
+            receiving("HandleAppendEntriesRequest", A.no_conflict_append_entry, _AER),
+        ])
+    if snapshots:
+        rows = _after(rows, "AppendEntries", [
+            local("InstallSnapshot", send_snapshot, Arg.SERVER, each=each_server),
+            local("Compact", compact, Arg.INDEX, each=_compact_args),
+        ])
+        isr = MType.InstallSnapshotRequest
+        rows = _after(rows, "HandlePreVoteResponse" if prevote else "DropStaleResponse", [
+            receiving("HandleInstallSnapshotRequest", reject_install_snapshot, isr),
+            receiving("HandleInstallSnapshotRequest", return_to_follower_state, isr),
+            receiving("HandleInstallSnapshotRequest", install_snapshot, isr),
+            receiving("HandleInstallSnapshotResponse", handle_install_snapshot_response,
+                      MType.InstallSnapshotResponse),
+        ])
+    if stepdown:
+        at = "Compact" if snapshots else "AppendEntries"
+        rows = _after(rows, at, [local("StepDown", step_down)])
+    return register(rows)

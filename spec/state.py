@@ -100,8 +100,67 @@ class AppendEntriesResponse(NamedTuple):
     mdest: int
 
 
+class PreVoteRequest(NamedTuple):
+    """PreVote option (dissertation §9.6): "would you vote for me in term ``mterm``?"."""
+
+    mtype: MType
+    # The term the sender would campaign in: its currentTerm + 1. Receivers do not adopt it.
+    mterm: int
+    mlastLogTerm: int
+    mlastLogIndex: int
+    msource: int
+    mdest: int
+
+
+class PreVoteResponse(NamedTuple):
+    mtype: MType
+    # Granted: the request's term. Refused: the responder's currentTerm.
+    mterm: int
+    mvoteGranted: bool
+    msource: int
+    mdest: int
+
+
+class InstallSnapshotRequest(NamedTuple):
+    """Snapshots option (Figure 13 of the Raft paper), the snapshot sent in one piece."""
+
+    mtype: MType
+    mterm: int
+    mlastIncludedIndex: int
+    mlastIncludedTerm: int
+    # The snapshot's content: the entries it covers (a state machine's state stands for them).
+    msnapshot: Log
+    msource: int
+    mdest: int
+
+
+class InstallSnapshotResponse(NamedTuple):
+    mtype: MType
+    mterm: int
+    mmatchIndex: int
+    msource: int
+    mdest: int
+
+
 Message: TypeAlias = (
-    RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest | AppendEntriesResponse
+    RequestVoteRequest
+    | RequestVoteResponse
+    | AppendEntriesRequest
+    | AppendEntriesResponse
+    | PreVoteRequest
+    | PreVoteResponse
+    | InstallSnapshotRequest
+    | InstallSnapshotResponse
+)
+
+#: The message types that answer a request (raft.tla's DropStaleResponse drops them when stale).
+RESPONSES = frozenset(
+    {
+        MType.RequestVoteResponse,
+        MType.AppendEntriesResponse,
+        MType.PreVoteResponse,
+        MType.InstallSnapshotResponse,
+    }
 )
 
 # raft.tla's ``messages``: a bag (message -> count). Here: (message, count) pairs sorted by
@@ -121,6 +180,9 @@ class Server(NamedTuple):
     votesGranted: tuple[int, ...]
     nextIndex: tuple[int, ...]
     matchIndex: tuple[int, ...]
+    # Only the snapshots option moves it (spec/options.py): entries 1..snapshotIndex are
+    # compacted, kept in ``log`` for the properties but never sent as entries.
+    snapshotIndex: int = 0
 
 
 # A function from voters to their logs (raft.tla's ``voterLog[i]``), as sorted (voter, log) pairs.
@@ -172,10 +234,6 @@ class State(NamedTuple):
 
 def init_state(p: Params) -> State:
     """raft.tla's ``Init``: every server a follower in term 1 with an empty log, no messages."""
-    if p.extended:
-        from .options import init_options_state
-
-        return init_options_state(p)
     n = p.servers
     server = Server(
         currentTerm=1,
@@ -273,3 +331,24 @@ def without_message(m: Message, bag: Bag) -> Bag:
 def server_name(i: int) -> str:
     """How people see server ``i``: s1, s2, ..."""
     return "Nil" if i == NIL else f"s{i + 1}"
+
+
+def message_brief(m: Message) -> str:
+    """One line for a message: its type, route, term and what it says."""
+    route = f"{server_name(m.msource)}->{server_name(m.mdest)}"
+    head = f"{MType(m.mtype).name} {route} term {m.mterm}"
+    if isinstance(m, RequestVoteRequest | PreVoteRequest):
+        return f"{head} last {m.mlastLogIndex}@{m.mlastLogTerm}"
+    if isinstance(m, RequestVoteResponse | PreVoteResponse):
+        return f"{head} {'granted' if m.mvoteGranted else 'denied'}"
+    if isinstance(m, AppendEntriesRequest):
+        entries = ",".join(f"{e.term}:v{e.value}" for e in m.mentries)
+        return (
+            f"{head} prev {m.mprevLogIndex}@{m.mprevLogTerm}"
+            f" entries [{entries}] commit {m.mcommitIndex}"
+        )
+    if isinstance(m, AppendEntriesResponse):
+        return f"{head} {'ok' if m.msuccess else 'fail'} match {m.mmatchIndex}"
+    if isinstance(m, InstallSnapshotRequest):
+        return f"{head} last {m.mlastIncludedIndex}@{m.mlastIncludedTerm}"
+    return f"{head} match {m.mmatchIndex}"

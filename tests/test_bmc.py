@@ -21,11 +21,11 @@ from raftkit.modelcheck.houdini import (
     inductive_subset,
 )
 from raftkit.modelcheck.prove import known_names, prove
-from raftkit.spec.actions import next_steps
 from raftkit.spec.compiled import FastRaftModel
 from raftkit.spec.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
+from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.properties import SOMETIMES
 from raftkit.spec.properties_z3 import SOMETIMES as SOMETIMES_Z3

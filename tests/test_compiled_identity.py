@@ -15,7 +15,6 @@ from raftkit.modelcheck.batch import StepViolation, delta_keys, parent_positions
 from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.trace import replay
 from raftkit.spec import properties as props
-from raftkit.spec.actions import next_steps
 from raftkit.spec.compiled import (
     MESSAGE_INVARIANTS,
     PAIR_INVARIANTS,
@@ -24,6 +23,7 @@ from raftkit.spec.compiled import (
 )
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
+from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.state import State, init_state
 from raftkit.spec.symmetry import all_permutations, canonical, relabel

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 from raftkit.modelcheck.prove import predicate_of, prove
-from raftkit.spec.actions import next_steps
 from raftkit.spec.lemmas import DEFAULT_LEMMAS
+from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 
 # With one message in flight two granted responses (or two AppendEntries requests) never

@@ -7,6 +7,7 @@ states no run reaches as well as on reachable ones. Bounded model checking is in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections import deque
@@ -21,11 +22,11 @@ from raftkit.modelcheck.cli import main
 from raftkit.modelcheck.prove import known_names, predicate_of, prove
 from raftkit.modelcheck.z3check import Evaluator, Z3CheckedModel, Z3Disagreement
 from raftkit.spec import actions_z3
-from raftkit.spec.actions import next_steps
 from raftkit.spec.compiled import FastRaftModel
 from raftkit.spec.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS, LEMMAS
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
+from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.properties import ACTION_PROPERTIES, INVARIANTS, SOMETIMES
 from raftkit.spec.properties_z3 import ACTION_PROPERTIES as Z3_ACTIONS
@@ -310,6 +311,52 @@ def _assert_same_successors(mutant, merge: bool, substitution, samples: int) -> 
     for s in _sample_reachable(p, samples, seed=len(mutant or "")):
         expected = sorted(next_steps(p, s), key=repr)
         assert _symbolic_successors(p, sym, steps, sub, s) == expected
+
+
+def test_overlapping_receive_alternatives_are_each_a_step(monkeypatch):
+    """Receive's alternatives are steps with guards of their own in the Z3 relation too: with
+    HandleRequestVoteResponse's guard loosened to ``m.mterm <= currentTerm`` (in the explicit
+    spec and in Z3 alike), a stale vote has two successors, DropStaleResponse's and the
+    handler's, and Z3 gives exactly the explicit spec's successors."""
+    from raftkit.spec import actions
+    from raftkit.spec.action import receiving
+    from raftkit.spec.state import set_add
+
+    def loose(p, s, i, j, m):
+        srv = s.servers[i]
+        if m.mterm > srv.currentTerm:
+            return None
+        new = srv._replace(votesResponded=set_add(srv.votesResponded, j))
+        if m.mvoteGranted:
+            new = new._replace(votesGranted=set_add(srv.votesGranted, j))
+        return actions._discard(actions._set_server(s, i, new), m)
+
+    def loose_z3(p, sym, i, j, k):
+        step = original(p, sym, i, j, k)
+        m = sym.slots[k]
+        guard = z3.And(
+            actions_z3._addressed(sym, k, i, j, MType.RequestVoteResponse),
+            m.mterm <= sym.currentTerm[i],
+        )
+        return dataclasses.replace(step, enabled=guard)
+
+    original = actions_z3.handle_request_vote_response
+    monkeypatch.setattr(actions_z3, "handle_request_vote_response", loose_z3)
+    monkeypatch.setattr(actions, "NEXT", tuple(
+        receiving(d.name, loose, *d.mtypes) if d.name == "HandleRequestVoteResponse" else d
+        for d in actions.NEXT
+    ))
+    p = Params(servers=2, max_term=3, max_log=0, max_inflight=1)
+    sym = SymState.fresh(Shape.for_params(p), "o.")
+    steps = actions_z3.next_steps(p, sym)
+    sub = Substitution(sym)
+    both = 0
+    for s in _sample_reachable(p, 150, seed=7):
+        expected = sorted(next_steps(p, s), key=repr)
+        assert _symbolic_successors(p, sym, steps, sub, s) == expected
+        names = [label[0] for label, _t in expected]
+        both += "DropStaleResponse" in names and "HandleRequestVoteResponse" in names
+    assert both > 0
 
 
 class _BitVecSubstitution:

@@ -20,7 +20,7 @@ from raftkit.impl.config import Config
 from raftkit.impl.node import HardState, Node, Ready
 from raftkit.spec import actions as A
 from raftkit.spec import options as O
-from raftkit.spec.actions import next_steps
+from raftkit.spec.next import next_steps, receive
 from raftkit.spec.params import Params
 from raftkit.spec.state import NIL, MType, Role, State, init_state, is_quorum
 
@@ -74,7 +74,7 @@ def _finish_message(p: Params, s: State, m: Any, count: int, labels: list) -> St
     for _ in range(6):
         if dict(s.messages).get(m, 0) < count:
             return s
-        steps = list(O.receive(p, s, m))
+        steps = list(receive(p, s, m))
         if not steps:
             return s
         label, s = steps[0]

@@ -4,7 +4,7 @@ from itertools import permutations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from raftkit.spec.actions import next_steps
+from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.state import init_state
 from raftkit.spec.symmetry import canonical, relabel
