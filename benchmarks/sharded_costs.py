@@ -18,8 +18,8 @@ from typing import Any
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from raftkit.modelcheck import sharded  # noqa: E402
+from raftkit.modelcheck.compiled import FastRaftModel  # noqa: E402
 from raftkit.modelcheck.engine import check  # noqa: E402
-from raftkit.spec.compiled import FastRaftModel  # noqa: E402
 from raftkit.spec.params import Params  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def main() -> None:
         )
         out["sharded_in_process"] = (r.distinct_states, r.states_generated, r.depth, r.seconds)
     else:
-        from raftkit.modelcheck import raysearch
+        from raftkit.modelcheck.engine.distributed import raysearch
 
         raysearch.connect("auto")
         factory = raysearch._factory(FastRaftModel(params))

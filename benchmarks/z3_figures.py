@@ -18,10 +18,10 @@ import sys
 from time import perf_counter
 from typing import Any
 
-from raftkit.modelcheck.bmc import bmc
-from raftkit.modelcheck.houdini import inductive_subset
-from raftkit.modelcheck.prove import prove
-from raftkit.spec.lemmas import DEFAULT_LEMMAS
+from raftkit.modelcheck.symbolic.bmc import bmc
+from raftkit.modelcheck.symbolic.houdini import inductive_subset
+from raftkit.modelcheck.symbolic.lemmas import DEFAULT_LEMMAS
+from raftkit.modelcheck.symbolic.prove import prove
 from raftkit.spec.params import Params
 
 

@@ -1,22 +1,34 @@
-"""A generic explicit-state model checker: breadth-first search with TLC's counting.
+"""raftmc: a generic model checker (:mod:`.engine`) and the tools that apply it to Raft.
 
-Typical use::
+Beside the engine, each a package named for its job: the compiled form of the spec that the
+checker runs by default (:mod:`.compiled`), Z3 proofs and bounded model checking
+(:mod:`.symbolic`), pictures and trace exports (:mod:`.pictures`), conformance of an
+implementation's traces, and the ``raftmc`` command line (:mod:`.cli`). Typical use::
 
     from raftkit.modelcheck import check
-    result = check(model)            # any object implementing raftkit.modelcheck.model.Model
+    result = check(model)        # any object implementing raftkit.modelcheck.engine.Model
     if result.violation:
         for label, state in result.violation.trace: ...
-
-The command line (``raftmc``) lives in :mod:`raftkit.modelcheck.cli`.
 """
 
-from .engine import check
-from .result import Coverage, Result, Violation
-from .store import ExactStore, FingerprintStore, make_store
-from .trace import ReplayError, replay
+from .engine import (
+    Coverage,
+    ExactStore,
+    FingerprintStore,
+    Options,
+    OptionsError,
+    ReplayError,
+    Result,
+    Violation,
+    check,
+    make_store,
+    replay,
+)
 
 __all__ = [
     "check",
+    "Options",
+    "OptionsError",
     "Coverage",
     "Result",
     "Violation",

@@ -1,6 +1,7 @@
 """Raft as a model for the checker: the spec's actions, bounds, properties and symmetry.
 
-This is the only place where spec/ meets the checker's protocol (``raftkit.modelcheck.model``).
+This is the only place where spec/ meets the checker's protocol
+(``raftkit.modelcheck.engine.model``).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..modelcheck.model import (
+from ..modelcheck.engine.model import (
     ActionProperty,
     Invariant,
     Label,

@@ -13,24 +13,24 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck import check, replay
-from raftkit.modelcheck.bmc import bmc, step_key, swappable
-from raftkit.modelcheck.cli import main
-from raftkit.modelcheck.houdini import (
+from raftkit.modelcheck.cli.app import main
+from raftkit.modelcheck.compiled import FastRaftModel
+from raftkit.modelcheck.symbolic.bmc import bmc, step_key, swappable
+from raftkit.modelcheck.symbolic.houdini import (
     SLOWER_AS_ASSUMPTIONS,
     default_candidates,
     inductive_subset,
 )
-from raftkit.modelcheck.prove import known_names, prove
-from raftkit.spec.compiled import FastRaftModel
-from raftkit.spec.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS
+from raftkit.modelcheck.symbolic.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS
+from raftkit.modelcheck.symbolic.properties import SOMETIMES as SOMETIMES_Z3
+from raftkit.modelcheck.symbolic.prove import known_names, prove
+from raftkit.modelcheck.symbolic.symstate import Shape, SymState, concrete_values
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.properties import SOMETIMES
-from raftkit.spec.properties_z3 import SOMETIMES as SOMETIMES_Z3
 from raftkit.spec.state import init_state
-from raftkit.spec.symbolic import Shape, SymState, concrete_values
 from raftkit.spec.symmetry import all_permutations, relabel
 
 # Small enough that the lemma search and a few depths take seconds (as in test_z3.py's proofs).
@@ -192,7 +192,7 @@ def test_bmc_reaches_sampled_servers_states_at_their_bfs_depth(p, within):
     # Checked against breadth-first depths: 40 sampled classes of the servers' variables (up to
     # renaming; the bag left free) first reached within ``within`` steps, each asked depth by
     # depth of one unrolling.
-    from raftkit.modelcheck.bmc import _Unrolling
+    from raftkit.modelcheck.symbolic.bmc import _Unrolling
 
     depth, _succ = _explore(p)
     perms = list(all_permutations(p.servers))
@@ -299,13 +299,13 @@ def test_bmc_interrupted_is_incomplete_not_a_traceback(monkeypatch, capsys):
     p = Params(servers=1, max_term=2, max_log=0, max_inflight=1)
     r = bmc(p, 6, progress=stop_after_two)
     assert (r.result, r.depth, r.stopped_by) == ("incomplete", 2, "interrupted")
-    from raftkit.modelcheck import prove as prove_module
+    from raftkit.modelcheck.symbolic import prove as prove_module
 
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(prove_module, "prove", ctrl_c)
-    monkeypatch.setattr("raftkit.modelcheck.prove.InductionStep.check", ctrl_c)
+    monkeypatch.setattr("raftkit.modelcheck.symbolic.prove.InductionStep.check", ctrl_c)
     # Ctrl-C in the lemma search ends bmc with a result, as its time limit does.
     r = bmc(p, 6)
     assert (r.result, r.depth, r.stopped_by, r.lemmas) == ("incomplete", -1, "interrupted", [])

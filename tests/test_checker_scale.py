@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from raftkit.modelcheck.compiled import FastRaftModel
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.fpset import _GOLDEN, FingerprintSet, Frontier
-from raftkit.modelcheck.trace import replay
-from raftkit.spec.compiled import FastRaftModel
+from raftkit.modelcheck.engine.fpset import _GOLDEN, FingerprintSet, Frontier
+from raftkit.modelcheck.engine.trace import replay
 from raftkit.spec.model import RaftModel
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.params import Params
@@ -159,7 +159,7 @@ def test_raftmc_bench_json_matches_tlc():
 
 
 def test_bench_rows_compare_with_tlc_seconds():
-    from raftkit.modelcheck.bench import CONFIGS, Row, table
+    from raftkit.modelcheck.cli.bench import CONFIGS, Row, table
 
     row = Row("D", False, 1, True, 705_532, 8_683_474, 39, 7.3, 10.2, 123, 0.8, True,
               tlc_seconds=CONFIGS["D"]["tlc_s"][0], all_seconds=[6.1, 7.3, 9.0])

@@ -10,9 +10,8 @@ import sys
 import time
 
 import pytest
-from raftkit.modelcheck import checkpoint
-from raftkit.modelcheck.engine import check
-from raftkit.spec.compiled import FastRaftModel
+from raftkit.modelcheck.compiled import FastRaftModel
+from raftkit.modelcheck.engine import check, checkpoint
 from raftkit.spec.params import Params
 
 # 57,021 distinct states in 48 levels: long enough to be killed at many level boundaries,
@@ -228,7 +227,7 @@ def test_a_write_the_disk_refuses_keeps_the_previous_checkpoint(tmp_path, monkey
 def test_a_checkpoint_failing_mid_run_stops_with_exit_4_and_one_line(
     tmp_path, monkeypatch, capsys, reference
 ):
-    from raftkit.modelcheck.cli import main
+    from raftkit.modelcheck.cli.app import main
 
     written = []
     real_write = checkpoint._write

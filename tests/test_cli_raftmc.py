@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from raftkit.modelcheck.cli import main
+from raftkit.modelcheck.cli.app import main
 
 # raft.tla without history, 3 servers, MaxTerm 2, MaxLogLen 0, MaxDup 1, MaxInFlight 1, one
 # value, no faults, as TLC counts it (RAFT-TLA-NOTES, configuration A).
@@ -189,7 +189,7 @@ def test_json_run_matches_tlc_without_symmetry():
 @pytest.mark.parametrize("name", ["forget-vote-on-restart"])
 def test_mutant_is_found_and_its_trace_replays(name):
     from raftkit.modelcheck.engine import check
-    from raftkit.modelcheck.trace import replay
+    from raftkit.modelcheck.engine.trace import replay
     from raftkit.spec.model import RaftModel
     from raftkit.spec.mutants import MUTANTS
     from raftkit.spec.params import Params
@@ -210,7 +210,7 @@ def test_mutant_is_found_and_its_trace_replays(name):
 
 
 def test_mutant_bounds_are_defaults_and_flags_win():
-    from raftkit.modelcheck.cli import build_parser, params_from_args
+    from raftkit.modelcheck.cli.app import build_parser, params_from_args
     from raftkit.spec.mutants import MUTANTS
 
     name = "forget-vote-on-restart"
@@ -225,7 +225,7 @@ def test_mutant_bounds_are_defaults_and_flags_win():
 
 
 def test_no_flags_give_the_spec_defaults():
-    from raftkit.modelcheck.cli import build_parser, params_from_args
+    from raftkit.modelcheck.cli.app import build_parser, params_from_args
     from raftkit.spec.params import Params
 
     assert params_from_args(build_parser().parse_args(["check"])) == Params()

@@ -5,7 +5,7 @@ from math import comb
 
 import pytest
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.store import ExactStore, FingerprintStore, collision_probability
+from raftkit.modelcheck.engine.store import ExactStore, FingerprintStore, collision_probability
 from toy_models import Toy, dials, tokens
 
 

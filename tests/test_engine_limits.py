@@ -4,7 +4,7 @@ import io
 
 import pytest
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.progress import ProgressLine, Snapshot, progress_for
+from raftkit.modelcheck.engine.progress import ProgressLine, Snapshot, progress_for
 from toy_models import Toy, dials
 
 

@@ -2,9 +2,9 @@
 
 import json
 
+from raftkit.modelcheck.cli.summary import print_counterexample, print_summary, result_to_json
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.summary import print_counterexample, print_summary, result_to_json
-from raftkit.modelcheck.trace import ABSENT, diff, trace_lines, trace_to_json
+from raftkit.modelcheck.engine.trace import ABSENT, diff, trace_lines, trace_to_json
 from rich.console import Console
 from toy_models import Toy, dials, props
 

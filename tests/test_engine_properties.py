@@ -2,7 +2,7 @@
 
 import pytest
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.trace import ReplayError, replay
+from raftkit.modelcheck.engine.trace import ReplayError, replay
 from toy_models import Toy, dials, props, tokens
 
 

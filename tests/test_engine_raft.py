@@ -2,7 +2,7 @@
 
 import pytest
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.trace import replay
+from raftkit.modelcheck.engine.trace import replay
 
 RaftModel = pytest.importorskip("raftkit.spec.model").RaftModel
 Params = pytest.importorskip("raftkit.spec.params").Params

@@ -7,7 +7,7 @@ distances come from Bellman-Ford style relaxation, not from a queue.
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.trace import replay
+from raftkit.modelcheck.engine.trace import replay
 from toy_models import graph, tokens
 
 

@@ -7,8 +7,8 @@ of the spec (its pre-state need not be reachable). StateMachineSafety's set is n
 from __future__ import annotations
 
 import pytest
-from raftkit.modelcheck.prove import predicate_of, prove
-from raftkit.spec.lemmas import DEFAULT_LEMMAS
+from raftkit.modelcheck.symbolic.lemmas import DEFAULT_LEMMAS
+from raftkit.modelcheck.symbolic.prove import predicate_of, prove
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 

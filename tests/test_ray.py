@@ -12,9 +12,8 @@ import textwrap
 import time
 
 import pytest
-from raftkit.modelcheck import checkpoint
-from raftkit.modelcheck.engine import check
-from raftkit.spec.compiled import FastRaftModel
+from raftkit.modelcheck.compiled import FastRaftModel
+from raftkit.modelcheck.engine import check, checkpoint
 from raftkit.spec.params import Params
 
 # Ray refuses `ray start --address` for a second node when node addresses are loopback (its

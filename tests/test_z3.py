@@ -17,21 +17,29 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck import check
-from raftkit.modelcheck.bitvec import BitVecRewriter, width_for
-from raftkit.modelcheck.cli import main
-from raftkit.modelcheck.prove import known_names, predicate_of, prove
-from raftkit.modelcheck.z3check import Evaluator, Z3CheckedModel, Z3Disagreement
-from raftkit.spec import actions_z3
-from raftkit.spec.compiled import FastRaftModel
-from raftkit.spec.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS, LEMMAS
+from raftkit.modelcheck.cli.app import main
+from raftkit.modelcheck.compiled import FastRaftModel
+from raftkit.modelcheck.symbolic import actions as actions_z3
+from raftkit.modelcheck.symbolic.bitvec import BitVecRewriter, width_for
+from raftkit.modelcheck.symbolic.check import Evaluator, Z3CheckedModel, Z3Disagreement
+from raftkit.modelcheck.symbolic.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS, LEMMAS
+from raftkit.modelcheck.symbolic.properties import ACTION_PROPERTIES as Z3_ACTIONS
+from raftkit.modelcheck.symbolic.properties import INVARIANTS as Z3_INVARIANTS
+from raftkit.modelcheck.symbolic.properties import SOMETIMES as Z3_SOMETIMES
+from raftkit.modelcheck.symbolic.prove import known_names, predicate_of, prove
+from raftkit.modelcheck.symbolic.symstate import (
+    Shape,
+    Substitution,
+    SymState,
+    concrete_state,
+    concrete_values,
+    well_formed,
+)
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.properties import ACTION_PROPERTIES, INVARIANTS, SOMETIMES
-from raftkit.spec.properties_z3 import ACTION_PROPERTIES as Z3_ACTIONS
-from raftkit.spec.properties_z3 import INVARIANTS as Z3_INVARIANTS
-from raftkit.spec.properties_z3 import SOMETIMES as Z3_SOMETIMES
 from raftkit.spec.state import (
     NIL,
     AppendEntriesRequest,
@@ -44,14 +52,6 @@ from raftkit.spec.state import (
     Server,
     State,
     init_state,
-)
-from raftkit.spec.symbolic import (
-    Shape,
-    Substitution,
-    SymState,
-    concrete_state,
-    concrete_values,
-    well_formed,
 )
 
 SMALL = Params(servers=3, values=2, max_term=2, max_log=2, max_inflight=2, max_dup=2)

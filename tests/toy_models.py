@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftkit.modelcheck.model import (
+from raftkit.modelcheck.engine.model import (
     ActionProperty,
     Invariant,
     Label,

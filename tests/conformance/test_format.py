@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from raftkit.impl.cli import main as raftkv
 from raftkit.impl.sim import SimConfig
-from raftkit.modelcheck.cli import main as raftmc
+from raftkit.modelcheck.cli.app import main as raftmc
 
 from .helpers import sim_trace
 
@@ -181,7 +181,7 @@ def test_a_report_that_cannot_be_written_keeps_the_verdict(
     tmp_path, capsys, trace_lines, monkeypatch
 ):
     # The disk failing while the report is written: the failure was printed first, exit 4.
-    from raftkit.modelcheck import cli_conform
+    from raftkit.modelcheck.cli import conform as cli_conform
 
     trace, k = _a_vote_never_cast(tmp_path, trace_lines)
 

@@ -5,9 +5,9 @@ the spec is raft.tla (tests/spec_tests/test_tlc_figures.py keeps TLC's counts)."
 from __future__ import annotations
 
 import pytest
-from raftkit.modelcheck.cli import main as raftmc
+from raftkit.modelcheck.cli.app import main as raftmc
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.trace import replay
+from raftkit.modelcheck.engine.trace import replay
 from raftkit.spec.model import RaftModel
 from raftkit.spec.mutants import OPTION_MUTANTS
 from raftkit.spec.params import Params

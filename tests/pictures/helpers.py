@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from raftkit.modelcheck.diagrams import short_label
-from raftkit.modelcheck.model import Invariant, Properties
+from raftkit.modelcheck.engine.model import Invariant, Properties
+from raftkit.modelcheck.pictures.diagrams import short_label
 from raftkit.spec.model import RaftModel
 from raftkit.spec.params import Params
 from raftkit.spec.state import Role

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from raftkit.modelcheck.diagrams import (
+from raftkit.modelcheck.pictures.diagrams import (
     CHANGED_FILL,
     cluster_dot,
     cluster_svg,

@@ -9,9 +9,8 @@ import graphviz
 import jsonschema
 import pytest
 from raftkit.modelcheck import check
-from raftkit.modelcheck.cli import main
-from raftkit.modelcheck.diagrams import project, short_label, state_lines
-from raftkit.modelcheck.graph import (
+from raftkit.modelcheck.cli.app import main
+from raftkit.modelcheck.engine.graph import (
     explore,
     graph_to_dot,
     graph_to_json,
@@ -19,6 +18,7 @@ from raftkit.modelcheck.graph import (
     quotient_to_dot,
     shortest_witness,
 )
+from raftkit.modelcheck.pictures.diagrams import project, short_label, state_lines
 from raftkit.spec.model import RaftModel
 from raftkit.spec.params import Params
 from toy_models import Toy, props

@@ -6,7 +6,7 @@ import json
 
 import jsonschema
 import pytest
-from raftkit.modelcheck.itf import itf_int, trace_to_itf, write_itf
+from raftkit.modelcheck.pictures.itf import itf_int, trace_to_itf, write_itf
 
 from .helpers import ELECT_AND_COMMIT, raft, schema, walk
 

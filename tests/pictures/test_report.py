@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 from raftkit.modelcheck import check
-from raftkit.modelcheck.cli import main
-from raftkit.modelcheck.report import write_report
+from raftkit.modelcheck.cli.app import main
+from raftkit.modelcheck.pictures.report import write_report
 from raftkit.spec.params import Params
 
 from .helpers import NothingCommitted, need

@@ -6,9 +6,9 @@ and replayed through the readable spec, which is the reference.
 """
 
 import pytest
+from raftkit.modelcheck.compiled import FastRaftModel
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.trace import replay
-from raftkit.spec.compiled import FastRaftModel
+from raftkit.modelcheck.engine.trace import replay
 from raftkit.spec.model import RaftModel
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.params import Params

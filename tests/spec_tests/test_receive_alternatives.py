@@ -10,11 +10,11 @@ alternative, in the readable spec, the compiled model and the Z3 relation alike.
 from collections import Counter, deque
 
 import pytest
-from raftkit.modelcheck.batch import StepViolation
+from raftkit.modelcheck.compiled import FastRaftModel
 from raftkit.modelcheck.engine import check
+from raftkit.modelcheck.engine.batch import StepViolation
 from raftkit.spec import actions
 from raftkit.spec.action import Kind, receiving
-from raftkit.spec.compiled import FastRaftModel
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.next import next_steps, next_table
 from raftkit.spec.params import Params

@@ -1,0 +1,68 @@
+"""``raftmc``: model-check the Raft spec from the command line.
+
+One parser: each command's module adds its subcommand and the function that runs it
+(``set_defaults(run=...)``); errors of every command end here, in one line, with the exit
+statuses of :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from ..engine.checker import OptionsError
+from ..engine.checkpoint import CheckpointError
+from . import bench, check, conform, graph, mutants, symbolic
+from .errors import EXIT_IO, EXIT_STATUS_HELP, EXIT_USAGE, UsageError
+from .paths import io_message
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line on stderr and exit status 2.
+
+    argparse's own ``error`` prints the whole usage first; a reader wants the one thing wrong.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``raftmc: error: MESSAGE`` and exit with status 2."""
+        sys.stderr.write(f"raftmc: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> ArgumentParser:
+    """The ``raftmc`` parser with every command."""
+    parser = ArgumentParser(
+        prog="raftmc",
+        description="Model-check the Raft spec: breadth-first, every reachable state.",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    check.add_command(commands)
+    bench.add_command(commands)
+    graph.add_command(commands)
+    symbolic.add_commands(commands)
+    conform.add_conform_command(commands)
+    mutants.add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``raftmc`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, OptionsError) as exc:
+        parser.error(str(exc))
+    except OSError as exc:
+        # The flags' paths were checked before the run (see paths.py); this is the disk
+        # failing during it. What the run printed stays printed.
+        sys.stderr.write(f"raftmc: error: {io_message(exc)}\n")
+        return EXIT_IO
+    except CheckpointError as exc:
+        sys.stderr.write(f"raftmc: error: {exc}\n")
+        return EXIT_IO

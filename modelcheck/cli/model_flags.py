@@ -1,0 +1,100 @@
+"""The model flags that ``check`` and ``graph`` share: the spec's bounds, options, a mutant and
+symmetry, read into the spec's ``Params``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from ...spec.mutants import ALL_MUTANTS
+from ...spec.params import Params
+from .errors import UsageError, flag
+
+# The Params fields that are flags of `raftmc check`, with what each means. Defaults are read
+# from the Params dataclass so the help can never disagree with the spec.
+_PARAM_FLAGS: tuple[tuple[str, str], ...] = (
+    ("servers", "number of servers"),
+    ("values", "number of distinct client values"),
+    ("max_term", "bound: no server's currentTerm exceeds this"),
+    ("max_log", "bound: no log is longer than this"),
+    ("max_dup", "bound: copies of one message in the network"),
+    ("max_inflight", "bound: distinct messages in the network"),
+    ("faults", "include Restart, DuplicateMessage and DropMessage"),
+    ("history", "keep raft.tla's history variables (elections, allLogs, voterLog, mlog)"),
+    ("ghost", "keep ghost variables (who was elected, what was committed)"),
+    ("batch", "option: up to N entries per AppendEntries, any anchor (0: raft.tla's rule)"),
+    ("prevote", "option: PreVote before elections (dissertation 9.6)"),
+    ("noop", "option: a new leader appends a no-op entry (dissertation 6.4)"),
+    ("snapshots", "option: log compaction and InstallSnapshot (needs --batch)"),
+    ("stepdown", "option: leaders and candidates may return to follower in their term"),
+)
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """The model flags shared by ``check`` and ``graph``: bounds, mutant, symmetry."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Params)}
+    model_group = parser.add_argument_group("model (defaults are the spec's)")
+    for field, text in _PARAM_FLAGS:
+        default = defaults[field]
+        if isinstance(default, bool):
+            model_group.add_argument(
+                flag(field),
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{text} (default: {'on' if default else 'off'})",
+            )
+        else:
+            model_group.add_argument(
+                flag(field),
+                type=int,
+                default=None,
+                metavar="N",
+                help=f"{text} (default: {default})",
+            )
+    model_group.add_argument(
+        "--mutant",
+        metavar="NAME",
+        default=None,
+        help=(
+            "check a known-bug variant of the spec (see `raftmc mutants`); bounds not given "
+            "on the command line default to the mutant's suggested ones (default: none)"
+        ),
+    )
+    model_group.add_argument(
+        "--symmetry",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="reduce by permutations of the servers (default: on)",
+    )
+
+
+def params_from_args(args: argparse.Namespace) -> Params:
+    """The spec's Params for ``args``: flags given, else the mutant's bounds, else defaults.
+
+    Raises :class:`UsageError` when the result is not a valid configuration.
+    """
+    values: dict[str, Any] = {}
+    if args.mutant is not None:
+        if args.mutant not in ALL_MUTANTS:
+            known = ", ".join(sorted(ALL_MUTANTS))
+            raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {known})")
+        values.update(ALL_MUTANTS[args.mutant].bounds)
+        values["mutant"] = args.mutant
+    for field, _ in _PARAM_FLAGS:
+        given = getattr(args, field)
+        if given is not None:
+            values[field] = given
+    try:
+        params = Params(**values)
+        params.validate()
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return params
+
+
+def parameters_json(params: Params, args: argparse.Namespace) -> dict[str, Any]:
+    """The run's parameters as JSON: the spec's, and whether symmetry was on."""
+    out = dict(dataclasses.asdict(params))
+    out["symmetry"] = args.symmetry
+    return out

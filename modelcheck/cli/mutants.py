@@ -1,0 +1,78 @@
+"""``raftmc mutants``: the known-bug variants of the spec, the property each breaks, and the
+bounds at which ``raftmc check --mutant NAME`` finds it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.padding import Padding
+from rich.text import Text
+
+from ...spec.mutants import ALL_MUTANTS
+from .errors import EXIT_OK, flag
+
+
+def add_command(commands: Any) -> None:
+    """Add ``mutants`` to ``raftmc``'s subparsers."""
+    mut = commands.add_parser(
+        "mutants",
+        help="list the known-bug variants of the spec and the property each breaks",
+        description="List the known-bug variants (mutants) of the spec.",
+        allow_abbrev=False,
+    )
+    mut.add_argument("--json", action="store_true", help="print a JSON array")
+    mut.set_defaults(run=run_mutants)
+
+
+def _flags_for(bounds: dict[str, Any]) -> str:
+    parts = []
+    for field, value in bounds.items():
+        if isinstance(value, bool):
+            parts.append(flag(field) if value else "--no-" + field.replace("_", "-"))
+        else:
+            parts.append(f"{flag(field)} {value}")
+    return " ".join(parts)
+
+
+def run_mutants(args: argparse.Namespace) -> int:
+    """Print the mutants (every one, raft.tla's and the options'); exit status 0."""
+    mutants = ALL_MUTANTS
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": m.name,
+                        "breaks": m.breaks,
+                        "description": m.description,
+                        "bounds": dict(m.bounds),
+                    }
+                    for m in mutants.values()
+                ]
+            )
+        )
+        return EXIT_OK
+    # Blocks rather than a table: descriptions are sentences, and a table squeezes them into
+    # one-word columns on an 80-column terminal.
+    console = Console(highlight=False)
+    console.print(Text("Mutants: known-bug variants of the spec", style="bold"))
+    for m in mutants.values():
+        console.print()
+        line = Text(m.name, style="bold")
+        line.append(f"  breaks {m.breaks}")
+        console.print(line)
+        console.print(Padding(Text(m.description), (0, 0, 0, 2)))
+        flags = _flags_for(dict(m.bounds))
+        console.print(
+            Text(
+                f"  found by: raftmc check --mutant {m.name}"
+                + (f"  (bounds {flags})" if flags else "")
+            ),
+            soft_wrap=True,
+        )
+    console.print()
+    console.print(Text("A mutant's bounds become the defaults of `raftmc check --mutant NAME`."))
+    return EXIT_OK

@@ -1,0 +1,93 @@
+"""The compiled form as the checker sees it: :class:`FastRaftModel`, the default model of
+``raftmc check`` for raft.tla (with or without history, ghost variables, faults and mutants)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ...spec.model import RaftModel, describe, format_label
+from ...spec.params import Params
+from ...spec.state import State
+from ..engine.model import Label, Properties
+from .flat import FlatRaft
+from .forms import Uncompiled
+from .tables import CompiledRaft, FastState
+
+
+class FastRaftModel:
+    """raft.tla through :class:`CompiledRaft`: the checker's default model for Raft.
+
+    It implements the plain model protocol (states are compiled pairs of ids, converted with
+    ``to_spec`` for people) and the checker's batch protocol (``batch()``), which the engine
+    prefers. Every option of the reference model is supported (history, ghost, faults,
+    mutants): the steps themselves come from the reference actions.
+    """
+
+    def __init__(self, params: Params, symmetry: bool = True) -> None:
+        if params.extended:
+            # The options add actions the tables do not know; the readable spec runs them.
+            raise Uncompiled("the options of spec/options.py have no compiled form")
+        self.params = params
+        self.symmetry = symmetry
+        self.reference = RaftModel(params, symmetry)
+        self.compiled: CompiledRaft = (
+            CompiledRaft(params, symmetry) if params.ghost else FlatRaft(params, symmetry)
+        )
+
+    # batch protocol
+    def batch(self) -> Any:
+        """The compiled tables and hot loop (see ``raftkit.modelcheck.engine.batch``)."""
+        return self.compiled
+
+    def export_state(self, st: Any) -> State:
+        """A state as the reference spec has it (for traces, JSON and replay)."""
+        return self.compiled.to_spec(st) if isinstance(st, tuple) and not isinstance(
+            st, State) else st
+
+    # plain protocol
+    def init_states(self) -> Iterator[FastState]:
+        for s in self.reference.init_states():
+            yield self.compiled.from_spec(s)
+
+    def successors(self, state: FastState) -> Iterator[tuple[Label, FastState]]:
+        return self.compiled.successors(state)
+
+    def within_bounds(self, state: FastState) -> bool:
+        return self.compiled.in_bounds(state)
+
+    def canonical(self, state: FastState) -> Hashable:
+        return self.compiled.key(state)
+
+    def properties(self) -> Properties[Any]:
+        """The reference properties, on compiled states converted back."""
+        from ..engine.model import ActionProperty, Invariant, Sometimes, SometimesStep
+
+        ref = self.reference.properties()
+        spec = self.export_state
+
+        def inv(fn: Any) -> Any:
+            return lambda s: fn(spec(s))
+
+        def step(fn: Any) -> Any:
+            return lambda s, label, t: fn(spec(s), label, spec(t))
+
+        return Properties(
+            invariants=tuple(Invariant(q.name, inv(q.holds), q.doc) for q in ref.invariants),
+            action_properties=tuple(
+                ActionProperty(q.name, step(q.holds), q.doc) for q in ref.action_properties
+            ),
+            sometimes=tuple(Sometimes(q.name, inv(q.reached), q.doc) for q in ref.sometimes),
+            sometimes_steps=tuple(
+                SometimesStep(q.name, step(q.reached), q.doc) for q in ref.sometimes_steps
+            ),
+        )
+
+    def action_names(self) -> Sequence[str]:
+        return self.compiled.names
+
+    def describe(self, state: Any) -> Mapping[str, Any]:
+        return describe(self.export_state(state))
+
+    def format_label(self, label: Label) -> str:
+        return format_label(label)
