@@ -1,8 +1,12 @@
-"""Record traces of a real consensual cluster on 127.0.0.1: three processes, a leader killed with
+"""Record traces of a real cluster of a Raft library we did not write, on 127.0.0.1: three
+processes (each the library's node with our tracing adapter, LIB/node.*), a leader killed with
 SIGKILL and restarted, a leader partitioned from the others and healed, client commands through
 it all. Writes one trace file per node into the output folder.
 
-Usage: python record.py OUTDIR   (needs consensual 0.2.3: pip install -e '.[thirdparty]')
+Usage: python record.py LIB OUTDIR
+  consensual: needs consensual 0.2.3 importable by this Python (pip install -e '.[thirdparty]')
+  liferaft:   needs `npm ci` run in a copy of liferaft/ (package.json, package-lock.json,
+              .npmrc); the environment variable NODE_PATH names its node_modules
 """
 
 from __future__ import annotations
@@ -21,6 +25,17 @@ from aiohttp import ClientSession, ClientTimeout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = ("n1", "n2", "n3")
+# Client commands per phase of the scenario. liferaft keys its log store by the index as bytes,
+# so past 9 entries "10" sorts before "9" and its last entry is misread (log.js, getLastEntry):
+# its run stays at 9 entries so that the trace shows the protocol, not that storage bug.
+PUTS = {"consensual": (5, 3, 2, 2, 2), "liferaft": (3, 2, 1, 1, 1)}
+
+
+def node_command(lib: str) -> list[str]:
+    """The program that runs one traced node of this library (arguments follow)."""
+    if lib == "consensual":
+        return [sys.executable, os.path.join(HERE, "consensual", "node.py")]
+    return ["node", os.path.join(HERE, "liferaft", "node.js")]
 
 
 def free_ports(count: int) -> list[int]:
@@ -34,8 +49,8 @@ def free_ports(count: int) -> list[int]:
 
 
 class Cluster:
-    def __init__(self, outdir: str) -> None:
-        self.outdir = outdir
+    def __init__(self, lib: str, outdir: str) -> None:
+        self.lib, self.outdir = lib, outdir
         self.ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
         self.procs: dict[str, subprocess.Popen] = {}
         self.boots = dict.fromkeys(NAMES, 0)
@@ -45,8 +60,8 @@ class Cluster:
         self.boots[name] += 1
         trace = os.path.join(self.outdir, f"{name}.jsonl")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "node.py"), name, str(self.ports[name]),
-             str(self.boots[name]), trace, json.dumps(self.ports)],
+            [*node_command(self.lib), name, str(self.ports[name]), str(self.boots[name]), trace,
+             json.dumps(self.ports)],
             stderr=open(os.path.join(self.outdir, f"{name}.stderr"), "a"),  # noqa: SIM115
         )
 
@@ -94,19 +109,20 @@ class Cluster:
         await self.session.close()
 
 
-async def scenario(outdir: str) -> None:
-    c = Cluster(outdir)
+async def scenario(lib: str, outdir: str) -> None:
+    c = Cluster(lib, outdir)
+    puts = PUTS[lib]
     try:
         for n in NAMES:
             c.start(n)
         first = await c.leader()
-        await c.put(first, 5)
+        await c.put(first, puts[0])
         await asyncio.sleep(1)
         # The leader is killed (SIGKILL) and restarted while the others elect a new one.
         c.kill(first)
         rest = tuple(n for n in NAMES if n != first)
         second = await c.leader(rest)
-        await c.put(second, 3)
+        await c.put(second, puts[1])
         c.start(first)
         await asyncio.sleep(2)
         # The leader is cut off from the others: its commands cannot commit, the others elect a
@@ -114,26 +130,28 @@ async def scenario(outdir: str) -> None:
         third = await c.leader()
         rest = tuple(n for n in NAMES if n != third)
         await c.partition([(third,), rest])
-        await c.put(third, 2)
+        await c.put(third, puts[2])
         fourth = await c.leader(rest)
-        await c.put(fourth, 2)
+        await c.put(fourth, puts[3])
         await c.partition([NAMES])
         await asyncio.sleep(2)
-        await c.put(await c.leader(), 2)
+        await c.put(await c.leader(), puts[4])
         await asyncio.sleep(1)
     finally:
         await c.close()
 
 
 def main() -> None:
-    outdir = sys.argv[1]
+    if len(sys.argv) != 3 or sys.argv[1] not in PUTS:
+        sys.exit(f"usage: record.py {'|'.join(PUTS)} OUTDIR")
+    lib, outdir = sys.argv[1:3]
     os.makedirs(outdir, exist_ok=True)
     for n in NAMES:
         for suffix in (".jsonl", ".stderr"):
             path = os.path.join(outdir, n + suffix)
             if os.path.exists(path):
                 os.remove(path)
-    asyncio.run(scenario(outdir))
+    asyncio.run(scenario(lib, outdir))
 
 
 if __name__ == "__main__":
