@@ -109,6 +109,28 @@ async function control(raft, req, res, body) {
   res.writeHead(404); res.end();
 }
 
+// liferaft's 'data' listener is an async function: emit('data') starts a handler and returns,
+// so a node may handle several messages at once, each reading state before its awaits and
+// writing after them. The spec's steps are atomic, so this transport delivers one message at a
+// time to a node: the next handler starts when the previous one has returned and the log store
+// writes it started without awaiting them (removeEntriesAfter, commit) have completed. That is
+// one schedule liferaft can run in; what the trace shows is liferaft's handling of each message.
+let inbox = Promise.resolve();
+function deliver(raft, work) {
+  inbox = inbox.then(async () => {
+    if (!raft.timers) return;
+    await work();
+    await settle();
+  }).catch(() => {});
+}
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+async function settle() { for (let k = 0; k < 5; k++) await tick(); }
+
+// liferaft's own 'data' listener, called as emit('data') calls it, but awaited.
+async function handle(raft, packet, reply) {
+  for (const listener of raft.listeners('data')) await listener(packet, reply);
+}
+
 class TracedLog extends Log {
   constructor(node, options) {
     super(node, options);
@@ -165,22 +187,22 @@ class TracedRaft extends Raft {
         const packet = JSON.parse(body);
         const src = req.headers['x-from'];
         if (blocked.has(src) || !raft.timers) { res.writeHead(503); res.end(); return; }
-        const msg = toMsg(packet, req.headers['x-trace-id'], src, name);
-        if (msg) write(raft, 'Receive', msg);
-        let answered = false;
-        const reply = (answer) => {
-          if (answered) return;
-          answered = true;
-          const id = newId();
-          const rmsg = answer ? toMsg(answer, id, name, src, packet) : null;
-          if (rmsg) write(raft, 'Send', rmsg);
-          res.writeHead(200, { 'content-type': 'application/json', 'x-trace-id': id });
-          res.end(JSON.stringify(answer || null));
-        };
-        // liferaft's own 'data' listener, called as emit('data') would call it, but awaited so
-        // that a handler that never answers still ends the HTTP exchange.
-        for (const listener of raft.listeners('data')) await listener(packet, reply);
-        reply(undefined);
+        deliver(raft, async () => {
+          const msg = toMsg(packet, req.headers['x-trace-id'], src, name);
+          if (msg) write(raft, 'Receive', msg);
+          let answered = false;
+          const reply = (answer) => {
+            if (answered) return;
+            answered = true;
+            const id = newId();
+            const rmsg = answer ? toMsg(answer, id, name, src, packet) : null;
+            if (rmsg) write(raft, 'Send', rmsg);
+            res.writeHead(200, { 'content-type': 'application/json', 'x-trace-id': id });
+            res.end(JSON.stringify(answer || null));
+          };
+          await handle(raft, packet, reply);
+          reply(undefined);
+        });
       });
     }).listen(Number(port), '127.0.0.1');
 
@@ -201,9 +223,15 @@ class TracedRaft extends Raft {
           const answer = await res.json();
           const rid = res.headers.get('x-trace-id');
           if (blocked.has(peer) || !raft.timers) return;
-          const rmsg = toMsg(answer, rid, peer, name, packet);
-          if (rmsg) write(raft, 'Receive', rmsg);
-          callback(undefined, answer || undefined);
+          // liferaft's own callback (its latency bookkeeping) without the answer, which is
+          // delivered in turn like any message, as callback's emit('data') would deliver it.
+          callback(undefined, undefined);
+          if (!answer) return;
+          deliver(raft, async () => {
+            const rmsg = toMsg(answer, rid, peer, name, packet);
+            if (rmsg) write(raft, 'Receive', rmsg);
+            await handle(raft, answer, undefined);
+          });
         } catch (err) {
           // unreachable peer: liferaft is not told (it would only log the error)
         }
