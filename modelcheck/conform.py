@@ -431,39 +431,42 @@ class Validator:
 
         term = m.term if m.term is not None else getattr(like, "mterm", 0)
         t = m.type
+        last = (get("last_log_term", "mlastLogTerm", 0), get("last_log_index", "mlastLogIndex", 0))
+        granted = get("vote_granted", "mvoteGranted", False)
         if t == "RequestVote":
-            return RequestVoteRequest(MType.RequestVoteRequest, term,
-                                      get("last_log_term", "mlastLogTerm", 0),
-                                      get("last_log_index", "mlastLogIndex", 0), src, dst)  # fmt: skip
+            return RequestVoteRequest(MType.RequestVoteRequest, term, *last, src, dst)
         if t == "RequestVoteResponse":
-            return RequestVoteResponse(MType.RequestVoteResponse, term,
-                                       get("vote_granted", "mvoteGranted", False), (), src, dst)  # fmt: skip
+            return RequestVoteResponse(MType.RequestVoteResponse, term, granted, (), src, dst)
         if t == "PreVote":
-            return O.PreVoteRequest(MType.PreVoteRequest, term,
-                                    get("last_log_term", "mlastLogTerm", 0),
-                                    get("last_log_index", "mlastLogIndex", 0), src, dst)  # fmt: skip
+            return O.PreVoteRequest(MType.PreVoteRequest, term, *last, src, dst)
         if t == "PreVoteResponse":
-            return O.PreVoteResponse(MType.PreVoteResponse, term,
-                                     get("vote_granted", "mvoteGranted", False), src, dst)  # fmt: skip
+            return O.PreVoteResponse(MType.PreVoteResponse, term, granted, src, dst)
         if t == "AppendEntries":
             es = f.get("entries")
-            entries = (tuple(Entry(et, ENTRY_VALUE[kind]) for et, _i, kind in es)
-                       if es is not None else getattr(like, "mentries", ()))  # fmt: skip
-            return AppendEntriesRequest(MType.AppendEntriesRequest, term,
-                                        get("prev_log_index", "mprevLogIndex", 0),
-                                        get("prev_log_term", "mprevLogTerm", 0), entries, (),
-                                        get("leader_commit", "mcommitIndex", 0), src, dst)  # fmt: skip
+            if es is None:
+                entries = getattr(like, "mentries", ())
+            else:
+                entries = tuple(Entry(et, ENTRY_VALUE[kind]) for et, _i, kind in es)
+            prev = (
+                get("prev_log_index", "mprevLogIndex", 0),
+                get("prev_log_term", "mprevLogTerm", 0),
+            )
+            commit = get("leader_commit", "mcommitIndex", 0)
+            mt = MType.AppendEntriesRequest
+            return AppendEntriesRequest(mt, term, *prev, entries, (), commit, src, dst)
         if t == "AppendEntriesResponse":
             ok = get("success", "msuccess", False)
             match = get("match_index", "mmatchIndex", 0) if ok else 0
             return AppendEntriesResponse(MType.AppendEntriesResponse, term, ok, match, src, dst)
+        match = get("match_index", "mmatchIndex", 0)
         if t == "InstallSnapshot":
             idx = get("last_included_index", "mlastIncludedIndex", 0)
-            return O.InstallSnapshotRequest(MType.InstallSnapshotRequest, term, idx,
-                                            get("last_included_term", "mlastIncludedTerm", 0),
-                                            getattr(like, "msnapshot", ()), src, dst)  # fmt: skip
-        return O.InstallSnapshotResponse(MType.InstallSnapshotResponse, term,
-                                         get("match_index", "mmatchIndex", 0), src, dst)  # fmt: skip
+            lt = get("last_included_term", "mlastIncludedTerm", 0)
+            snap = getattr(like, "msnapshot", ())
+            return O.InstallSnapshotRequest(
+                MType.InstallSnapshotRequest, term, idx, lt, snap, src, dst
+            )
+        return O.InstallSnapshotResponse(MType.InstallSnapshotResponse, term, match, src, dst)
 
     # -- candidate steps ------------------------------------------------------------------
 
@@ -975,7 +978,10 @@ class Validator:
             closest_m = self._closest_message(want, sent)
             if closest_m is not None:
                 expected["message"] = self._show_msg(closest_m)
-            state_differs = any(expected[k] != obs_named[k] for k in OBSERVED)
+            closest_srv = best[1].state.servers[i] if best is not None else x.server
+            state_differs = not self._agrees(
+                closest_srv, observed, self.last_obs[i], False, x.server
+            )
             if not state_differs:
                 rule, cls = R.classify_message(
                     want[0], None if closest_m is None else spec_key(closest_m), want,
@@ -1013,7 +1019,8 @@ class Validator:
     def _show_key(self, key: tuple) -> str:
         typ, term, src, dst, *rest = key
         rest = ["?" if v is None else v for v in rest]
-        return f"{typ} {self.nodes[src]}->{self.nodes[dst]} term {'?' if term is None else term} {rest}"
+        shown = "?" if term is None else term
+        return f"{typ} {self.nodes[src]}->{self.nodes[dst]} term {shown} {rest}"
 
     def _show_msg(self, m: Any) -> str:
         return self._show_key(spec_key(m))

@@ -38,6 +38,7 @@ RULE_AE_APPEND = (
 )
 RULE_AE_COMMIT = "AppendEntries receiver 5: commitIndex = min(leaderCommit, index of last new one)"
 RULE_AE_REPLY = "AppendEntries receiver: every request is answered (success, or false and the term)"
+RULE_REPLY_TERM = "RPC replies carry the responder's currentTerm"
 RULE_RV_REPLY = "RequestVote receiver: every request is answered (voteGranted true or false)"
 RULE_RV_GRANT = (
     "RequestVote receiver 2: grant only if votedFor is null or candidateId and the candidate's "
@@ -122,9 +123,11 @@ def classify_state(
             return RULE_CANDIDATE, SAFETY
         return RULE_TERM, LIVENESS
     if "vote" in diff:
-        if observed["vote"] is None:
+        if observed["vote"] is None and before.get("vote") is not None:
             # A vote forgotten within its term lets the node vote twice.
             return RULE_PERSIST, SAFETY
+        if observed["vote"] is None:
+            return RULE_RV_REFUSE, LIVENESS
         return RULE_RV_GRANT, SAFETY
     return RULE_GENERIC, SAFETY
 
@@ -135,9 +138,16 @@ def classify_message(
     """The rule and class of a sent message that no run of spec steps sends.
 
     ``expected`` is the closest message the spec sends (trace key form: type, term, src, dst,
-    fields...) or None if it sends none of this type; ``observed`` the message in the trace."""
+    fields...) or None if it sends none of this type; ``observed`` the message in the trace;
+    ``spec_term`` the node's term before the event."""
     obs_term = observed[1]
     if obs_term is not None and obs_term < spec_term:
+        if mtype.endswith("Response"):
+            # Answered from an older state (a term since left): the sender learns nothing new.
+            return RULE_REPLY_TERM, LIVENESS
+        return RULE_TERM, LIVENESS
+    if obs_term is not None and expected is not None and obs_term < expected[1]:
+        # The message's higher term was not adopted before answering.
         return RULE_TERM, LIVENESS
     if mtype == "RequestVoteResponse":
         if observed[4]:

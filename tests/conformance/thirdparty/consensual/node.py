@@ -130,7 +130,7 @@ class HttpSender(Sender):
                     raise ReceiverUnavailable(url)
                 self.reply_id = resp.headers.get("X-Trace-Id", "")
                 return await resp.json()
-        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, ClientError, OSError) as exc:
             raise ReceiverUnavailable(url) from exc
 
 
