@@ -51,6 +51,10 @@ MESSAGE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "InstallSnapshotResponse": (("match_index", "int"),),
 }
 
+# Fields that say which spec action sent a message, so even an implementation's trace that
+# leaves other fields out must give them.
+ALWAYS_REQUIRED = {"AppendEntries": ("prev_log_index", "entries")}
+
 STATE_FIELDS = ("term", "vote", "role", "commit_index", "log_length", "last_log_term")
 
 
@@ -172,7 +176,7 @@ def parse_message(obj: Any, path: str, line: int) -> Msg:
     dst = _str(_get(obj, "dst", path, line, "msg."), path, line, "msg.dst")
     fields: dict[str, Any] = {}
     for name, kind in spec_fields:
-        if name not in obj and not need:
+        if name not in obj and not need and name not in ALWAYS_REQUIRED.get(typ, ()):
             continue
         v = _get(obj, name, path, line, "msg.")
         where = "msg." + name

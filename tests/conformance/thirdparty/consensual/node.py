@@ -24,6 +24,7 @@ Usage: node.py NAME PORT BOOT TRACE PEERS_JSON   (PEERS_JSON: {"n1": 7101, ...})
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import sys
@@ -40,6 +41,10 @@ from consensual.core.raft.sender import ReceiverUnavailable, Sender
 from yarl import URL
 
 HEARTBEAT = 0.3
+# The trace ids of the call being sent and of its reply, per asyncio task: a node has many
+# calls in flight at once, each awaited in its own task.
+CALL_ID: contextvars.ContextVar[str] = contextvars.ContextVar("call_id", default="")
+REPLY_ID: contextvars.ContextVar[str] = contextvars.ContextVar("reply_id", default="")
 ROLE = {RoleKind.FOLLOWER: "follower", RoleKind.CANDIDATE: "candidate", RoleKind.LEADER: "leader"}
 
 
@@ -113,8 +118,6 @@ class HttpSender(Sender):
         self.urls = urls
         self.session: ClientSession | None = None
         self.blocked: set[str] = set()
-        self.call_id = ""
-        self.reply_id = ""
 
     async def send(self, *, kind: MessageKind, message: Any, url: URL) -> Any:
         if url.authority in self.blocked:
@@ -123,12 +126,12 @@ class HttpSender(Sender):
         try:
             async with self.session.post(
                 url.with_path(f"/raft/{int(kind)}"), json=message,
-                headers={"X-Trace-Id": self.call_id},
+                headers={"X-Trace-Id": CALL_ID.get()},
                 timeout=ClientTimeout(total=HEARTBEAT / 3),
             ) as resp:
                 if resp.status != 200:
                     raise ReceiverUnavailable(url)
-                self.reply_id = resp.headers.get("X-Trace-Id", "")
+                REPLY_ID.set(resp.headers.get("X-Trace-Id", ""))
                 return await resp.json()
         except (TimeoutError, ClientError, OSError) as exc:
             raise ReceiverUnavailable(url) from exc
@@ -189,10 +192,12 @@ class TracedNode(Node):
         msg = to_msg(tr, kind, message, mid, self._id, node_id, reply=False)
         if msg is not None:
             tr.write(self, "Send", msg)
-        sender.call_id = mid
+        CALL_ID.set(mid)
+        REPLY_ID.set("")
         reply = await super()._send_json(node_id, kind, message)
-        rmsg = to_msg(tr, kind, reply, sender.reply_id, node_id, self._id, reply=True)
-        if rmsg is not None and sender.reply_id:
+        rid = REPLY_ID.get()
+        rmsg = to_msg(tr, kind, reply, rid, node_id, self._id, reply=True)
+        if rmsg is not None and rid:
             tr.write(self, "Receive", rmsg)
         return reply
 
