@@ -50,8 +50,9 @@ JUDGED: dict[str, dict[str, str]] = {
         "only that its last index equals prevLogIndex, not prevLogTerm (index.js:299, 320-323): "
         "it commits its own conflicting entry",
         R.RULE_AE_APPEND: "prevLogTerm is never compared (index.js:299): an entry is appended "
-        "after a conflicting one; removeEntriesAfter (index.js:302, not awaited) deletes "
-        "entries that match",
+        "after a conflicting one; an entry is stored at its index without deleting what follows "
+        "(index.js:311); removeEntriesAfter (index.js:302, not awaited) deletes entries that "
+        "match, committed ones included",
         R.RULE_AE_MATCH: "success is acknowledged without the prevLogTerm check "
         "(index.js:299, 313-316)",
     },

@@ -25,10 +25,8 @@ from aiohttp import ClientSession, ClientTimeout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = ("n1", "n2", "n3")
-# Client commands per phase of the scenario. liferaft keys its log store by the index as bytes,
-# so past 9 entries "10" sorts before "9" and its last entry is misread (log.js, getLastEntry):
-# its run stays at 9 entries so that the trace shows the protocol, not that storage bug.
-PUTS = {"consensual": (5, 3, 2, 2, 2), "liferaft": (3, 2, 1, 1, 1)}
+# Client commands per phase of the scenario.
+PUTS = {"consensual": (5, 3, 2, 2, 2), "liferaft": (5, 3, 2, 2, 2)}
 
 
 def node_command(lib: str) -> list[str]:

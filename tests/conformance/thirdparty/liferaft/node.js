@@ -150,14 +150,19 @@ class TracedLog extends Log {
       if (held.delete(Number(key))) write(node, 'LogTruncated');
       return r;
     };
+    // The commit index moves when liferaft assigns it (Log#commit, between its store reads and
+    // writes): the event is written at that moment, not when the store write completes.
+    let committed = this.committedIndex;
+    Object.defineProperty(this, 'committedIndex', {
+      get: () => committed,
+      set: (value) => {
+        const before = committed;
+        committed = value;
+        if (value !== before) write(node, 'AdvanceCommitIndex');
+      },
+    });
   }
 
-  async commit(index) {
-    const before = this.committedIndex;
-    const r = await super.commit(index);
-    if (this.committedIndex !== before) write(this.node, 'AdvanceCommitIndex');
-    return r;
-  }
 }
 
 class TracedRaft extends Raft {
