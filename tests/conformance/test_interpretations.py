@@ -93,6 +93,24 @@ def heartbeat(t: Trace, st: dict[str, tuple], dst: str, prev: int, commit: int) 
     return m
 
 
+def heartbeat_answered(t: Trace, st: dict[str, tuple], match: int) -> tuple[dict, int]:
+    """n1's heartbeat carrying commit 1 to n2, and n2's success reply with this match index,
+    sent before n2 moves its commit index. The reply and its line."""
+    m = heartbeat(t, st, "n2", 1, 1)
+    t.ev("n2", "Receive", st["n2"], m)
+    reply = t.msg("AppendEntriesResponse", "n2", "n1", 2, success=True, match_index=match)
+    return reply, t.ev("n2", "Send", st["n2"], reply)
+
+
+def heartbeat_committed(t: Trace, st: dict[str, tuple]) -> tuple:
+    """n1's heartbeat carrying commit 1 received by n2, which commits; n2's state after."""
+    m = heartbeat(t, st, "n2", 1, 1)
+    t.ev("n2", "Receive", st["n2"], m)
+    f2 = (2, "n1", "follower", 1, 1, 2)
+    t.ev("n2", "AdvanceCommitIndex", f2)
+    return f2
+
+
 def test_the_base_trace_conforms():
     t, _ = elected()
     assert conform_lines(t.lines).ok
@@ -100,10 +118,7 @@ def test_the_base_trace_conforms():
 
 def test_a_follower_may_reply_before_its_commit_index_moves():
     t, st = elected()
-    m = heartbeat(t, st, "n2", 1, 1)
-    t.ev("n2", "Receive", st["n2"], m)
-    reply = t.msg("AppendEntriesResponse", "n2", "n1", 2, success=True, match_index=1)
-    t.ev("n2", "Send", st["n2"], reply)  # commit index still 0: rule 5 comes after the reply
+    reply, _ = heartbeat_answered(t, st, 1)  # commit index still 0: rule 5 comes after it
     t.ev("n2", "AdvanceCommitIndex", (2, "n1", "follower", 1, 1, 2))
     t.ev("n1", "Receive", st["n1"], reply)
     out = conform_lines(t.lines)
@@ -112,10 +127,7 @@ def test_a_follower_may_reply_before_its_commit_index_moves():
 
 def test_an_effect_never_logged_is_caught_at_the_next_receive():
     t, st = elected()
-    m = heartbeat(t, st, "n2", 1, 1)
-    t.ev("n2", "Receive", st["n2"], m)
-    reply = t.msg("AppendEntriesResponse", "n2", "n1", 2, success=True, match_index=1)
-    t.ev("n2", "Send", st["n2"], reply)
+    heartbeat_answered(t, st, 1)
     m2 = heartbeat(t, st, "n2", 1, 1)
     line = t.ev("n2", "Receive", st["n2"], m2)  # commit index never moved
     out = conform_lines(t.lines)
@@ -124,10 +136,7 @@ def test_an_effect_never_logged_is_caught_at_the_next_receive():
 
 def test_raft_tla_match_index_conforms():
     t, st = elected()
-    m = heartbeat(t, st, "n2", 1, 1)
-    t.ev("n2", "Receive", st["n2"], m)
-    f2 = (2, "n1", "follower", 1, 1, 2)
-    t.ev("n2", "AdvanceCommitIndex", f2)
+    f2 = heartbeat_committed(t, st)
     t.ev("n2", "Send", f2, t.msg("AppendEntriesResponse", "n2", "n1", 2, success=True,
                                  match_index=1))  # fmt: skip
     # A request anchored before the follower's commit index: raft.tla acknowledges
@@ -143,10 +152,7 @@ def test_raft_tla_match_index_conforms():
 
 def test_a_match_index_beyond_the_log_is_a_safety_deviation():
     t, st = elected()
-    m = heartbeat(t, st, "n2", 1, 1)
-    t.ev("n2", "Receive", st["n2"], m)
-    line = t.ev("n2", "Send", st["n2"], t.msg("AppendEntriesResponse", "n2", "n1", 2,
-                                              success=True, match_index=2))  # fmt: skip
+    _, line = heartbeat_answered(t, st, 2)
     out = conform_lines(t.lines)
     assert not out.ok and out.failure.event.line == line and out.failure.cls == SAFETY
 
@@ -253,10 +259,7 @@ def test_a_message_from_outside_the_traced_nodes(tmp_path):
 
 def test_unobserved_fields_are_left_to_the_spec():
     t, st = elected()
-    m = heartbeat(t, st, "n2", 1, 1)
-    t.ev("n2", "Receive", st["n2"], m)
-    f2 = (2, "n1", "follower", 1, 1, 2)
-    t.ev("n2", "AdvanceCommitIndex", f2)
+    f2 = heartbeat_committed(t, st)
     # The implementation's reply carries neither a term nor a match index.
     reply = t.msg("AppendEntriesResponse", "n2", "n1", None, success=True)
     t.ev("n2", "Send", f2, reply)
