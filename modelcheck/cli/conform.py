@@ -1,7 +1,8 @@
 """``raftmc conform TRACE...``: validate implementation traces against the spec.
 
-Exit status: 0 the trace conforms, 1 an event the spec cannot explain, 2 malformed input or bad
-usage (one line naming file, line and field; never a traceback).
+Exit status: 0 the trace conforms, 1 an event the spec cannot explain (with ``--keep-going``:
+at least one), 2 malformed input or bad usage (one line naming file, line and field; never a
+traceback), 3 stopped by the limit on interpretations, 4 the report could not be written.
 """
 
 from __future__ import annotations
@@ -10,13 +11,27 @@ import argparse
 import html
 import json
 import os
+import shutil
 import sys
 from typing import Any
 
-from ..conform import IMPL_OPTIONS, Failure, Outcome, conform_files, failure_text
-from ..tracefmt import TraceError
+from ..conformance.rules import Deviation
+from ..conformance.traceformat import TraceError
+from ..conformance.validator import (
+    DEFAULT_MAX_INTERPRETATIONS,
+    IMPL_OPTIONS,
+    Failure,
+    Outcome,
+    TooManyInterpretations,
+    conform_files,
+    failure_text,
+)
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_LIMIT = 0, 1, 2, 3
+NO_DOT = (
+    "no pictures: Graphviz's `dot` program is not installed (Debian/Ubuntu: apt-get install "
+    "graphviz, or bash scripts/setup-system.sh; macOS: brew install graphviz)"
+)
 
 
 def add_conform_command(commands: Any) -> None:
@@ -30,12 +45,27 @@ def add_conform_command(commands: Any) -> None:
             "steps whose state agrees with what the event reports. The format is in "
             "docs/conformance.md."
         ),
-        epilog="exit status: 0 conforms, 1 an event the spec cannot explain, 2 malformed input, "
-        "4 the report could not be written",
+        epilog="exit status: 0 conforms, 1 an event the spec cannot explain (with --keep-going: "
+        "at least one), 2 malformed input, 3 stopped by --max-interpretations, 4 the report "
+        "could not be written",
         allow_abbrev=False,
     )
     c.add_argument("traces", nargs="+", metavar="TRACE", help="JSON Lines trace files")
-    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--json", action="store_true", help="print one JSON object (also on errors)")
+    c.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="report every deviation (line, rule of Figure 2, class), resynchronising the node "
+        "from the state its event reports after each, instead of stopping at the first",
+    )
+    c.add_argument(
+        "--max-interpretations",
+        type=int,
+        default=DEFAULT_MAX_INTERPRETATIONS,
+        metavar="N",
+        help="stop if more than N spec states of one node agree with its trace so far "
+        f"(default {DEFAULT_MAX_INTERPRETATIONS})",
+    )
     c.add_argument(
         "--report",
         metavar="DIR",
@@ -67,6 +97,13 @@ def _options(text: str) -> tuple[str, ...]:
     return opts
 
 
+def _error(args: argparse.Namespace, message: str, result: str = "error") -> None:
+    if args.json:
+        print(json.dumps({"result": result, "error": message}))
+    else:
+        print(f"raftmc conform: {message}", file=sys.stderr)
+
+
 def run_conform(args: argparse.Namespace) -> int:
     """Run ``raftmc conform``; returns the exit status."""
     if args.report:
@@ -74,31 +111,78 @@ def run_conform(args: argparse.Namespace) -> int:
 
         problem = directory_problem("--report", args.report)
         if problem:
-            print(f"raftmc conform: {problem}", file=sys.stderr)
+            _error(args, problem)
             return EXIT_USAGE
-    try:
-        outcome = conform_files(args.traces, _options(args.options))
-    except TraceError as exc:
-        print(f"raftmc conform: {exc}", file=sys.stderr)
+    if args.max_interpretations < 1:
+        _error(args, "--max-interpretations must be at least 1")
         return EXIT_USAGE
+    try:
+        outcome = conform_files(
+            args.traces, _options(args.options), args.keep_going, args.max_interpretations
+        )
+    except TraceError as exc:
+        _error(args, str(exc))
+        return EXIT_USAGE
+    except TooManyInterpretations as exc:
+        _error(args, f"stopped: {exc}", "stopped")
+        return EXIT_LIMIT
     # The verdict is printed before the report is written, so that a failed write loses nothing.
     if args.json:
         print(json.dumps(outcome.to_json()))
+    elif args.keep_going:
+        print(deviations_text(outcome))
     else:
         if outcome.failure is None:
             print(outcome.summary())
         else:
             print(failure_text(outcome.failure))
+            print(f"  rule broken: {outcome.failure.rule} ({outcome.failure.cls})")
             print(
                 f"({outcome.events - 1} events before it conformed, "
                 f"{outcome.spec_steps} spec steps)"
             )
-            if args.report:
-                print(f"report: {os.path.join(args.report, 'index.html')}")
     if args.report and outcome.failure is not None:
+        if not args.json:
+            print(f"report: {os.path.join(args.report, 'index.html')}")
+            if shutil.which("dot") is None:
+                print(f"report: {NO_DOT}")
         sys.stdout.flush()
         write_report(args.report, outcome)
     return EXIT_OK if outcome.ok else EXIT_VIOLATION
+
+
+def deviations_text(outcome: Outcome) -> str:
+    """Every deviation, one line each, then a table of deviations by rule."""
+    devs = outcome.deviations
+    rate = outcome.events / outcome.seconds if outcome.seconds > 0 else float("inf")
+    out = [
+        f"{outcome.events} events, {outcome.spec_steps} spec steps ({outcome.seconds:.2f} s, "
+        f"{rate:,.0f} events/s): "
+        + (f"{len(devs)} deviation(s)" if devs else "conforms, no deviation")
+    ]
+    for d in devs:
+        out.append(f"event {d.number} ({d.path}:{d.line}) [{d.cls}] {d.rule}")
+        out.append(f"    {d.event}: {d.reason}")
+    if devs:
+        out.append("")
+        out.append(_table(devs))
+    return "\n".join(out)
+
+
+def _table(devs: list[Deviation]) -> str:
+    by_rule: dict[tuple[str, str], list[Deviation]] = {}
+    for d in devs:
+        by_rule.setdefault((d.rule, d.cls), []).append(d)
+    rows = [("count", "class", "rule", "first at")]
+    for (rule, cls), ds in sorted(by_rule.items(), key=lambda kv: (kv[0][1], -len(kv[1]))):
+        rows.append((str(len(ds)), cls, rule, f"{ds[0].path}:{ds[0].line}"))
+    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    lines = ["deviations by rule:"]
+    for n, r in enumerate(rows):
+        lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def _picture_state(f: Failure, state: Any) -> Any:
@@ -116,6 +200,8 @@ def write_report(directory: str, outcome: Outcome) -> str:
     os.makedirs(directory, exist_ok=True)
     pictures = []
     try:
+        if shutil.which("dot") is None:
+            raise RuntimeError(NO_DOT)
         from ..pictures.diagrams import cluster_svg
 
         before = _picture_state(f, f.state_before)
@@ -129,7 +215,8 @@ def write_report(directory: str, outcome: Outcome) -> str:
                 )
             )
     except Exception as exc:  # Graphviz missing or failing: the text still helps.
-        pictures.append((f"(no pictures: {exc})", ""))
+        text = str(exc) if str(exc).startswith("no pictures") else f"no pictures: {exc}"
+        pictures.append((f"({text})", ""))
     body = [
         "<h1>raftmc conform: first event the spec cannot explain</h1>",
         f"<pre>{html.escape(failure_text(f))}</pre>",

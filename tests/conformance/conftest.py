@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from raftkit.modelcheck import conform
+from raftkit.modelcheck.conformance import validator as conform
 
 
 @pytest.fixture(autouse=True)

@@ -91,11 +91,18 @@ def test_missing_field(tmp_path, capsys, trace_lines):
     assert "bad.jsonl:1" in err and "'state.term'" in err and "missing" in err
 
 
-def test_missing_message_field(tmp_path, capsys, trace_lines):
+def test_missing_message_field_is_unobserved_but_wrong_type_is_not(tmp_path, capsys, trace_lines):
+    # An absent field is one the implementation does not carry: the spec decides it.
     lines = list(trace_lines)
     k = next(k for k, x in enumerate(lines) if '"type":"AppendEntries"' in x)
     obj = json.loads(lines[k])
     del obj["msg"]["prev_log_term"]
+    lines[k] = json.dumps(obj)
+    path = tmp_path / "absent.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert raftmc(["conform", str(path)]) == 0
+    # A field that is there must be well formed.
+    obj["msg"]["prev_log_term"] = "two"
     lines[k] = json.dumps(obj)
     err = _bad(tmp_path, lines, capsys)
     assert f"bad.jsonl:{k + 1}" in err and "'msg.prev_log_term'" in err

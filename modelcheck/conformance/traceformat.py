@@ -51,6 +51,10 @@ MESSAGE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "InstallSnapshotResponse": (("match_index", "int"),),
 }
 
+# Fields that say which spec action sent a message, so even an implementation's trace that
+# leaves other fields out must give them.
+ALWAYS_REQUIRED = {"AppendEntries": ("prev_log_index", "entries")}
+
 STATE_FIELDS = ("term", "vote", "role", "commit_index", "log_length", "last_log_term")
 
 
@@ -69,14 +73,20 @@ class TraceError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Msg:
-    """A message as the trace shows it: the spec's fields, in the trace's names."""
+    """A message as the trace shows it: the spec's fields, in the trace's names.
+
+    A field the implementation does not carry may be left out (``term`` included): absent means
+    not observed, and the validator lets the spec decide it. ``external`` marks a message from
+    outside the traced nodes (injected by a test harness, or from a node whose trace is
+    missing): it is received without a send, so it must carry every field."""
 
     type: str
     id: str
-    term: int
+    term: int | None
     src: str
     dst: str
     fields: dict[str, Any]
+    external: bool = False
 
 
 @dataclass(slots=True)
@@ -152,11 +162,22 @@ def parse_message(obj: Any, path: str, line: int) -> Msg:
         known = ", ".join(MESSAGE_FIELDS)
         raise TraceError(path, line, "msg.type", f"unknown message type {typ!r:.40} ({known})")
     mid = _str(_get(obj, "id", path, line, "msg."), path, line, "msg.id")
-    term = _int(_get(obj, "term", path, line, "msg."), path, line, "msg.term")
+    external = obj.get("external", False)
+    if not isinstance(external, bool):
+        raise TraceError(
+            path, line, "msg.external", f"expected true or false, got {external!r:.60}"
+        )
+    # Absent fields are not observed; a message from outside must be given whole.
+    need = external
+    term = None
+    if "term" in obj or need:
+        term = _int(_get(obj, "term", path, line, "msg."), path, line, "msg.term")
     src = _str(_get(obj, "src", path, line, "msg."), path, line, "msg.src")
     dst = _str(_get(obj, "dst", path, line, "msg."), path, line, "msg.dst")
     fields: dict[str, Any] = {}
     for name, kind in spec_fields:
+        if name not in obj and not need and name not in ALWAYS_REQUIRED.get(typ, ()):
+            continue
         v = _get(obj, name, path, line, "msg.")
         where = "msg." + name
         if kind == "int":
@@ -167,14 +188,14 @@ def parse_message(obj: Any, path: str, line: int) -> Msg:
             fields[name] = v
         else:
             fields[name] = _entries(v, path, line, where)
-    if typ == "AppendEntries":
+    if typ == "AppendEntries" and "prev_log_index" in fields and "entries" in fields:
         prev = fields["prev_log_index"]
         for k, (_t, index, _kind) in enumerate(fields["entries"]):
             if index != prev + k + 1:
                 raise TraceError(
                     path, line, f"msg.entries[{k}].index", f"expected {prev + k + 1}, got {index}"
                 )
-    return Msg(typ, mid, term, src, dst, fields)
+    return Msg(typ, mid, term, src, dst, fields, external)
 
 
 def parse_line(text: str, path: str, line: int) -> TraceEvent:
@@ -234,14 +255,21 @@ def parse_line(text: str, path: str, line: int) -> TraceEvent:
 def read_file(path: str) -> list[TraceEvent]:
     """Every event of one file, in file order."""
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise TraceError(path, 0, None, f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise TraceError(path, 0, None, "not UTF-8 text") from None
     events = []
-    for k, text in enumerate(lines, 1):
+    # Split on newlines only (str.splitlines would also split at form feeds and the like inside
+    # a line, and shift the line numbers people look up).
+    for k, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TraceError(
+                path, k, None, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column "
+                f"{exc.start + 1}"
+            ) from None  # fmt: skip
         if text.strip():
             events.append(parse_line(text, path, k))
     return events
@@ -271,6 +299,13 @@ def merge(files: Sequence[Sequence[TraceEvent]]) -> list[TraceEvent]:
         for ev in evs:
             if ev.kind == "Receive":
                 assert ev.msg is not None
+                if ev.msg.external:
+                    if ev.msg.id in sent_at:
+                        raise TraceError(
+                            ev.path, ev.line, "msg.external", f"{ev.msg.id!r} is marked external "
+                            f"but was sent at {sent_at[ev.msg.id].where}"
+                        )  # fmt: skip
+                    continue
                 if ev.msg.id not in sent_at:
                     raise TraceError(
                         ev.path, ev.line, "msg.id",
@@ -283,7 +318,11 @@ def merge(files: Sequence[Sequence[TraceEvent]]) -> list[TraceEvent]:
             assert ev.msg is not None or ev.kind not in MESSAGE_EVENTS
             if ev.kind == "Send":
                 seen.add(ev.msg.id)  # type: ignore[union-attr]
-            elif ev.kind == "Receive" and ev.msg.id not in seen:  # type: ignore[union-attr]
+            elif (
+                ev.kind == "Receive"
+                and not ev.msg.external  # type: ignore[union-attr]
+                and ev.msg.id not in seen  # type: ignore[union-attr]
+            ):
                 raise TraceError(
                     ev.path, ev.line, "msg.id", f"receive of {ev.msg.id!r} before its send "
                     f"(sent at {sent_at[ev.msg.id].where})"  # type: ignore[union-attr]
@@ -299,7 +338,8 @@ def merge(files: Sequence[Sequence[TraceEvent]]) -> list[TraceEvent]:
             p = pos[k]
             while p < len(evs):
                 ev = evs[p]
-                if ev.kind == "Receive" and ev.msg.id not in sent:  # type: ignore[union-attr]
+                m = ev.msg
+                if ev.kind == "Receive" and not m.external and m.id not in sent:  # type: ignore[union-attr]
                     break
                 if ev.kind == "Send":
                     sent.add(ev.msg.id)  # type: ignore[union-attr]
@@ -334,7 +374,11 @@ def event_summary(ev: TraceEvent) -> str:
     """One line for people: ``n2 Receive AppendEntries n1->n2 id n1.1.7``."""
     text = f"{ev.node} {ev.kind}"
     if ev.msg is not None:
-        text += f" {ev.msg.type} {ev.msg.src}->{ev.msg.dst} term {ev.msg.term} (id {ev.msg.id})"
+        m = ev.msg
+        term = "?" if m.term is None else m.term
+        text += f" {m.type} {m.src}->{m.dst} term {term} (id {m.id})"
+        if m.external:
+            text += " [external]"
     elif ev.info:
         text += " " + json.dumps(ev.info, sort_keys=True)
     return text

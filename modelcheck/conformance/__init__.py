@@ -1,0 +1,7 @@
+"""Conformance: replay an implementation's trace (JSON Lines, docs/conformance.md) against the
+spec and name every event no interpretation of the spec explains.
+
+:mod:`.traceformat` reads and checks the trace format; :mod:`.validator` follows, per node, the
+set of spec states consistent with the trace so far; :mod:`.rules` names the rule of Figure 2
+each deviation breaks and whether it threatens safety or only liveness.
+"""

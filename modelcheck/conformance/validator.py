@@ -1,0 +1,1185 @@
+"""Trace validation: replay an implementation's trace against the spec (``raftmc conform``).
+
+The approach follows etcd/raft's TLA+ trace validation and the CCF work: the spec, not a second
+hand-written model, decides whether each logged event is allowed. Improvements over those, made
+possible by a spec that is code:
+
+- The validator keeps the spec's full state for every node (term, role, vote, log, commitIndex,
+  votes, matchIndex, ...), but a trace shows only part of it. Each event is explained by a short
+  sequence of spec steps found by a bounded breadth-first search over the actions of that node
+  that could produce it (the event kind narrows the candidates to a handful), the steps nobody
+  logs included: a message handled silently, a vote sent to oneself, a duplicate delivered.
+- After the steps, the spec's state of the node must agree with every field the event reports,
+  and a sent message must equal the spec's message field by field. The first event that no
+  sequence explains is reported with the spec's state before it, the candidate actions and why
+  each fails (not enabled, or which values differ, expected against observed).
+- Messages are matched by id, so the bag of messages in flight is rebuilt from the sends and
+  nodes need no common clock.
+
+The spec runs with the options ``raftkit.impl`` uses (``spec/options.py``): several entries per
+AppendEntries, PreVote, the leader's no-op, snapshots, and stepping down.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ...spec import actions as A
+from ...spec import options as O
+from ...spec.model import format_label
+from ...spec.next import receive
+from ...spec.params import Params
+from ...spec.state import (
+    NIL,
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshotRequest,
+    InstallSnapshotResponse,
+    MType,
+    PreVoteRequest,
+    PreVoteResponse,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Role,
+    Server,
+    State,
+    last_term,
+)
+from . import rules as R
+from .traceformat import TraceError, TraceEvent, event_summary, read_traces
+
+ROLE_OF = {
+    "follower": Role.Follower,
+    "precandidate": Role.PreCandidate,
+    "candidate": Role.Candidate,
+    "leader": Role.Leader,
+}
+ROLE_NAME = {v: k for k, v in ROLE_OF.items()}
+ENTRY_VALUE = {"noop": O.NOOP, "normal": 1}
+OBSERVED = (
+    "term",
+    "role",
+    "vote",
+    "commit_index",
+    "log_length",
+    "last_log_term",
+    "snapshot_index",
+)
+# Longest run of spec steps one event may stand for. A pre-candidate that wins its pre-vote and
+# becomes a candidate is the longest: pre-vote tallied, Timeout, its own RequestVote sent,
+# handled and answered, the answer tallied (5).
+MAX_DEPTH = 6
+
+# Events that name an action: their explanation must take it.
+REQUIRED_ACTION = {
+    "BecomePreCandidate": ("PreVoteTimeout",),
+    "BecomeCandidate": ("Timeout",),
+    "BecomeLeader": ("BecomeLeader",),
+    "ClientRequest": ("ClientRequest", "AppendNoop"),
+    "Compacted": ("Compact",),
+}
+
+# Options of the spec that raftkit.impl uses (all of them). ``batch`` is unbounded here: the
+# trace says how many entries a request carried.
+IMPL_OPTIONS = ("batch", "prevote", "noop", "snapshots", "stepdown")
+
+
+def spec_params(servers: int, options: Sequence[str] = IMPL_OPTIONS) -> Params:
+    """The spec's parameters for validating traces of ``servers`` nodes with these options."""
+    return Params(
+        servers=servers,
+        values=1,
+        faults=True,
+        batch=1_000_000 if "batch" in options else 0,
+        prevote="prevote" in options,
+        noop="noop" in options,
+        snapshots="snapshots" in options,
+        stepdown="stepdown" in options,
+    )
+
+
+# --- messages: the spec's form and the trace's form, compared as keys -----------------------
+
+
+def spec_key(m: Any) -> tuple:
+    """A spec message as a comparable key in the trace's terms."""
+    t = m.mtype
+    head = (m.mterm, m.msource, m.mdest)
+    if t == MType.RequestVoteRequest:
+        return ("RequestVote", *head, m.mlastLogIndex, m.mlastLogTerm)
+    if t == MType.RequestVoteResponse:
+        return ("RequestVoteResponse", *head, m.mvoteGranted)
+    if t == MType.PreVoteRequest:
+        return ("PreVote", *head, m.mlastLogIndex, m.mlastLogTerm)
+    if t == MType.PreVoteResponse:
+        return ("PreVoteResponse", *head, m.mvoteGranted)
+    if t == MType.AppendEntriesRequest:
+        entries = tuple((e.term, e.value) for e in m.mentries)
+        return ("AppendEntries", *head, m.mprevLogIndex, m.mprevLogTerm, entries, m.mcommitIndex)
+    if t == MType.AppendEntriesResponse:
+        return ("AppendEntriesResponse", *head, m.msuccess, m.mmatchIndex)
+    if t == MType.InstallSnapshotRequest:
+        return ("InstallSnapshot", *head, m.mlastIncludedIndex, m.mlastIncludedTerm)
+    return ("InstallSnapshotResponse", *head, m.mmatchIndex)
+
+
+KEY_FIELDS = {
+    "RequestVote": ("last_log_index", "last_log_term"),
+    "RequestVoteResponse": ("vote_granted",),
+    "PreVote": ("last_log_index", "last_log_term"),
+    "PreVoteResponse": ("vote_granted",),
+    "AppendEntries": ("prev_log_index", "prev_log_term", "entries", "leader_commit"),
+    "AppendEntriesResponse": ("success", "match_index"),
+    "InstallSnapshot": ("last_included_index", "last_included_term"),
+    "InstallSnapshotResponse": ("match_index",),
+}
+
+
+@dataclass
+class Step:
+    """One candidate explanation being searched: the node's spec state and what it sent."""
+
+    state: State
+    labels: tuple
+    produced: tuple  # spec messages to other nodes, in order
+
+
+class Interp(NamedTuple):
+    """One interpretation of a node's trace so far: a spec state of the node consistent with
+    every event of it, and what the spec has it doing that the trace has not shown yet."""
+
+    server: Any
+    # The message of the node's last Receive while the spec has not handled it (else None).
+    current: Any
+    # Messages to other nodes the spec's steps sent that no Send has shown yet.
+    pending: tuple
+    # Of those, the replies of handled requests: they must be sent before the node's next
+    # Receive or Restart.
+    owed: tuple
+
+
+class TooManyInterpretations(Exception):
+    """The set of interpretations of one node grew past the limit."""
+
+    def __init__(self, ev: TraceEvent, number: int, size: int, limit: int) -> None:
+        super().__init__(
+            f"event {number} at {ev.where} ({event_summary(ev)}): {size} interpretations of "
+            f"{ev.node}'s state agree with the trace so far, more than the limit of {limit} "
+            "(raise it with --max-interpretations)"
+        )
+        self.event, self.number, self.size, self.limit = ev, number, size, limit
+
+
+@dataclass
+class Failure:
+    """Why an event could not be explained."""
+
+    event: TraceEvent
+    number: int
+    node_state: dict[str, Any]
+    candidates: list[tuple[str, str]]
+    expected: dict[str, Any]
+    observed: dict[str, Any]
+    closest: list[str]
+    state_before: State
+    state_closest: State | None
+    reason: str
+    rule: str = R.RULE_GENERIC
+    cls: str = R.SAFETY
+
+    def deviation(self) -> R.Deviation:
+        ev = self.event
+        return R.Deviation(
+            self.number, ev.path, ev.line, ev.node, event_summary(ev), self.rule, self.cls,
+            self.reason,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_number": self.number,
+            "file": self.event.path,
+            "line": self.event.line,
+            "event": event_summary(self.event),
+            "reason": self.reason,
+            "rule": self.rule,
+            "class": self.cls,
+            "spec_state_before": self.node_state,
+            "candidates": [{"action": a, "why_not": w} for a, w in self.candidates],
+            "closest": self.closest,
+            "expected": self.expected,
+            "observed": self.observed,
+        }
+
+
+@dataclass
+class Outcome:
+    """The result of validating one trace."""
+
+    events: int
+    spec_steps: int
+    seconds: float
+    failure: Failure | None = None
+    nodes: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    kinds: dict[str, int] = field(default_factory=dict)
+    # With keep-going: every deviation, in trace order (the first is ``failure``).
+    deviations: list[R.Deviation] = field(default_factory=list)
+    max_interpretations: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def summary(self) -> str:
+        rate = self.events / self.seconds if self.seconds > 0 else float("inf")
+        if self.ok:
+            return (
+                f"conforms: {self.events} events, {self.spec_steps} spec steps "
+                f"({self.seconds:.2f} s, {rate:,.0f} events/s)"
+            )
+        f = self.failure
+        assert f is not None
+        return f"does not conform: event {f.number} at {f.event.where}: {f.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "result": "conforms" if self.ok else "violation",
+            "events": self.events,
+            "spec_steps": self.spec_steps,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events / self.seconds) if self.seconds else None,
+            "nodes": list(self.nodes),
+            "options": list(self.options),
+            "max_interpretations": self.max_interpretations,
+        }
+        if self.failure is not None:
+            out["failure"] = self.failure.to_json()
+        if self.deviations:
+            out["deviations"] = [d.to_json() for d in self.deviations]
+        return out
+
+
+_RESPONSES = frozenset(
+    (
+        MType.RequestVoteResponse,
+        MType.AppendEntriesResponse,
+        MType.PreVoteResponse,
+        MType.InstallSnapshotResponse,
+    )
+)
+DEFAULT_MAX_INTERPRETATIONS = 256
+
+
+class Validator:
+    """Replays events one at a time against the spec; ``feed`` returns a Failure or None.
+
+    For each node it keeps every interpretation of the node's events so far (the spec states
+    the shortest runs of spec steps explaining each event lead to, equal ones merged). An event
+    is a deviation only when no interpretation explains it. After a deviation the node is
+    resynchronised from the state its event reports, so that validation can go on."""
+
+    def __init__(
+        self,
+        nodes: Sequence[str],
+        options: Sequence[str] = IMPL_OPTIONS,
+        max_interpretations: int = DEFAULT_MAX_INTERPRETATIONS,
+    ) -> None:
+        self.nodes = tuple(nodes)
+        self.index = {name: k for k, name in enumerate(self.nodes)}
+        self.options = tuple(options)
+        self.p = spec_params(len(self.nodes), options)
+        n = len(self.nodes)
+        self.interps: list[list[Interp] | None] = [None] * n
+        # What each node's last event reported (the state an event may lag behind, see _agrees).
+        self.last_obs: list[tuple | None] = [None] * n
+        self.last_receive: list[TraceEvent | None] = [None] * n
+        self.blank = tuple(
+            Server(0, Role.Follower, NIL, (), 0, (), (), (1,) * n, (0,) * n, 0)
+            for _ in range(n)
+        )
+        # Trace message id -> the spec messages it may be (one unless fields are unobserved).
+        self.spec_msgs: dict[str, tuple] = {}
+        self.received: dict[str, int] = {}
+        self.max_interpretations = max_interpretations
+        self.widest = 1
+        self.steps = 0
+        self.events = 0
+        # Called with (event, labels) after each explained event (tests watch the steps).
+        self.on_step: Callable[[TraceEvent, tuple], None] | None = None
+
+    @property
+    def servers(self) -> list[Any]:
+        """One spec state per node (of its first interpretation; None before its first event)."""
+        return [None if x is None else x[0].server for x in self.interps]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _node(self, ev: TraceEvent, name: str, fieldname: str) -> int:
+        k = self.index.get(name)
+        if k is None:
+            raise TraceError(ev.path, ev.line, fieldname, f"unknown node {name!r}")
+        return k
+
+    def _observed(self, ev: TraceEvent) -> tuple:
+        vote = NIL if ev.vote is None else self._node(ev, ev.vote, "state.vote")
+        return (
+            ev.term,
+            ROLE_OF[ev.role],
+            vote,
+            ev.commit_index,
+            ev.log_length,
+            ev.last_log_term,
+            ev.snapshot_index,
+        )
+
+    @staticmethod
+    def _spec_obs(srv: Any) -> tuple:
+        return (
+            srv.currentTerm,
+            srv.state,
+            srv.votedFor,
+            srv.commitIndex,
+            len(srv.log),
+            last_term(srv.log),
+            srv.snapshotIndex,
+        )
+
+    @staticmethod
+    def _agrees(
+        srv: Any, observed: tuple, last: tuple | None, exact: bool, before: Any = None
+    ) -> bool:
+        """Does the event's reported state agree with the spec state ``srv``?
+
+        Exactly, or (``exact`` False) as a moment within the spec's steps: an implementation
+        applies one atomic spec step's effects in its own order and logs states in between.
+        Each of term, role, vote and snapshot index is the spec's value or the value the node's
+        previous event reported (not changed yet); the commit index lies between the previous
+        one and the spec's; the log is the spec's, the previous one, or a prefix of the spec's
+        that keeps every entry the spec's steps kept (``before`` is the spec state before
+        them): entries appended one by one, after a truncation no deeper than the spec's."""
+        spec = Validator._spec_obs(srv)
+        if spec == observed:
+            return True
+        if exact or last is None:
+            return False
+        for k in (0, 1, 2, 6):
+            if observed[k] != spec[k] and observed[k] != last[k]:
+                return False
+        if observed[2] != spec[2] and observed[0] != last[0]:
+            return False  # a vote belongs to its term: it cannot lag into a new one
+        c = observed[3]
+        if c != spec[3] and not (last[3] <= c <= spec[3]):
+            return False
+        n, t = observed[4], observed[5]
+        if (n, t) == (spec[4], spec[5]) or (n, t) == (last[4], last[5]):
+            return True
+        log = srv.log
+        if not (srv.snapshotIndex <= n < len(log) and last_term(log[:n]) == t):
+            return False
+        if before is None:
+            return True
+        kept = 0
+        for a, b in zip(before.log, log, strict=False):
+            if a != b:
+                break
+            kept += 1
+        return n >= kept
+
+    def _obs_key(self, ev: TraceEvent, m: Any = None) -> tuple:
+        """The trace's message as a key comparable with ``spec_key``; None where unobserved."""
+        m = m or ev.msg
+        assert m is not None
+        f = m.fields
+        head = (
+            m.type,
+            m.term,
+            self._node(ev, m.src, "msg.src"),
+            self._node(ev, m.dst, "msg.dst"),
+        )
+        if m.type == "AppendEntries":
+            es = f.get("entries")
+            entries = None if es is None else tuple((t, ENTRY_VALUE[kind]) for t, _i, kind in es)
+            return (*head, f.get("prev_log_index"), f.get("prev_log_term"), entries,
+                    f.get("leader_commit"))  # fmt: skip
+        if m.type == "AppendEntriesResponse":
+            # A refusal's match index means nothing to the spec (raft.tla sends 0).
+            ok = f.get("success")
+            return (*head, ok, f.get("match_index") if ok else (None if ok is None else 0))
+        return (*head, *(f.get(k) for k in KEY_FIELDS[m.type]))
+
+    @staticmethod
+    def _key_matches(spec: tuple, want: tuple) -> bool:
+        return len(spec) == len(want) and all(
+            w is None or w == s for s, w in zip(spec, want, strict=True)
+        )
+
+    def _state_with(self, i: int, srv: Any, bag: tuple) -> State:
+        servers = self.blank[:i] + (srv,) + self.blank[i + 1 :]
+        return State(servers=servers, messages=bag, history=(), ghost=())
+
+    def spec_message(self, ev: TraceEvent, m: Any, like: Any = None) -> Any:
+        """A trace message as the spec's message (for messages from outside the traced nodes,
+        and after a deviation). Unobserved fields come from ``like`` (a spec message of the same
+        type), else from defaults."""
+        src, dst = self._node(ev, m.src, "msg.src"), self._node(ev, m.dst, "msg.dst")
+        f = m.fields
+
+        def get(name: str, attr: str, default: Any) -> Any:
+            v = f.get(name)
+            if v is not None:
+                return v
+            return getattr(like, attr, default) if like is not None else default
+
+        term = m.term if m.term is not None else getattr(like, "mterm", 0)
+        t = m.type
+        last = (get("last_log_term", "mlastLogTerm", 0), get("last_log_index", "mlastLogIndex", 0))
+        granted = get("vote_granted", "mvoteGranted", False)
+        if t == "RequestVote":
+            return RequestVoteRequest(MType.RequestVoteRequest, term, *last, src, dst)
+        if t == "RequestVoteResponse":
+            return RequestVoteResponse(MType.RequestVoteResponse, term, granted, (), src, dst)
+        if t == "PreVote":
+            return PreVoteRequest(MType.PreVoteRequest, term, *last, src, dst)
+        if t == "PreVoteResponse":
+            return PreVoteResponse(MType.PreVoteResponse, term, granted, src, dst)
+        if t == "AppendEntries":
+            es = f.get("entries")
+            if es is None:
+                entries = getattr(like, "mentries", ())
+            else:
+                entries = tuple(Entry(et, ENTRY_VALUE[kind]) for et, _i, kind in es)
+            prev = (
+                get("prev_log_index", "mprevLogIndex", 0),
+                get("prev_log_term", "mprevLogTerm", 0),
+            )
+            commit = get("leader_commit", "mcommitIndex", 0)
+            mt = MType.AppendEntriesRequest
+            return AppendEntriesRequest(mt, term, *prev, entries, (), commit, src, dst)
+        if t == "AppendEntriesResponse":
+            ok = get("success", "msuccess", False)
+            match = get("match_index", "mmatchIndex", 0) if ok else 0
+            return AppendEntriesResponse(MType.AppendEntriesResponse, term, ok, match, src, dst)
+        match = get("match_index", "mmatchIndex", 0)
+        if t == "InstallSnapshot":
+            idx = get("last_included_index", "mlastIncludedIndex", 0)
+            lt = get("last_included_term", "mlastIncludedTerm", 0)
+            snap = getattr(like, "msnapshot", ())
+            return InstallSnapshotRequest(
+                MType.InstallSnapshotRequest, term, idx, lt, snap, src, dst
+            )
+        return InstallSnapshotResponse(MType.InstallSnapshotResponse, term, match, src, dst)
+
+    # -- candidate steps ------------------------------------------------------------------
+
+    def _spontaneous(self, ev: TraceEvent, i: int) -> list[tuple[Label, Callable]]:
+        """The spec actions of node i (other than handling a message) that could stand behind
+        this event."""
+        p, k = self.p, ev.kind
+        out: list[tuple[Label, Callable]] = []
+        if k == "BecomePreCandidate" and p.prevote:
+            out.append((("PreVoteTimeout", i), lambda s: O.prevote_timeout(p, s, i)))
+        elif k == "BecomeCandidate":
+            out.append((("Timeout", i), lambda s: O.timeout(p, s, i)))
+            if p.prevote:
+                out.append((("PreVoteTimeout", i), lambda s: O.prevote_timeout(p, s, i)))
+            # The implementation votes for itself at once; raft.tla sends itself a RequestVote.
+            out.append((("RequestVote", i, i), lambda s: A.request_vote(p, s, i, i)))
+        elif k == "BecomeLeader":
+            out.append((("BecomeLeader", i), lambda s: A.become_leader(p, s, i)))
+        elif k == "BecomeFollower":
+            if p.stepdown:
+                out.append((("StepDown", i), lambda s: O.step_down(p, s, i)))
+        elif k == "ClientRequest":
+            if ev.info.get("entry_kind") == "noop" and p.noop:
+                out.append((("AppendNoop", i), lambda s: O.append_noop(p, s, i)))
+            else:
+                out.append((("ClientRequest", i, 1), lambda s: A.client_request(p, s, i, 1)))
+        elif k == "AdvanceCommitIndex":
+            out.append((("AdvanceCommitIndex", i), lambda s: A.advance_commit_index(p, s, i)))
+        elif k == "Compacted":
+            idx = ev.info["index"]
+            out.append((("Compact", i, idx), lambda s: O.compact(p, s, i, idx)))
+        elif k == "Send":
+            m = ev.msg
+            assert m is not None
+            j = self._node(ev, m.dst, "msg.dst")
+            if m.type == "RequestVote":
+                out.append((("RequestVote", i, j), lambda s: A.request_vote(p, s, i, j)))
+
+            elif m.type == "PreVote":
+                out.append((("RequestPreVote", i, j), lambda s: O.request_prevote(p, s, i, j)))
+            elif m.type == "InstallSnapshot":
+                out.append((("InstallSnapshot", i, j), lambda s: O.send_snapshot(p, s, i, j)))
+            elif m.type == "AppendEntries":
+                prev, count = m.fields["prev_log_index"], len(m.fields["entries"])
+                if p.batch:
+                    # leaderCommit: min(commitIndex, prev + count), or (whole) commitIndex. A
+                    # value the trace shows above prev + count needs the whole one; one at or
+                    # below it is given by the other whenever the whole one gives it.
+                    shown = m.fields.get("leader_commit")
+                    wholes = (False, True) if shown is None else (shown > prev + count,)
+                    for whole in wholes:
+                        out.append(
+                            (
+                                ("AppendEntries", i, j, prev, count, whole),
+                                lambda s, w=whole: O.append_entries(p, s, i, j, prev, count, w),
+                            )
+                        )
+                else:
+                    out.append((("AppendEntries", i, j), lambda s: A.append_entries(p, s, i, j)))
+        if ev.vote == ev.node and k != "BecomeCandidate":
+            # A candidate's vote for itself may first show in any event (raft.tla: it sends
+            # itself a RequestVote; an implementation just records the vote).
+            out.append((("RequestVote", i, i), lambda s: A.request_vote(p, s, i, i)))
+        return out
+
+    def _handlers(self, s: State, i: int) -> Iterator[tuple[Label, State]]:
+        for m, _c in s.messages:
+            if m.mdest == i:
+                yield from receive(self.p, s, m)
+
+    def _expand(
+        self, node: Step, i: int, spontaneous: list[tuple[Label, Callable]]
+    ) -> Iterator[Step]:
+        s = node.state
+        before = s.messages
+        used = set(node.labels)
+        for label, t in self._handlers(s, i):
+            yield self._child(node, label, t, before, i)
+        for label, fn in spontaneous:
+            if label in used:
+                continue
+            t = fn(s)
+            if t is not None:
+                yield self._child(node, label, t, before, i)
+
+    @staticmethod
+    def _child(node: Step, label: Label, t: State, before: tuple, i: int) -> Step:
+        produced = node.produced
+        if t.messages is not before:
+            old = dict(before)
+            for m, c in t.messages:
+                if c > old.get(m, 0) and m.mdest != i:
+                    produced = (*produced, m)
+            # Messages to other nodes leave the node's own little bag at once: only messages to
+            # itself are for it to handle.
+            kept = tuple((m, c) for m, c in t.messages if m.mdest == i)
+            if len(kept) != len(t.messages):
+                t = t._replace(messages=kept)
+        return Step(t, (*node.labels, label), produced)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def feed(self, ev: TraceEvent) -> Failure | None:
+        """Explain one event; return a Failure if no interpretation explains it. After a
+        failure the node is resynchronised from the event, so feeding may go on."""
+        self.events += 1
+        i = self._node(ev, ev.node, "node")
+        observed = self._observed(ev)
+        interps = self.interps[i]
+        if interps is None:
+            return self._first_event(ev, i, observed)
+        if ev.kind == "Restart":
+            return self._restart(ev, i, observed, interps)
+        failure = None
+        if ev.kind == "Receive":
+            closed = [c for x in interps for c in self._close(i, x, observed)]
+            if not closed:
+                failure = self._overdue(ev, i, interps[0])
+                closed = [x._replace(current=None, pending=(), owed=()) for x in interps]
+            interps = self._receive(ev, i, _unique(closed))
+        found: list[Interp] = []
+        sent: list[Any] = []
+        for x in interps:
+            for y, m in self._search(ev, i, observed, x):
+                found.append(y)
+                if m is not None:
+                    sent.append(m)
+        found = _unique(found)
+        if not found:
+            failure = failure or self._explain_failure(ev, i, observed, interps[0])
+            self._resync(ev, i, observed, failure, interps[0])
+            return failure
+        if len(found) > self.max_interpretations:
+            raise TooManyInterpretations(ev, self.events, len(found), self.max_interpretations)
+        self.widest = max(self.widest, len(found))
+        self.interps[i] = found
+        self.last_obs[i] = observed
+        if ev.kind == "Send":
+            assert ev.msg is not None
+            self.spec_msgs[ev.msg.id] = tuple(dict.fromkeys(sent))
+        return failure
+
+    def _first_event(self, ev: TraceEvent, i: int, observed: tuple) -> Failure | None:
+        if ev.kind != "Restart" or ev.log_length or ev.commit_index or ev.role != "follower":
+            failure = self._fail_simple(
+                ev,
+                i,
+                "a node's trace must begin with its first start (a Restart event of a follower "
+                "with an empty log): the validator starts it from the spec's initial state",
+            )
+            self._resync(ev, i, observed, failure, Interp(self.blank[i], None, (), ()))
+            return failure
+        # raft.tla starts in term 1; an implementation may start in term 0. Terms are only
+        # compared with each other, so the spec starts where the implementation does.
+        srv = self.blank[i]._replace(currentTerm=ev.term, votedFor=observed[2])
+        self.interps[i] = [Interp(srv, None, (), ())]
+        self.last_obs[i] = observed
+        return None
+
+    def _restart(
+        self, ev: TraceEvent, i: int, observed: tuple, interps: list[Interp]
+    ) -> Failure | None:
+        # A crash may come before a reply is sent or a message handled: nothing is owed.
+        found = []
+        for x in interps:
+            srv = O.restart(self.p, self._state_with(i, x.server, ()), i).servers[i]
+            if self._spec_obs(srv) == observed:
+                found.append(Interp(srv, None, (), ()))
+        if not found:
+            failure = self._explain_failure(ev, i, observed, interps[0])
+            self._resync(ev, i, observed, failure, interps[0])
+            return failure
+        self.interps[i] = _unique(found)
+        self.last_obs[i] = observed
+        self.last_receive[i] = None
+        self.steps += 1
+        return None
+
+    def _receive(self, ev: TraceEvent, i: int, interps: list[Interp]) -> list[Interp]:
+        m = ev.msg
+        assert m is not None
+        cands = self.spec_msgs.get(m.id)
+        if cands is None:
+            # A message from outside the traced nodes (``external``): the trace gives it whole.
+            cands = (self.spec_message(ev, m),)
+            self.spec_msgs[m.id] = cands
+        count = self.received.get(m.id, 0) + 1
+        self.received[m.id] = count
+        if count > 1:
+            self.steps += 1  # received more often than sent: the network duplicated it
+        self.last_receive[i] = ev
+        return [x._replace(current=c, pending=(), owed=()) for x in interps for c in cands]
+
+    def _close(self, i: int, x: Interp, observed: tuple) -> list[Interp]:
+        """Before the node's next message: the interpretations in which the last message has
+        been handled and every reply it required was sent. A handling no event showed must
+        change nothing the trace shows (a response tallied, matchIndex raised, a stale answer
+        dropped), or give the state the new event reports."""
+        if x.owed:
+            return []
+        if x.current is None:
+            return [x._replace(pending=())]
+        m = x.current
+        out = []
+        frontier = [(self._state_with(i, x.server, ((m, 1),)), 0)]
+        seen = self._spec_obs(x.server)
+        for _depth in range(3):
+            nxt = []
+            for s, _ in frontier:
+                for _label, t in receive(self.p, s, m) if s.messages else ():
+                    if any(y.mdest != i for y, _c in t.messages):
+                        continue  # it sends something: a reply the trace never showed
+                    srv = t.servers[i]
+                    if self._spec_obs(srv) not in (seen, observed):
+                        continue
+                    if not any(y == m for y, _c in t.messages):
+                        out.append(Interp(srv, None, (), ()))
+                    else:
+                        nxt.append((t, 0))
+            self.steps += len(out)
+            if out or not nxt:
+                break
+            frontier = nxt
+        return out
+
+    def _overdue(self, ev: TraceEvent, i: int, x: Interp) -> Failure:
+        """The deviation of a node that received a message and, before its next message, did
+        not do what the spec requires of it: send the reply, or handle the message."""
+        got = self.last_receive[i]
+        where = f" (received at {got.where})" if got is not None else ""
+        if x.owed:
+            reply = x.owed[0]
+            mtype = spec_key(reply)[0]
+            reason = (f"the reply {self._show_msg(reply)} that the spec requires{where} was "
+                      f"never sent before this next message")  # fmt: skip
+            return self._fail_rule(ev, i, reason, R.reply_rule(mtype), R.LIVENESS)
+        m = x.current
+        steps = list(receive(self.p, self._state_with(i, x.server, ((m, 1),)), m))
+        what = ", ".join(self._fmt(label) for label, _t in steps) or "nothing"
+        if steps and steps[0][0][0] == "UpdateTerm":
+            rule = R.RULE_TERM
+        elif any(y.mdest != i for _l, t in steps for y, _c in t.messages):
+            rule = R.reply_rule(spec_key(m)[0] + "Response" if spec_key(m)[0] in
+                                ("RequestVote", "AppendEntries") else "")  # fmt: skip
+        else:
+            rule = R.RULE_HANDLE
+        reason = (f"{self._show_msg(m)}{where} was not handled as the spec requires "
+                  f"({what}) before this next message")  # fmt: skip
+        return self._fail_rule(ev, i, reason, rule, R.LIVENESS)
+
+    def _goal(
+        self, ev: TraceEvent, i: int, observed: tuple, node: Step, x: Interp
+    ) -> list[tuple[str, int, Any]] | None:
+        """Does this run explain the event? The ways it does: for a Send, which spec message
+        it is (just produced, or pending from an earlier step), as the spec has it."""
+        exact = ev.kind == "Receive"
+        if not self._agrees(node.state.servers[i], observed, self.last_obs[i], exact, x.server):
+            return None
+        need = REQUIRED_ACTION.get(ev.kind)
+        if need is not None and not any(label[0] in need for label in node.labels):
+            # The event says the action happened, even if the state it shows looks the same
+            # (a pre-candidate starting a new round resets its pre-votes).
+            return None
+        if ev.kind != "Send":
+            return [("none", 0, None)]
+        want = self._obs_key(ev)
+        hits = []
+        for where, msgs in (("produced", node.produced), ("pending", x.pending)):
+            for k, m in enumerate(msgs):
+                if self._key_matches(spec_key(m), want):
+                    hits.append((where, k, m))
+                else:
+                    alt = self._short_match(m, want, x.current)
+                    if alt is not None:
+                        hits.append((where, k, alt))
+        return hits or None
+
+    @staticmethod
+    def _short_match(m: Any, want: tuple, request: Any) -> Any:
+        """A success reply acknowledging ``prevLogIndex + len(entries)`` of the request it
+        answers, as raft.tla's follower does, where the spec's option acknowledges its whole
+        committed prefix when that is longer: the same reply with the shorter match."""
+        if (
+            m.mtype != MType.AppendEntriesResponse
+            or not m.msuccess
+            or request is None
+            or request.mtype != MType.AppendEntriesRequest
+        ):
+            return None
+        short = m._replace(mmatchIndex=request.mprevLogIndex + len(request.mentries))
+        return short if short != m and Validator._key_matches(spec_key(short), want) else None
+
+    def _search(
+        self, ev: TraceEvent, i: int, observed: tuple, x: Interp
+    ) -> list[tuple[Interp, Any]]:
+        """Every interpretation, after this event, that the shortest runs of spec steps from
+        ``x`` explaining it lead to (with the spec message of a Send)."""
+        bag = ((x.current, 1),) if x.current is not None else ()
+        start = Step(self._state_with(i, x.server, bag), (), ())
+        spontaneous = self._spontaneous(ev, i)
+        frontier = [start]
+        # Runs whose result the event shows as a moment within them (lagging effects) are
+        # kept only if no run of at most MAX_DEPTH steps explains the event exactly; of them,
+        # the shortest.
+        lagging: list[tuple[Step, Any]] = []
+        for depth in range(MAX_DEPTH + 1):
+            exact: list[tuple[Step, Any]] = []
+            lag_here: list[tuple[Step, Any]] = []
+            nxt: list[Step] = []
+            for node in frontier:
+                hits = self._goal(ev, i, observed, node, x)
+                if hits is not None:
+                    if self._spec_obs(node.state.servers[i]) == observed:
+                        exact.extend((node, hit) for hit in hits)
+                    elif not lagging:
+                        lag_here.extend((node, hit) for hit in hits)
+                if depth < MAX_DEPTH and not exact:
+                    nxt.extend(self._expand(node, i, spontaneous))
+            if exact:
+                return [self._commit(ev, i, x, node, hit) for node, hit in exact]
+            lagging = lagging or lag_here
+            if not nxt:
+                break
+            frontier = nxt
+        return [self._commit(ev, i, x, node, hit) for node, hit in lagging]
+
+    def _commit(
+        self, ev: TraceEvent, i: int, x: Interp, node: Step, hit: tuple[str, int, Any]
+    ) -> tuple[Interp, Any]:
+        s = node.state
+        # Messages a node sent itself (its own vote) are handled at once if that shows nowhere:
+        # the implementation counts its own vote without a message.
+        for _ in range(3):
+            own = [m for m, _c in s.messages if m.msource == i and m.mdest == i]
+            if not own:
+                break
+            for label, t in receive(self.p, s, own[0]):
+                if self._spec_obs(t.servers[i]) == self._spec_obs(s.servers[i]):
+                    node = Step(t, (*node.labels, label), node.produced)
+                    s = t
+                break
+            else:
+                break
+        current = x.current
+        if current is not None and not any(m == current for m, _c in s.messages):
+            current = None
+        produced = list(node.produced)
+        pending = list(x.pending)
+        where, k, spec_m = hit
+        if where == "produced":
+            produced.pop(k)
+        elif where == "pending":
+            pending.pop(k)
+        owed = [m for m in x.owed if m in pending]
+        owed += [m for m in produced if m.mtype in _RESPONSES]
+        self.steps += len(node.labels)
+        if self.on_step is not None:
+            self.on_step(ev, node.labels)
+        return Interp(s.servers[i], current, (*pending, *produced), tuple(owed)), spec_m
+
+    def _resync(self, ev: TraceEvent, i: int, observed: tuple, failure: Failure, x: Interp) -> None:
+        """After a deviation: one interpretation, the closest spec state with what the event
+        reports written over it, so that the node's later events are checked from there."""
+        srv = x.server
+        if failure.state_closest is not None:
+            srv = failure.state_closest.servers[i]
+        term, role, vote, commit, length, lterm, snap = observed
+        log = srv.log[:length]
+        if len(log) < length:
+            log = log + (Entry(lterm, 1),) * (length - len(log))
+        if log and log[-1].term != lterm:
+            log = log[:-1] + (Entry(lterm, log[-1].value),)
+        n = len(self.nodes)
+        fixed = srv._replace(
+            currentTerm=term, state=role, votedFor=vote, commitIndex=commit, log=log,
+            snapshotIndex=min(snap, length),
+        )  # fmt: skip
+        if role == Role.Leader and srv.state != Role.Leader:
+            fixed = fixed._replace(nextIndex=(length + 1,) * n, matchIndex=(0,) * n)
+        current, pending, owed = x.current, x.pending, x.owed
+        if ev.kind == "Receive":
+            assert ev.msg is not None
+            current = self.spec_msgs[ev.msg.id][0]
+        elif ev.kind == "Send":
+            m = ev.msg
+            assert m is not None
+            key = (m.type, self._node(ev, m.dst, "msg.dst"))
+            pending = tuple(y for y in pending if (spec_key(y)[0], y.mdest) != key)
+            owed = tuple(y for y in owed if y in pending)
+            like = next((y for y in x.pending if spec_key(y)[0] == m.type), None)
+            self.spec_msgs[m.id] = (self.spec_message(ev, m, like),)
+            if m.type.endswith("Response"):
+                current = None  # the node answered the message in its own way
+        elif ev.kind == "Restart":
+            current, pending, owed = None, (), ()
+        self.interps[i] = [Interp(fixed, current, pending, owed)]
+        self.last_obs[i] = observed
+
+    # -- failure reports ------------------------------------------------------------------
+
+    def _fail_simple(self, ev: TraceEvent, i: int, reason: str) -> Failure:
+        s = self._state_with(i, self.blank[i], ())
+        return Failure(ev, self.events, {}, [], {}, {}, [], s, None, reason, R.RULE_GENERIC,
+                       R.SAFETY)  # fmt: skip
+
+    def _fail_rule(self, ev: TraceEvent, i: int, reason: str, rule: str, cls: str) -> Failure:
+        interps = self.interps[i]
+        srv = interps[0].server if interps else self.blank[i]
+        s = self._state_with(i, srv, ())
+        return Failure(ev, self.events, self.node_view(i, srv), [], {}, {}, [], s, None, reason,
+                       rule, cls)  # fmt: skip
+
+    def node_view(self, i: int, srv: Any) -> dict[str, Any]:
+        """The spec's variables of one node, named as in raft.tla (nodes by their trace names)."""
+        names = self.nodes
+
+        def who(k: int) -> str | None:
+            return None if k == NIL else names[k]
+
+        log = [[e.term, "noop" if e.value == O.NOOP else "normal"] for e in srv.log]
+        return {
+            "currentTerm": srv.currentTerm,
+            "state": ROLE_NAME[Role(srv.state)],
+            "votedFor": who(srv.votedFor),
+            "log": log if len(log) <= 12 else ["...", *log[-12:]],
+            "log length": len(srv.log),
+            "commitIndex": srv.commitIndex,
+            "snapshotIndex": srv.snapshotIndex,
+            "votesResponded": [who(k) for k in srv.votesResponded],
+            "votesGranted": [who(k) for k in srv.votesGranted],
+            "matchIndex": {names[k]: v for k, v in enumerate(srv.matchIndex)},
+        }
+
+    def _closest_message(self, want: tuple, msgs: Sequence[Any]) -> Any:
+        """Of these spec messages, the one of the same type and destination closest to the
+        trace's (fewest fields that differ), or None."""
+        same = [m for m in msgs if spec_key(m)[0] == want[0] and m.mdest == want[3]]
+        if not same:
+            return None
+        return min(same, key=lambda m: sum(
+            w is not None and w != s for s, w in zip(spec_key(m), want, strict=False)))  # fmt: skip
+
+    def _explain_failure(self, ev: TraceEvent, i: int, observed: tuple, x: Interp) -> Failure:
+        bag = ((x.current, 1),) if x.current is not None else ()
+        start = Step(self._state_with(i, x.server, bag), (), ())
+        spontaneous = self._spontaneous(ev, i)
+        want = self._obs_key(ev) if ev.kind == "Send" else None
+        obs_named = self._named(observed)
+        candidates: list[tuple[str, str]] = []
+        if ev.kind == "Restart":
+            t = O.restart(self.p, start.state, i)
+            children = [Step(t, (("Restart", i),), ())]
+        else:
+            children = list(self._expand(start, i, spontaneous))
+
+        def score(step: Step) -> int:
+            n = len(self._diffs(step.state.servers[i], observed))
+            if want is not None:
+                m = self._closest_message(want, [*step.produced, *x.pending])
+                n += (
+                    10
+                    if m is None
+                    else sum(
+                        w is not None and w != s for s, w in zip(spec_key(m), want, strict=False)
+                    )
+                )
+            return n
+
+        best: tuple[int, Step] | None = None
+        for child in children:
+            diffs = self._diffs(child.state.servers[i], observed)
+            text = "; ".join(f"{k}: spec {e}, trace {o}" for k, e, o in diffs)
+            if want is not None and not any(self._key_matches(spec_key(m), want)
+                                            for m in child.produced):  # fmt: skip
+                sent = [self._show_msg(m) for m in child.produced]
+                text = (text + "; " if text else "") + (
+                    "sends " + ", ".join(sent) if sent else "sends nothing"
+                )
+            candidates.append((self._fmt(child.labels[-1]), text or "agrees"))
+            sc = score(child)
+            if best is None or sc < best[0]:
+                best = (sc, child)
+        for label, _fn in spontaneous:
+            if not any(c.labels[-1] == label for c in children):
+                candidates.append((self._fmt(label), "not enabled: " + self._why_not(label, i)))
+        if ev.kind != "Restart" and not children and not candidates:
+            candidates.append(("(none)", "no spec action of this node can produce this event"))
+        # A deeper look: of the runs the search tried (up to its depth), the one whose result is
+        # closest to what the event reports, the shorter on a tie.
+        if ev.kind != "Restart":
+            frontier = children
+            for _depth in range(2, MAX_DEPTH + 1):
+                nxt = [c for node in frontier for c in self._expand(node, i, spontaneous)]
+                if not nxt or len(nxt) > 20_000:
+                    break
+                for child in nxt:
+                    sc = score(child)
+                    if best is None or sc < best[0]:
+                        best = (sc, child)
+                frontier = nxt
+        closest_labels: list[str] = []
+        closest_state = None
+        if best is not None:
+            closest_labels = [self._fmt(y) for y in best[1].labels]
+            closest_state = best[1].state
+            expected = self._named(self._spec_obs(best[1].state.servers[i]))
+        else:
+            expected = self._named(self._spec_obs(x.server))
+        before = self._named(self._spec_obs(x.server))
+        rule, cls = R.classify_state(ev.kind, expected, obs_named, before)
+        if want is not None:
+            obs_named["message"] = self._show_key(want)
+            sent = [*best[1].produced, *x.pending] if best is not None else list(x.pending)
+            closest_m = self._closest_message(want, sent)
+            if closest_m is not None:
+                expected["message"] = self._show_msg(closest_m)
+            closest_srv = best[1].state.servers[i] if best is not None else x.server
+            state_differs = not self._agrees(
+                closest_srv, observed, self.last_obs[i], False, x.server
+            )
+            if not state_differs:
+                rule, cls = R.classify_message(
+                    want[0], None if closest_m is None else spec_key(closest_m), want,
+                    x.server.currentTerm)  # fmt: skip
+        reason = f"the spec cannot explain {event_summary(ev)}"
+        return Failure(
+            ev,
+            self.events,
+            self.node_view(i, x.server),
+            candidates,
+            expected,
+            obs_named,
+            closest_labels,
+            self._state_with(i, x.server, bag),
+            closest_state,
+            reason,
+            rule,
+            cls,
+        )
+
+    def _fmt(self, label: Label) -> str:
+        # The spec names servers s1..sN; a trace's reader knows them by the trace's names.
+        return _SPEC_NAME.sub(lambda m: self.nodes[int(m.group(1)) - 1], format_label(label))
+
+    def _named(self, obs: tuple) -> dict[str, Any]:
+        out = dict(zip(OBSERVED, obs, strict=True))
+        out["role"] = ROLE_NAME[Role(out["role"])]
+        out["vote"] = None if out["vote"] == NIL else self.nodes[out["vote"]]
+        return out
+
+    def _diffs(self, srv: Any, observed: tuple) -> list[tuple[str, Any, Any]]:
+        exp, obs = self._named(self._spec_obs(srv)), self._named(observed)
+        return [(k, exp[k], obs[k]) for k in OBSERVED if exp[k] != obs[k]]
+
+    def _show_key(self, key: tuple) -> str:
+        typ, term, src, dst, *rest = key
+        rest = ["?" if v is None else v for v in rest]
+        shown = "?" if term is None else term
+        return f"{typ} {self.nodes[src]}->{self.nodes[dst]} term {shown} {rest}"
+
+    def _show_msg(self, m: Any) -> str:
+        return self._show_key(spec_key(m))
+
+    def _why_not(self, label: Label, i: int) -> str:
+        interps = self.interps[i]
+        srv = interps[0].server if interps else self.blank[i]
+        role = ROLE_NAME[Role(srv.state)]
+        name = label[0]
+        if name == "Timeout" and self.p.prevote:
+            return (
+                f"needs a pre-candidate with a majority of pre-votes (is {role}, "
+                f"pre-votes {len(srv.votesGranted)} of {len(self.nodes)})"
+            )
+        if name in ("Timeout", "PreVoteTimeout"):
+            return f"needs a node that is not leader (is {role})"
+        if name == "BecomeLeader":
+            return (
+                f"needs a candidate with a majority of votes (is {role}, "
+                f"votes {[self.nodes[v] for v in srv.votesGranted]})"
+            )
+        if name == "RequestPreVote":
+            return (
+                f"needs a pre-candidate that has not heard from {self.nodes[label[2]]} "
+                f"(is {role}, heard from {[self.nodes[v] for v in srv.votesResponded]})"
+            )
+        if name == "RequestVote":
+            return f"needs a candidate that has not heard from {self.nodes[label[2]]} (is {role})"
+        if name == "AppendEntries" and len(label) > 3:
+            if srv.state != Role.Leader:
+                return f"needs a leader (is {role})"
+            return (
+                f"prevLogIndex {label[3]} with {label[4]} entries is outside the log it can send "
+                f"(snapshot {srv.snapshotIndex}, log length {len(srv.log)})"
+            )
+        if name in ("AdvanceCommitIndex", "ClientRequest", "AppendNoop", "InstallSnapshot"):
+            if srv.state != Role.Leader:
+                return f"needs a leader (is {role})"
+            if name == "AppendNoop":
+                return "the log already has an entry of the leader's term"
+            return "nothing to do"
+        if name == "Compact":
+            return f"needs {srv.snapshotIndex} < index <= commitIndex {srv.commitIndex}"
+        if name == "StepDown":
+            return f"needs a leader or (pre-)candidate (is {role})"
+        return "its preconditions do not hold"
+
+
+Label = tuple[Any, ...]
+_SPEC_NAME = re.compile(r"\bs(\d+)\b")
+
+
+def nodes_of(events: Sequence[TraceEvent]) -> tuple[str, ...]:
+    """The cluster: the peers a Restart event names, or every node the trace mentions."""
+    names: set[str] = set()
+    for ev in events:
+        peers = ev.info.get("peers") if ev.kind == "Restart" else None
+        if isinstance(peers, list) and all(isinstance(x, str) for x in peers):
+            names.update(peers)
+        names.add(ev.node)
+        if ev.msg is not None:
+            names.update((ev.msg.src, ev.msg.dst))
+    return tuple(sorted(names))
+
+
+def _unique(interps: list[Interp]) -> list[Interp]:
+    """Equal interpretations merged (first occurrence kept)."""
+    return list(dict.fromkeys(interps)) if len(interps) > 1 else interps
+
+
+def validate(
+    events: Sequence[TraceEvent],
+    options: Sequence[str] = IMPL_OPTIONS,
+    nodes: Sequence[str] | None = None,
+    on_step: Callable[[TraceEvent, tuple], None] | None = None,
+    keep_going: bool = False,
+    max_interpretations: int = DEFAULT_MAX_INTERPRETATIONS,
+) -> Outcome:
+    """Replay merged events against the spec; stop at the first event it cannot explain, or
+    (``keep_going``) report every such event, resynchronising the node after each.
+
+    Raises ``TooManyInterpretations`` if one node's interpretations outgrow the limit."""
+    t0 = time.perf_counter()
+    names = tuple(nodes) if nodes else nodes_of(events)
+    if "prevote" in options and not any(ev.kind == "BecomePreCandidate" for ev in events):
+        # An implementation that never pre-campaigns is checked against raft.tla's elections
+        # (with PreVote on, the spec only lets a pre-candidate start an election).
+        options = tuple(o for o in options if o != "prevote")
+    v = Validator(names, options, max_interpretations)
+    v.on_step = on_step
+    kinds: dict[str, int] = {}
+    failure = None
+    deviations: list[R.Deviation] = []
+    for ev in events:
+        kinds[ev.kind] = kinds.get(ev.kind, 0) + 1
+        f = v.feed(ev)
+        if f is not None:
+            failure = failure or f
+            deviations.append(f.deviation())
+            if not keep_going:
+                break
+    return Outcome(
+        v.events, v.steps, time.perf_counter() - t0, failure, names, tuple(options), kinds,
+        deviations if keep_going else [], v.widest,
+    )  # fmt: skip
+
+
+def conform_files(
+    paths: Sequence[str],
+    options: Sequence[str] = IMPL_OPTIONS,
+    keep_going: bool = False,
+    max_interpretations: int = DEFAULT_MAX_INTERPRETATIONS,
+) -> Outcome:
+    """Read, merge and validate trace files (``TraceError`` for malformed input)."""
+    return validate(read_traces(paths), options, keep_going=keep_going,
+                    max_interpretations=max_interpretations)  # fmt: skip
+
+
+def conform_lines(lines: Sequence[str], name: str = "(trace)", keep_going: bool = False) -> Outcome:
+    """Validate a trace given as JSON lines in memory (tests, and tools that pipe traces)."""
+    from .traceformat import merge, parse_line
+
+    events = [parse_line(text, name, k) for k, text in enumerate(lines, 1) if text.strip()]
+    return validate(merge([events]), keep_going=keep_going)
+
+
+def failure_text(f: Failure) -> str:
+    """The report for people: the event, the spec's state before it, the candidates."""
+    out = [
+        f"does not conform: event {f.number} ({f.event.where}) is not explained by the spec",
+        f"  event: {event_summary(f.event)}",
+    ]
+    if f.node_state:
+        out.append(f"  spec state of {f.event.node} before it:")
+        for k, v in f.node_state.items():
+            out.append(f"    {k} = {v}")
+    if f.candidates:
+        out.append("  candidate actions and why each fails:")
+        for a, why in f.candidates:
+            out.append(f"    {a}: {why}")
+    if f.closest:
+        out.append("  closest run of spec steps: " + ", ".join(f.closest))
+    if f.expected or f.observed:
+        out.append("  expected (spec) vs observed (trace):")
+        for k in dict.fromkeys([*f.expected, *f.observed]):
+            e, o = f.expected.get(k), f.observed.get(k)
+            mark = "   " if e == o else " ≠ "
+            out.append(f"    {k}: {e}{mark}{o}")
+    if not f.node_state:
+        out.append("  " + f.reason)
+    return "\n".join(out)
