@@ -67,13 +67,13 @@ class RaftModel:
 
     def properties(self) -> Properties[State]:
         return Properties(
-            invariants=tuple(Invariant(p.name, p.fn, p.doc) for p in props.INVARIANTS),
+            invariants=tuple(Invariant(p.name, p.predicate, p.doc) for p in props.INVARIANTS),
             action_properties=tuple(
-                ActionProperty(p.name, p.fn, p.doc) for p in props.ACTION_PROPERTIES
+                ActionProperty(p.name, p.predicate, p.doc) for p in props.ACTION_PROPERTIES
             ),
-            sometimes=tuple(Sometimes(p.name, p.fn, p.doc) for p in props.SOMETIMES),
+            sometimes=tuple(Sometimes(p.name, p.predicate, p.doc) for p in props.SOMETIMES),
             sometimes_steps=tuple(
-                SometimesStep(p.name, p.fn, p.doc) for p in props.SOMETIMES_STEPS
+                SometimesStep(p.name, p.predicate, p.doc) for p in props.SOMETIMES_STEPS
             ),
         )
 

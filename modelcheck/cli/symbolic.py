@@ -140,7 +140,7 @@ def wrap_model(model: Any, params: Any, workers: int = 1) -> Any:
     """The model with every invariant also evaluated by Z3 (``check --z3``)."""
     if workers > 1:
         raise UsageError("--z3: runs in one process (not with --workers)")
-    from ..symbolic.bmc import SymbolicUnsupported
+    from ..symbolic.actions import SymbolicUnsupported
     from ..symbolic.check import Z3CheckedModel
 
     if params.ghost:
@@ -195,7 +195,7 @@ def _step_lines(model: Any, trace: list[Any], first: str) -> list[str]:
 
 
 def _run_prove(args: argparse.Namespace) -> int:
-    from ..symbolic.bmc import SymbolicUnsupported
+    from ..symbolic.actions import SymbolicUnsupported
     from ..symbolic.lemmas import DEFAULT_LEMMAS, LEMMAS
     from ..symbolic.prove import known_names, prove
 
@@ -309,7 +309,8 @@ def _run_prove(args: argparse.Namespace) -> int:
 
 
 def _run_bmc(args: argparse.Namespace) -> int:
-    from ..symbolic.bmc import SymbolicUnsupported, bmc, check_supported
+    from ..symbolic.actions import SymbolicUnsupported
+    from ..symbolic.bmc import bmc, check_supported
 
     if args.depth < 0:
         raise UsageError(f"--depth must be at least 0 (got {args.depth})")

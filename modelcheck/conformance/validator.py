@@ -51,15 +51,9 @@ from ...spec.state import (
     last_term,
 )
 from . import rules as R
-from .traceformat import TraceError, TraceEvent, event_summary, read_traces
+from .traceformat import ROLES, TraceError, TraceEvent, event_summary, read_traces
 
-ROLE_OF = {
-    "follower": Role.Follower,
-    "precandidate": Role.PreCandidate,
-    "candidate": Role.Candidate,
-    "leader": Role.Leader,
-}
-ROLE_NAME = {v: k for k, v in ROLE_OF.items()}
+ROLE_NAME = {v: k for k, v in ROLES.items()}
 ENTRY_VALUE = {"noop": O.NOOP, "normal": 1}
 OBSERVED = (
     "term",
@@ -329,7 +323,7 @@ class Validator:
         vote = NIL if ev.vote is None else self._node(ev, ev.vote, "state.vote")
         return (
             ev.term,
-            ROLE_OF[ev.role],
+            ROLES[ev.role],
             vote,
             ev.commit_index,
             ev.log_length,

@@ -23,6 +23,7 @@ from collections.abc import Hashable, Sequence
 from html import escape as _html
 from typing import Any
 
+from ...spec.action import Arg, Kind, definition
 from ...spec.state import (
     NIL,
     AppendEntriesRequest,
@@ -42,11 +43,21 @@ Step = tuple[Label | None, State]
 
 # --- colours ------------------------------------------------------------------------------------
 
-# Keyed by the role's number, so roles added by spec options (PreVote's pre-candidate, 3) get
+# Keyed by role, so roles added by spec options (PreVote's pre-candidate) get
 # their colours without this module having to know which options exist.
-ROLE_FILL = {0: "#e2e8f0", 1: "#fed7aa", 2: "#bbf7d0", 3: "#fef3c7"}
-ROLE_LINE = {0: "#94a3b8", 1: "#ea580c", 2: "#16a34a", 3: "#ca8a04"}
-ROLE_LETTER = {0: "F", 1: "C", 2: "L", 3: "P"}
+ROLE_FILL = {
+    Role.Follower: "#e2e8f0",
+    Role.Candidate: "#fed7aa",
+    Role.Leader: "#bbf7d0",
+    Role.PreCandidate: "#fef3c7",
+}
+ROLE_LINE = {
+    Role.Follower: "#94a3b8",
+    Role.Candidate: "#ea580c",
+    Role.Leader: "#16a34a",
+    Role.PreCandidate: "#ca8a04",
+}
+ROLE_LETTER = {Role.Follower: "F", Role.Candidate: "C", Role.Leader: "L", Role.PreCandidate: "P"}
 CHANGED_FILL = "#fef08a"
 NEW_MESSAGE = "#d97706"
 GONE_MESSAGE = "#94a3b8"
@@ -158,18 +169,26 @@ _SHORT_NAMES = {
 def short_label(label: Label | str) -> str:
     """An action label short enough for an edge: ``RequestVote s1→s2``, ``HandleAEReq s1→s2``.
 
-    Labels that are not the spec's (a string, or an action the spec does not have, as a trace
-    from another tool may carry) are shown as they are.
+    The spec's actions are shown by the kinds of their arguments (``spec/action.py``); labels
+    that are not the spec's (a string, or an action of another tool's trace) as they are.
     """
     if isinstance(label, str):
         return label
     name, *args = label
     try:
-        return _short_spec_label(name, args)
-    except (IndexError, KeyError, AttributeError, TypeError, ValueError):
-        pass
-    # An action of a spec option, or of another tool: by the spec's conventions a message
-    # argument says the most, and plain ints are servers.
+        d = definition(label)
+    except KeyError:
+        d = None
+    if d is not None:
+        short = _SHORT_NAMES.get(name, name)
+        if d.kind is not Kind.LOCAL:
+            m = args[-1]
+            return f"{short} {_kind(m)} {_route(m)}"
+        servers = [server_name(a) for k, a in zip(d.args, args, strict=True) if k is Arg.SERVER]
+        rest = [_arg(k, a) for k, a in zip(d.args, args, strict=True) if k is not Arg.SERVER]
+        return " ".join([short, "→".join(servers), *rest])
+    # Another tool's action: by the spec's conventions a message argument says the most, and
+    # plain ints are servers.
     messages = [a for a in args if hasattr(a, "mtype")]
     if messages:
         m = messages[-1]
@@ -179,33 +198,22 @@ def short_label(label: Label | str) -> str:
     return f"{name}({', '.join(map(str, args))})" if args else str(name)
 
 
-def _short_spec_label(name: str, args: list[Any]) -> str:
-    short = _SHORT_NAMES.get(name, name)
-    if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
-        return f"{short} {server_name(args[0])}"
-    if name in ("RequestVote", "AppendEntries"):
-        return f"{short} {server_name(args[0])}→{server_name(args[1])}"
-    if name == "ClientRequest":
-        return f"{short} {server_name(args[0])} v{args[1]}"
-    if name in ("DuplicateMessage", "DropMessage"):
-        m = args[0]
-    elif name in _RECEIVE_ACTIONS:
-        m = args[2]
-    else:
-        raise KeyError(name)
-    return f"{short} {_kind(m)} {_route(m)}"
+def _network_step(label: Label | str | None) -> bool:
+    if label is None or isinstance(label, str):
+        return False
+    try:
+        return definition(label).kind is Kind.NETWORK
+    except KeyError:
+        return False
 
 
-_RECEIVE_ACTIONS = frozenset(
-    {
-        "UpdateTerm",
-        "HandleRequestVoteRequest",
-        "HandleRequestVoteResponse",
-        "HandleAppendEntriesRequest",
-        "HandleAppendEntriesResponse",
-        "DropStaleResponse",
-    }
-)
+def _arg(kind: Arg, value: Any) -> str:
+    if kind is Arg.VALUE:
+        return f"v{value}"
+    if kind is Arg.FLAG:
+        return "whole" if value else ""
+    return str(value)
+
 
 
 # --- projections for quotient graphs --------------------------------------------------------------
@@ -468,9 +476,9 @@ def _message_flights(
         for m, n in (before - now).items():
             for _ in range(n):
                 sent = pending[m].popleft()
-                dropped = (
-                    label is not None and not isinstance(label, str) and label[0] == "DropMessage"
-                )
+                # A message that leaves the network in a step of the network itself (not of a
+                # server) was lost, not received.
+                dropped = _network_step(label)
                 how = "dropped" if dropped else "received"
                 flights.append((m, sent, k, how))
         before = now
