@@ -30,8 +30,9 @@ from typing import Any, NamedTuple
 
 from ...spec import actions as A
 from ...spec import options as O
+from ...spec.action import Action, Kind
 from ...spec.model import format_label
-from ...spec.next import receive
+from ...spec.next import next_table, receive
 from ...spec.params import Params
 from ...spec.state import (
     NIL,
@@ -54,6 +55,17 @@ from . import rules as R
 from .traceformat import ROLES, TraceError, TraceEvent, event_summary, read_traces
 
 ROLE_NAME = {v: k for k, v in ROLES.items()}
+
+#: The spec's local actions whose events ``_spontaneous`` knows (how an implementation logs a
+#: step of each, and which arguments the event gives). Every other local action of the spec
+#: is tried behind every event.
+SHOWN_BY = frozenset(
+    {
+        "Timeout", "PreVoteTimeout", "RequestVote", "BecomeLeader", "StepDown", "AppendNoop",
+        "ClientRequest", "AdvanceCommitIndex", "Compact", "RequestPreVote", "InstallSnapshot",
+        "AppendEntries", "Restart",
+    }
+)
 ENTRY_VALUE = {"noop": O.NOOP, "normal": 1}
 OBSERVED = (
     "term",
@@ -288,6 +300,12 @@ class Validator:
         self.options = tuple(options)
         self.p = spec_params(len(self.nodes), options)
         n = len(self.nodes)
+        # The spec's local actions that no event kind is known to show (``_spontaneous``): an
+        # action added to the spec is tried behind every event, and kept where the state the
+        # node reports agrees.
+        self.unmapped = tuple(
+            d for d in next_table(self.p) if d.kind is Kind.LOCAL and d.name not in SHOWN_BY
+        )
         self.interps: list[list[Interp] | None] = [None] * n
         # What each node's last event reported (the state an event may lag behind, see _agrees).
         self.last_obs: list[tuple | None] = [None] * n
@@ -471,6 +489,8 @@ class Validator:
     # -- candidate steps ------------------------------------------------------------------
 
     def _spontaneous(self, ev: TraceEvent, i: int) -> list[tuple[Label, Callable]]:
+        # The event kinds each local action of SHOWN_BY is known to be logged as, and the
+        # arguments the event gives it.
         """The spec actions of node i (other than handling a message) that could stand behind
         this event."""
         p, k = self.p, ev.kind
@@ -551,6 +571,11 @@ class Validator:
             t = fn(s)
             if t is not None:
                 yield self._child(node, label, t, before, i)
+        for d in self.unmapped:
+            for rest in d.each(self.p, s, i):
+                action = Action(d.name, i, *rest)
+                if action not in used and (t := d.fn(self.p, s, i, *rest)) is not None:
+                    yield self._child(node, action, t, before, i)
 
     @staticmethod
     def _child(node: Step, label: Label, t: State, before: tuple, i: int) -> Step:
