@@ -72,10 +72,6 @@ class StateGraph:
     total_nodes: int = 0
     total_edges: int = 0
 
-    def initial_ids(self) -> list[int]:
-        """Ids of the initial states."""
-        return [n.id for n in self.nodes.values() if n.initial]
-
     def violating_ids(self) -> list[int]:
         """Ids of the states that break an invariant or are reached by a step breaking an
         action property, in breadth-first order."""
