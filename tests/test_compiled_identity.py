@@ -322,7 +322,8 @@ def test_generated_loops_are_clean_python(tmp_path):
     import subprocess
     import sys
 
-    from raftkit.modelcheck.compiled.codegen import _fast_source, _flat_source
+    from raftkit.modelcheck.compiled.loop_cached import _fast_source
+    from raftkit.modelcheck.compiled.loop_slow import _flat_source
 
     count = 0
     for n in (1, 2, 3, 5):

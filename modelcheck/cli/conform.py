@@ -15,9 +15,7 @@ import shutil
 import sys
 from typing import Any
 
-from ..conformance.rules import Deviation
-from ..conformance.traceformat import TraceError
-from ..conformance.validator import (
+from ..conformance import (
     DEFAULT_MAX_INTERPRETATIONS,
     IMPL_OPTIONS,
     Failure,
@@ -26,6 +24,8 @@ from ..conformance.validator import (
     conform_files,
     failure_text,
 )
+from ..conformance.rules import Deviation
+from ..conformance.traceformat import TraceError
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_LIMIT = 0, 1, 2, 3
 NO_DOT = (

@@ -523,6 +523,31 @@ def _text(x: float, y: float, text: str, **attrs: Any) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{_html(text)}</text>'
 
 
+def _chart_head(width: int, height: int, violation: str | None) -> list[str]:
+    """The chart's SVG element, its arrow heads, background and title."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, sans-serif" '
+        'font-size="11">',
+        "<defs>"
+        '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        'fill="#334155"/></marker>'
+        '<marker id="arrow-faint" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        'fill="#94a3b8"/></marker>'
+        "</defs>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
+        _text(
+            10,
+            22,
+            "Message-sequence chart" + (f" — violates {violation}" if violation else ""),
+            font_size="14",
+            font_weight="bold",
+        ),
+    ]
+
+
 def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> str:
     """The whole trace as a message-sequence chart (SVG text, no external references).
 
@@ -546,27 +571,7 @@ def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> s
     def row_y(k: int) -> float:
         return top + row_h * k + row_h / 2
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, sans-serif" '
-        'font-size="11">',
-        "<defs>"
-        '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#334155"/></marker>'
-        '<marker id="arrow-faint" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#94a3b8"/></marker>'
-        "</defs>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
-        _text(
-            10,
-            22,
-            "Message-sequence chart" + (f" — violates {violation}" if violation else ""),
-            font_size="14",
-            font_weight="bold",
-        ),
-    ]
+    parts = _chart_head(width, height, violation)
     # Step rows, striped so the eye can follow a row across the lanes.
     titles = step_titles(steps, None)
     for k, title in enumerate(titles):

@@ -47,7 +47,7 @@ from raftkit.impl.messages import AppendEntries, RequestVoteResponse
 from raftkit.impl.node import CANDIDATE, HardState, Node
 from raftkit.impl.sim import SafetyViolation, SimConfig, Simulation
 from raftkit.impl.trace import TraceRecorder
-from raftkit.modelcheck.conformance.validator import conform_lines
+from raftkit.modelcheck.conformance import conform_lines
 
 MAX_SEEDS = 40
 

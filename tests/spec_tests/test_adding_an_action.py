@@ -15,8 +15,8 @@ import pytest
 import z3
 from conformance.test_interpretations import elected
 from raftkit.modelcheck.compiled import FastRaftModel
+from raftkit.modelcheck.conformance import validate
 from raftkit.modelcheck.conformance.traceformat import merge, parse_line
-from raftkit.modelcheck.conformance.validator import validate
 from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.pictures.diagrams import short_label
 from raftkit.modelcheck.symbolic import actions as actions_z3
