@@ -229,3 +229,26 @@ def test_no_flags_give_the_spec_defaults():
     from raftkit.spec.params import Params
 
     assert params_from_args(build_parser().parse_args(["check"])) == Params()
+
+
+@pytest.mark.parametrize(
+    "argv", [["prove", "--invariant", "ElectionSafety"], ["bmc", "--depth", "2"], ["check", "--z3"]]
+)
+def test_z3_commands_without_z3_say_how_to_install_it(argv, monkeypatch, capsys):
+    # z3-solver is an extra (raftkit[z3]): without it, one line and the usage status.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "z3" else real(name, *a)
+    )
+    assert _exit_status(main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "raftkit[z3]" in err
+
+
+def _exit_status(fn, argv):
+    try:
+        return fn(argv)
+    except SystemExit as exc:
+        return exc.code
