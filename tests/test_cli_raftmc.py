@@ -166,15 +166,17 @@ def test_limit_gives_exit_3():
 
 
 def test_mutants_lists_each_with_the_property_it_breaks():
-    from raftkit.spec.mutants import MUTANTS
+    # Every mutant --mutant accepts, the options' too (they were once only in an error message).
+    from raftkit.spec.mutants import ALL_MUTANTS, OPTION_MUTANTS
 
     proc = raftmc("mutants")
     assert proc.returncode == 0
-    for m in MUTANTS.values():
+    for m in ALL_MUTANTS.values():
         assert m.name in proc.stdout
         assert m.breaks in proc.stdout
     listed = json.loads(raftmc("mutants", "--json").stdout)
-    assert {m["name"] for m in listed} == set(MUTANTS)
+    assert {m["name"] for m in listed} == set(ALL_MUTANTS)
+    assert set(OPTION_MUTANTS) < {m["name"] for m in listed}
 
 
 @pytest.mark.slow
