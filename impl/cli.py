@@ -371,7 +371,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .sim import SafetyViolation, SimConfig, Simulation
+    from .testing.sim import SafetyViolation, SimConfig, Simulation
     from .trace import trace_line
 
     if not 1 <= args.nodes <= 9 or args.steps < 0:

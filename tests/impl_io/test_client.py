@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from raftkit.impl.client import Client, ClientError
-from raftkit.impl.proc_cluster import free_ports
+from raftkit.impl.testing.proc_cluster import free_ports
 
 
 class Scripted:

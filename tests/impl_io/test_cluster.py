@@ -12,9 +12,9 @@ import time
 
 import pytest
 from raftkit.impl.client import Client, ClientError
-from raftkit.impl.linearizability import HistoryRecorder, check
-from raftkit.impl.proc_cluster import SECRET, ProcCluster
 from raftkit.impl.storage import encode_record
+from raftkit.impl.testing.linearizability import HistoryRecorder, check
+from raftkit.impl.testing.proc_cluster import SECRET, ProcCluster
 
 
 def test_three_nodes_serve_redirect_survive_leader_kill_and_catch_up(tmp_path):

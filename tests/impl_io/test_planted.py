@@ -11,9 +11,9 @@ import time
 import pytest
 from aiohttp import web
 from raftkit.impl.client import Client
-from raftkit.impl.linearizability import HistoryRecorder, check
-from raftkit.impl.proc_cluster import free_ports
 from raftkit.impl.server import NodeAddress, Server, ServerConfig
+from raftkit.impl.testing.linearizability import HistoryRecorder, check
+from raftkit.impl.testing.proc_cluster import free_ports
 
 
 class InProcCluster:
