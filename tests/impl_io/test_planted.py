@@ -11,6 +11,7 @@ import time
 import pytest
 from aiohttp import web
 from raftkit.impl.client import Client
+from raftkit.impl.client_api import ClientAPI
 from raftkit.impl.server import NodeAddress, Server, ServerConfig
 from raftkit.impl.testing.linearizability import HistoryRecorder, check
 from raftkit.impl.testing.proc_cluster import free_ports
@@ -73,10 +74,10 @@ class InProcCluster:
         self.run(cut())
 
 
-async def _local_read(self: Server, request: web.Request) -> web.Response:
+async def _local_read(self: ClientAPI, request: web.Request) -> web.Response:
     """The planted bug: answer reads from the local replica, on any node, without ReadIndex."""
     key = request.match_info["key"]
-    return web.json_response({"key": key, "value": self.kv.data.get(key)})
+    return web.json_response({"key": key, "value": self.server.kv.data.get(key)})
 
 
 def _stale_read_scenario(c: InProcCluster) -> HistoryRecorder:
@@ -111,7 +112,7 @@ def test_real_server_redirects_the_read_and_stays_linearizable(tmp_path):
 
 
 def test_planted_local_read_bug_is_caught_by_the_checker(tmp_path, monkeypatch):
-    monkeypatch.setattr(Server, "_h_get", _local_read)
+    monkeypatch.setattr(ClientAPI, "_h_get", _local_read)
     with InProcCluster(str(tmp_path)) as c:
         rec = _stale_read_scenario(c)
     assert rec.ops[-1].output == "before"  # the stale value the bug serves
