@@ -465,6 +465,9 @@ def _run_server(cfg: Any) -> int:
     from .storage import StorageCorruption, StorageLocked
 
     _raise_fd_limit()
+    # The Raft thread waits for the interpreter lock whenever the client API holds it; a
+    # shorter switch interval bounds how late a heartbeat can be while clients flood the node.
+    sys.setswitchinterval(0.001)
     server = Server(cfg)
     try:
         asyncio.run(server.run_forever())

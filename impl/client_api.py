@@ -221,7 +221,9 @@ class ClientAPI:
             ssl=self.ssl,
             ssl_handshake_timeout=self.limits.header_timeout if self.ssl else None,
             reuse_address=True,
-            backlog=1024,
+            # A short accept queue lets the kernel pace a burst of connections instead of the
+            # node taking them all at once (measured: less lateness of the Raft loop's ticks).
+            backlog=128,
         )
 
     async def stop(self) -> None:
