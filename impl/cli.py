@@ -54,6 +54,12 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
+def _err(text: str) -> None:
+    """One line on stderr, whatever the user's input put in it (newlines come out escaped)."""
+    safe = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    print(safe, file=sys.stderr)
+
+
 def default_cluster_spec(
     n: int,
     host: str = "127.0.0.1",
@@ -116,9 +122,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="raftkv", description="A replicated key-value store on Raft.", epilog=EPILOG
-    )
+    p = _Parser(prog="raftkv", description="A replicated key-value store on Raft.", epilog=EPILOG)
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     s = sub.add_parser("serve", help="run one node", epilog=EPILOG)
@@ -307,7 +311,7 @@ def _client_cmd(args: argparse.Namespace) -> int:
         if args.cmd == "get":
             v = c.get(args.key)
             if v is None:
-                print(f"{args.key}: not found", file=sys.stderr)
+                _err(f"{args.key}: not found")
                 return EXIT_NO
             print(v if isinstance(v, str) else json.dumps(v))
         elif args.cmd == "put":
@@ -321,7 +325,7 @@ def _client_cmd(args: argparse.Namespace) -> int:
             if c.cas(args.key, expected, args.new):
                 print("OK")
             else:
-                print(f"{args.key}: value is not {args.expected!r}, not changed", file=sys.stderr)
+                _err(f"{args.key}: value is not {args.expected!r}, not changed")
                 return EXIT_NO
         elif args.cmd == "status":
             return _status(c, args)
@@ -357,7 +361,7 @@ def _status(c: Client, args: argparse.Namespace) -> int:
     if args.leader_pid:
         leaders = [r for r in rows if r.get("role") == "leader"]
         if not leaders:
-            print("raftkv: no leader right now", file=sys.stderr)
+            _err("raftkv: no leader right now")
             return EXIT_NO
         print(max(leaders, key=lambda r: r["term"])["pid"])
         return EXIT_OK
@@ -472,15 +476,15 @@ def _run_server(cfg: Any) -> int:
     try:
         asyncio.run(server.run_forever())
     except StorageCorruption as exc:
-        print(f"raftkv serve: refusing to start: {exc}", file=sys.stderr)
+        _err(f"raftkv serve: refusing to start: {exc}")
         return EXIT_REFUSED
     except (StorageLocked, OSError) as exc:
-        print(f"raftkv serve: {exc}", file=sys.stderr)
+        _err(f"raftkv serve: {exc}")
         return EXIT_NO
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - logged in full above; the last word is one line
-        print(f"raftkv serve: stopped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        _err(f"raftkv serve: stopped: {exc.__class__.__name__}: {exc}")
         return EXIT_NO
     return EXIT_OK
 
@@ -538,7 +542,14 @@ def _cluster(args: argparse.Namespace) -> int:
                 raise ClientError(
                     f"cannot start {node}: {h}:{port} is in use (is a cluster already running?)"
                 )
-    if args.fresh and os.path.isdir(args.data_dir):
+    if args.fresh and os.path.isdir(args.data_dir) and os.listdir(args.data_dir):
+        # Wipe only what `raftkv cluster` made: a mistyped --data-dir must not cost a user
+        # their home directory.
+        if not os.path.exists(os.path.join(args.data_dir, CLUSTER_FILE)):
+            raise UsageError(
+                f"--fresh wipes only a directory made by raftkv cluster; {args.data_dir} has no "
+                f"{CLUSTER_FILE}"
+            )
         shutil.rmtree(args.data_dir)
     os.makedirs(args.data_dir, exist_ok=True)
     # One secret per data directory, kept with it, so a restarted cluster still agrees.
@@ -602,7 +613,7 @@ def _simulate(args: argparse.Namespace) -> int:
         sim = Simulation(SimConfig(nodes=args.nodes, ticks=args.steps), args.seed, observer)
         res = sim.run()
     except SafetyViolation as exc:
-        print(f"raftkv simulate: {exc}", file=sys.stderr)
+        _err(f"raftkv simulate: {exc}")
         return EXIT_NO
     finally:
         if out is not None:
@@ -644,10 +655,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _nemesis(args)
         return _client_cmd(args)
     except UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        _err(str(exc))
         return EXIT_USAGE
     except ClientError as exc:
-        print(f"raftkv: {exc}", file=sys.stderr)
+        _err(f"raftkv: {exc}")
         return EXIT_NO
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -657,10 +668,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_PIPE
     except OSError as exc:
-        print(f"raftkv: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        _err(f"raftkv: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_NO
     except Exception as exc:  # noqa: BLE001 - a bug still ends in one line, and says it is one
-        print(f"raftkv: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        _err(f"raftkv: internal error: {exc.__class__.__name__}: {exc}")
         return EXIT_NO
 
 
