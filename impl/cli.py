@@ -503,7 +503,8 @@ def _raise_fd_limit() -> None:
             pass
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
+    """True if this process could listen on host:port now."""
     import socket
 
     try:
@@ -538,7 +539,7 @@ def _cluster(args: argparse.Namespace) -> int:
     cluster = parse_cluster(spec)
     for node, (h, rp, hp) in cluster.items():
         for port in (rp, hp):
-            if not _port_free(h, port):
+            if not port_free(h, port):
                 raise ClientError(
                     f"cannot start {node}: {h}:{port} is in use (is a cluster already running?)"
                 )

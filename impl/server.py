@@ -295,13 +295,13 @@ class Server:
         """Propose a command; its result once applied, None if another leader's entry took
         its place. Raises NotLeader, or TimeoutError after ``request_timeout``."""
         fut: asyncio.Future[KVResult | None] = asyncio.get_running_loop().create_future()
-        self._call_raft(self._add_proposal, data, fut)
+        self._call_raft(self._admit, "_pending_props", (data, fut))
         return await asyncio.wait_for(fut, self.cfg.request_timeout)
 
     async def read(self, key: str) -> tuple[bool, Any]:
         """A linearizable read: (present, value). Raises NotLeader or TimeoutError."""
         fut: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
-        self._call_raft(self._add_read, key, fut)
+        self._call_raft(self._admit, "_pending_reads", (key, fut))
         return await asyncio.wait_for(fut, self.cfg.request_timeout)
 
     async def status(self, digest: bool = False) -> dict[str, Any]:
@@ -346,22 +346,14 @@ class Server:
         assert self.node is not None
         self._push(self.node.step(msg))
 
-    def _add_proposal(self, data: bytes, fut: asyncio.Future[KVResult | None]) -> None:
+    def _admit(self, pending: str, entry: tuple[Any, asyncio.Future[Any]]) -> None:
+        """Queue a client command or read (``pending`` names the queue) for the next flush."""
         node = self.node
         assert node is not None
         if not node.is_leader:
-            _settle(fut, exc=NotLeader(node.leader_id))
+            _settle(entry[1], exc=NotLeader(node.leader_id))
             return
-        self._pending_props.append((data, fut))
-        self._schedule_flush()
-
-    def _add_read(self, key: str, fut: asyncio.Future[tuple[bool, Any]]) -> None:
-        node = self.node
-        assert node is not None
-        if not node.is_leader:
-            _settle(fut, exc=NotLeader(node.leader_id))
-            return
-        self._pending_reads.append((key, fut))
+        getattr(self, pending).append(entry)
         self._schedule_flush()
 
     def _status(self, digest: bool, fut: asyncio.Future[dict[str, Any]]) -> None:

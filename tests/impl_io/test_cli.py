@@ -12,6 +12,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from raftkit.impl.cli import port_free
 from raftkit.impl.client import DEFAULT_HTTP_BASE, DEFAULT_RAFT_BASE
 
 RAFTKV = [sys.executable, "-m", "raftkit.impl.cli"]
@@ -84,15 +85,8 @@ def test_port_in_use_is_one_line(tmp_path):
 
 
 def _ports_free(ports) -> bool:
-    for p in ports:
-        with socket.socket() as s:
-            # As the servers do: a port with connections in TIME-WAIT is still usable.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                return False
-    return True
+    # As the servers do: a port with connections in TIME-WAIT is still usable.
+    return all(port_free("127.0.0.1", p) for p in ports)
 
 
 def test_cluster_then_put_and_get_with_no_flags(tmp_path):

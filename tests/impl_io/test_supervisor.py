@@ -8,12 +8,12 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from raftkit.impl.cli import port_free
 
 RAFTKV = [sys.executable, "-m", "raftkit.impl.cli"]
 
@@ -23,21 +23,11 @@ def raftkv(*args, cwd, timeout=60):
                           timeout=timeout)  # fmt: skip
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _ports(n: int) -> tuple[int, int]:
     for _ in range(100):
         http = random.randrange(20000, 60000)
         raft = http + 100
-        if all(_free(p) for b in (http, raft) for p in range(b, b + n)):
+        if all(port_free("127.0.0.1", p) for b in (http, raft) for p in range(b, b + n)):
             return http, raft
     pytest.skip("no free ports")
 
