@@ -659,7 +659,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(str(exc))
         return EXIT_USAGE
     except ClientError as exc:
-        _err(f"raftkv: {exc}")
+        hint = f"; give it with --token or ${TOKEN_ENV}" if "(HTTP 401)" in str(exc) else ""
+        _err(f"raftkv: {exc}{hint}")
         return EXIT_NO
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -193,7 +193,10 @@ class Client:
     def _conn(self, ep: str) -> http.client.HTTPConnection:
         c = self._conns.get(ep)
         if c is None:
-            host, port = parse_endpoint(ep)
+            try:
+                host, port = parse_endpoint(ep)
+            except ValueError as exc:  # e.g. a redirect to a place that is not host:port
+                raise http.client.InvalidURL(str(exc)) from None
             if self.tls is not None:
                 c = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.tls)
             else:
