@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -136,13 +137,24 @@ def client_worker(
     cl.close()
 
 
-def lost_writes(endpoints: list[str], acked: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """The acknowledged once-written keys that do not read back with their value."""
-    cl = Client(endpoints, attempts_deadline=20)
-    try:
-        return [(k, v) for k, v in acked if cl.get(k) != v]
-    finally:
-        cl.close()
+def lost_writes(
+    endpoints: list[str], acked: list[tuple[str, int]], readers: int = 8
+) -> list[tuple[str, int]]:
+    """The acknowledged once-written keys that do not read back with their value (read by
+    ``readers`` clients at once: a long run acknowledges tens of thousands)."""
+    lost: list[tuple[str, int]] = []
+
+    def read(part: list[tuple[str, int]]) -> None:
+        cl = Client(endpoints, attempts_deadline=20)
+        try:
+            lost.extend((k, v) for k, v in part if cl.get(k) != v)
+        finally:
+            cl.close()
+
+    with ThreadPoolExecutor(readers) as pool:
+        for f in [pool.submit(read, acked[i::readers]) for i in range(readers)]:
+            f.result()
+    return sorted(lost)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

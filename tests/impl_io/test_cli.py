@@ -252,7 +252,7 @@ class _FakeTime:
         pass
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(argv=_ARGV)
 def test_random_argument_vectors_end_in_one_line_and_a_documented_status(
