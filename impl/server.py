@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import msgpack
 
@@ -58,7 +58,6 @@ log = logging.getLogger("raftkit.server")
 
 PEER_BLOCK_FILE = "blocked-peers"
 PEER_BLOCK_POLL = 0.1
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
