@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raftkit.impl.sim import SimConfig, Simulation
+from raftkit.impl.testing.sim import SimConfig, Simulation
 from raftkit.impl.trace import TraceRecorder
 from raftkit.modelcheck.conformance import Outcome, conform_lines
 

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from raftkit.impl.sim import SimConfig
+from raftkit.impl.testing.sim import SimConfig
 from raftkit.modelcheck.cli import conform as cli_conform
 from raftkit.modelcheck.cli import main as raftmc
 from raftkit.modelcheck.conformance import conform_lines

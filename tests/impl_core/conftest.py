@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from raftkit.impl.sim import Simulation
+from raftkit.impl.testing.sim import Simulation
 from raftkit.impl.trace import TraceRecorder
 from raftkit.modelcheck.conformance import conform_lines, failure_text
 
