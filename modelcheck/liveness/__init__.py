@@ -102,16 +102,9 @@ def check_liveness(
     exact = store == "exact"
     temporal = temporal_properties(model)
     notes: list[str] = []
-    per_instance = sorted(
-        {f.name for t in temporal for f in t.fairness if f.per_instance}
-    )
-    if symmetry and per_instance:
-        symmetry = False
-        notes.append(
-            "symmetry reduction is off for the liveness graph: per-instance fairness ("
-            + ", ".join(per_instance)
-            + ") names instances that the model's symmetry renames"
-        )
+    per_instance = sorted({f.name for t in temporal for f in t.fairness if f.per_instance})
+    wanted_symmetry = symmetry
+    symmetry = symmetry and not per_instance
     formulas: list[Callable[[Any], bool]] = []
     for t in temporal:
         for f in (t.trigger, t.goal):
@@ -128,6 +121,12 @@ def check_liveness(
         spill_dir=spill_dir,
         edge_budget=edge_budget,
     )
+    if wanted_symmetry and per_instance and graph.reducible:
+        notes.append(
+            "symmetry reduction is off for the liveness graph: per-instance fairness ("
+            + ", ".join(per_instance)
+            + ") names instances that the model's symmetry renames"
+        )
     live = LivenessResult(
         result="ok",
         properties={},
@@ -140,7 +139,7 @@ def check_liveness(
         generated=graph.generated,
         depth=int(graph.depth.max()) + 1 if graph.states else 0,
         graph_seconds=graph.seconds,
-        symmetry=symmetry,
+        symmetry=graph.symmetry and graph.reducible,
         notes=notes,
         stopped_by=graph.stopped_by,
     )
@@ -170,7 +169,9 @@ def check_liveness(
         if lasso is not None:
             verdict.holds = False
             if live.violation is None:
-                live.violation = _violation(model, graph, t, lasso, exact, beyond_bounds_enables)
+                live.violation = _violation(
+                    model, graph, t, lasso, exact, symmetry, beyond_bounds_enables
+                )
                 live.result = "violation"
         elif beyond_bounds_enables and live.edges_beyond_bounds:
             cut = fair_states(graph, sources, allowed, conditions, False)
@@ -188,9 +189,10 @@ def _violation(
     prop: Temporal,
     lasso: Any,
     exact: bool,
+    symmetry: bool,
     beyond_bounds_enables: bool,
 ) -> Violation:
-    trace, loop = replay_lasso(model, graph, lasso, exact)
+    trace, loop = replay_lasso(model, graph, lasso, exact, symmetry)
     trigger = lasso.trigger
     # The graph decided on keys; the replayed states must tell the same story.
     states = [state for _, state in trace]

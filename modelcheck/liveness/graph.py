@@ -75,8 +75,10 @@ class StateGraph:
     generated: int = 0
     stuttering: int = 0
     edges_on_disk: int = 0
-    #: Whether keys are of canonical forms (the quotient under the model's symmetry).
+    #: Whether states were keyed by their canonical forms.
     symmetry: bool = True
+    #: Whether the model's canonical form differs from some state found (it has a symmetry).
+    reducible: bool = False
     #: Why the search stopped before the graph was complete, or None.
     stopped_by: str | None = None
     seconds: float = 0.0
@@ -177,7 +179,7 @@ def build_graph(
     ``max_states`` distinct states, ``max_seconds`` or on Ctrl-C.
     """
     start = perf_counter()
-    canonical = model.canonical if symmetry else _identity
+    canonical = model.canonical
     keyof: Callable[[Hashable], Hashable] = _identity if exact else hash
     within = model.within_bounds
     successors = model.successors
@@ -200,6 +202,7 @@ def build_graph(
     generated = 0
     stuttering = 0
     stopped_by: str | None = None
+    reduced = False
 
     def add(state: Any, key: Hashable, source: int, steps: int) -> int:
         number = len(keys)
@@ -219,7 +222,9 @@ def build_graph(
         for state in model.init_states():
             generated += 1
             if within(state):
-                key = keyof(canonical(state))
+                canon = canonical(state)
+                reduced = reduced or canon != state
+                key = keyof(canon if symmetry else state)
                 number = ids.get(key)
                 if number is None:
                     number = add(state, key, -1, 0)
@@ -251,7 +256,16 @@ def build_graph(
                     lid = label_ids[label] = len(labels)
                     labels.append(label)
                 if within(succ):
-                    key = keyof(canonical(succ))
+                    if symmetry:
+                        canon = canonical(succ)
+                        if not reduced and canon is not succ and canon != succ:
+                            reduced = True
+                        key = keyof(canon)
+                    else:
+                        if not reduced:
+                            canon = canonical(succ)
+                            reduced = canon is not succ and canon != succ
+                        key = keyof(succ)
                     to = ids.get(key)
                     if to is None:
                         to = add(succ, key, number, steps)
@@ -295,6 +309,7 @@ def build_graph(
         stuttering=stuttering,
         edges_on_disk=on_disk,
         symmetry=symmetry,
+        reducible=reduced,
         stopped_by=stopped_by,
         seconds=perf_counter() - start,
         _keep=[*keep, parent, depth, offsets],

@@ -299,10 +299,13 @@ def replay_lasso(
     graph: StateGraph,
     lasso: GraphLasso,
     exact: bool = False,
+    keyed_by_canonical: bool = True,
 ) -> tuple[list[Step], int]:
     """The lasso as a real behaviour: (steps, index of the state where the loop starts). The
-    steps end with the loop's last step back to that state (none when it stutters)."""
-    canonical = model.canonical if graph.symmetry else (lambda s: s)
+    steps end with the loop's last step back to that state (none when it stutters). States
+    are keyed as the graph keyed them: by canonical form unless ``keyed_by_canonical`` is
+    False, by hash unless ``exact``."""
+    canonical = model.canonical if keyed_by_canonical else (lambda s: s)
     hasher: Callable[[Hashable], Hashable] = (lambda c: c) if exact else hash
 
     def key(state: Any) -> Hashable:
