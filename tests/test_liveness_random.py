@@ -11,7 +11,7 @@ from raftkit.modelcheck.liveness.fair import compile_conditions, fair_states
 from raftkit.modelcheck.liveness.lasso import fair_loop, shortest_prefix
 from raftkit.modelcheck.model import Eventually, Fairness, LeadsTo, Properties
 from raftkit.modelcheck.trace import replay
-from toy_models import actions_graph
+from toy_models import Toy, actions_graph
 
 NAMES = ("A", "B", "C")
 
@@ -290,3 +290,79 @@ def test_prefix_is_shortest_through_a_trigger_at_its_own_depth(g):
     for (a, b), label in zip(zip(states, states[1:], strict=False), labels, strict=True):
         named = [e for e in edges if e[:2] == (a, b)]
         assert named and (label < 0 or graph.labels[label] in [e[2:] for e in named])
+
+
+SYMMETRIC_GOALS = {
+    "sum is 2": lambda s: sum(s) == 2,
+    "one at the top": lambda s: max(s) == 2,
+    "all equal": lambda s: len(set(s)) == 1,
+    "some zero": lambda s: 0 in s,
+    "never": lambda s: False,
+}
+
+
+def symmetric_tokens(count, moves, symmetry, fairness, goal, trigger):
+    """``count`` interchangeable tokens 0..2 moved by some of Bump (+1 below 2), Reset (2 -> 0),
+    Drop (-1 above 0) and Rotate (all tokens shift one place, a step inside a class)."""
+
+    def step(s):
+        for i, v in enumerate(s):
+            if "Bump" in moves and v < 2:
+                yield ("Bump", i), s[:i] + (v + 1,) + s[i + 1 :]
+            if "Reset" in moves and v == 2:
+                yield ("Reset", i), s[:i] + (0,) + s[i + 1 :]
+            if "Drop" in moves and v > 0:
+                yield ("Drop", i), s[:i] + (v - 1,) + s[i + 1 :]
+        if "Rotate" in moves:
+            yield ("Rotate",), s[1:] + s[:1]
+
+    goal_fn = SYMMETRIC_GOALS[goal]
+    if trigger is None:
+        props = Properties(eventually=(Eventually("G", goal_fn),), fairness=tuple(fairness))
+    else:
+        props = Properties(
+            leads_to=(LeadsTo("G", SYMMETRIC_GOALS[trigger], goal_fn),), fairness=tuple(fairness)
+        )
+    return Toy(
+        inits=[(0,) * count],
+        step=step,
+        canon=(lambda s: tuple(sorted(s))) if symmetry else (lambda s: s),
+        props=props,
+        names=list(moves),
+    )
+
+
+MOVES = ("Bump", "Reset", "Drop", "Rotate")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(2, 3),
+    st.sets(st.sampled_from(MOVES), min_size=1),
+    st.lists(
+        st.builds(
+            Fairness,
+            st.sampled_from(["weak", "strong"]),
+            st.lists(st.sampled_from(MOVES), min_size=1, max_size=2, unique=True).map(tuple),
+            st.booleans(),
+        ),
+        max_size=3,
+    ),
+    st.sampled_from(sorted(SYMMETRIC_GOALS)),
+    st.none() | st.sampled_from(sorted(SYMMETRIC_GOALS)),
+)
+def test_the_quotient_under_symmetry_decides_as_the_full_graph(count, moves, fairness, goal,
+                                                                trigger):
+    args = (count, frozenset(moves))
+    full_model = symmetric_tokens(*args, False, fairness, goal, trigger)
+    reduced_model = symmetric_tokens(*args, True, fairness, goal, trigger)
+    full = check_liveness(full_model)
+    reduced = check_liveness(reduced_model)
+    assert reduced.properties == full.properties
+    assert reduced.states <= full.states
+    for live, model in ((full, full_model), (reduced, reduced_model)):
+        if live.violation is not None:
+            replay(model, live.violation.trace)
+            assert all(note.met for note in live.violation.fairness)
+    if full.violation is not None:
+        assert reduced.violation.loop >= full.violation.loop

@@ -280,8 +280,9 @@ def test_the_quotient_gives_the_verdicts_of_the_full_graph(fairness):
             replay(model, live.violation.trace)
             assert all(n.met for n in live.violation.fairness)
     if full.violation is not None:
-        # Same shortest prefix: every member of a class is as far from the initial state.
-        assert full.violation.loop == reduced.violation.loop
+        # Every member of a class is as far from the initial state, so the quotient's prefix is
+        # as short; its replay may add rounds of the cycle before a real state repeats.
+        assert reduced.violation.loop >= full.violation.loop
 
 
 def test_exact_and_fingerprint_keys_agree():
