@@ -40,6 +40,9 @@ class FairnessNote:
     states: int
     #: The steps of the cycle that take it, numbered as the trace is printed (from 1).
     taken: list[int] = field(default_factory=list)
+    #: States of the cycle in which it is possible only by a step beyond the bounds (counted
+    #: in ``enabled`` only when such steps count as possible).
+    beyond: int = 0
 
     @property
     def met(self) -> bool:

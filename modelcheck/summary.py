@@ -93,7 +93,15 @@ def lasso_lines(v: Violation, model: Model[Any]) -> list[str]:
     if not v.fairness:
         lines.append("     no fairness is assumed, so any behaviour may stop anywhere")
     for note in v.fairness:
-        lines.append(f"     {note.fairness}: {_note_text(note.enabled, note.states, note.taken)}")
+        text = _note_text(note.enabled, note.states, note.taken)
+        if note.beyond:
+            text += (
+                f"; in {note.beyond} of the states only by a step beyond the bounds"
+                if note.enabled
+                else f"; possible beyond the bounds in {note.beyond} of the states, so this "
+                "behaviour is fair only within the bounds"
+            )
+        lines.append(f"     {note.fairness}: {text}")
     return lines
 
 
@@ -299,6 +307,7 @@ def lasso_to_json(v: Violation, model: Model[Any]) -> dict[str, Any]:
                 "enabled": n.enabled,
                 "states": n.states,
                 "taken": list(n.taken),
+                "beyond": n.beyond,
             }
             for n in v.fairness
         ],

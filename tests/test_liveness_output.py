@@ -69,7 +69,7 @@ def test_json_has_kind_prefix_and_cycle():
         {"action": "C(0)", "state": {"x": 0}},
     ]
     assert v["fairness"][0] == {
-        "fairness": "WF(A)", "kind": "weak", "enabled": 1, "states": 2, "taken": []
+        "fairness": "WF(A)", "kind": "weak", "enabled": 1, "states": 2, "taken": [], "beyond": 0
     }
     live = out["liveness"]
     assert live["properties"] == {
@@ -86,6 +86,19 @@ def test_summary_reports_the_check_and_warns_about_the_bounds():
     assert "yes (within the bounds)" in text
     assert "warning: ReachGoal holds only because steps beyond the bounds" in text
     assert "and every temporal property in every fair behaviour" in text
+
+
+def test_a_lasso_cut_by_the_bounds_says_so():
+    model = counter(3, 5)
+    result = check(model)
+    result.add_liveness(check_liveness(model, beyond_bounds_enables=False))
+    note = result.violation.fairness[0]
+    assert (note.fairness, note.enabled, note.beyond, note.met) == ("WF(Inc)", 0, 1, True)
+    text = " ".join(render(print_counterexample, result, model).split())
+    assert (
+        "WF(Inc): never possible in the cycle, never taken; possible beyond the bounds in 1 of "
+        "the states, so this behaviour is fair only within the bounds"
+    ) in text
 
 
 def test_safety_output_is_unchanged_without_temporal_properties():

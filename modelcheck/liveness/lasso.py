@@ -347,48 +347,69 @@ def fairness_notes(
     beyond_enables: bool = True,
 ) -> list[FairnessNote]:
     """How each fairness condition is met on the replayed loop, judged on the model's own
-    successors: what is enabled in each state of the loop, and which steps take what."""
+    successors: what is possible in each state of the loop (within the bounds, and beyond
+    them), and which steps take what."""
     states = [state for _, state in trace[loop:-1]] if len(trace) > loop + 1 else [trace[loop][1]]
     cycle = list(enumerate(trace[loop + 1 :], start=loop + 2))
-    notes = []
-    enabled_in = []
+    within: list[set[Label]] = []
+    beyond: list[set[Label]] = []
     for state in states:
-        enabled_in.append(
-            {
-                label
-                for label, succ in model.successors(state)
-                if succ != state and (beyond_enables or model.within_bounds(succ))
-            }
+        inside, outside = set(), set()
+        for label, succ in model.successors(state):
+            if succ != state:
+                (inside if model.within_bounds(succ) else outside).add(label)
+        within.append(inside)
+        beyond.append(outside - inside)
+
+    def count(match: Callable[[Label], bool]) -> tuple[int, int]:
+        """(states where possible, as the check counts; states where possible only beyond)"""
+        only_beyond = sum(
+            not any(map(match, w)) and any(map(match, b))
+            for w, b in zip(within, beyond, strict=True)
         )
+        inside = sum(any(map(match, w)) for w in within)
+        return (inside + only_beyond if beyond_enables else inside), only_beyond
+
+    notes = []
     for f in fairness:
         tag = "WF" if f.kind == "weak" else "SF"
-        takes = []
-        for number, (label, succ) in cycle:
-            if label[0] in f.actions and succ != trace[number - 2][1]:
-                takes.append((number, label))
+        takes = [
+            (number, label)
+            for number, (label, succ) in cycle
+            if label[0] in f.actions and succ != trace[number - 2][1]
+        ]
         if f.per_instance:
-            instances = {lbl for labels in enabled_in for lbl in labels if lbl[0] in f.actions}
+            instances = {
+                label
+                for labels in (*within, *beyond)
+                for label in labels
+                if label[0] in f.actions
+            }
             instances |= {label for _, label in takes}
             for inst in sorted(instances, key=repr):
+                enabled, only_beyond = count(lambda label, inst=inst: label == inst)
                 notes.append(
                     FairnessNote(
                         f"{tag}({model.format_label(inst)})",
                         f.kind,
-                        sum(inst in labels for labels in enabled_in),
+                        enabled,
                         len(states),
                         [number for number, label in takes if label == inst],
+                        only_beyond,
                     )
                 )
             if not instances:
                 notes.append(FairnessNote(f.name, f.kind, 0, len(states)))
         else:
+            enabled, only_beyond = count(lambda label, f=f: label[0] in f.actions)
             notes.append(
                 FairnessNote(
                     f.name,
                     f.kind,
-                    sum(any(lbl[0] in f.actions for lbl in labels) for labels in enabled_in),
+                    enabled,
                     len(states),
                     [number for number, _ in takes],
+                    only_beyond,
                 )
             )
     return notes
