@@ -112,8 +112,9 @@ def strong_components(nodes: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np
     ``src -> dst`` (both among ``nodes``, sorted by ``src``): numbers 0..k-1."""
     k = nodes.shape[0]
     local_src = np.searchsorted(nodes, src)
-    local_dst = np.searchsorted(nodes, dst)
-    indptr = np.searchsorted(local_src, np.arange(k + 1)).astype(np.int64)
+    local_dst = np.searchsorted(nodes, dst).astype(np.int32)
+    index = np.int32 if local_dst.shape[0] < 2**31 else np.int64
+    indptr = np.searchsorted(local_src, np.arange(k + 1)).astype(index)
     matrix = csr_matrix((np.ones(local_dst.shape[0], dtype=np.int8), local_dst, indptr), (k, k))
     _count, component = connected_components(matrix, directed=True, connection="strong")
     return component.astype(np.int64)
