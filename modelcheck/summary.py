@@ -139,18 +139,22 @@ def _print_lasso(v: Violation, model: Model[Any], console: Console) -> None:
 
 def print_liveness(live: LivenessResult, console: Console) -> None:
     """What the liveness check stored and decided, with the warnings a reader needs."""
+    figures = {
+        "states in the graph": f"{live.states:,}",
+        "steps stored": f"{live.edges:,}",
+        "bytes of steps": f"{live.edge_bytes:,}",
+        "steps on disk": f"{live.edges_on_disk:,}",
+        "steps beyond the bounds": f"{live.edges_beyond_bounds:,}",
+        "stuttering steps left out": f"{live.stuttering_steps:,}",
+        "symmetry reduction": "yes" if live.symmetry else "no",
+        "graph seconds": f"{live.graph_seconds:.2f}",
+        "analysis seconds": f"{live.analysis_seconds:.2f}",
+    }
     stats = Table(title="Liveness", show_header=False, title_justify="left")
     stats.add_column(style="bold")
     stats.add_column(justify="right")
-    stats.add_row("states in the graph", f"{live.states:,}")
-    stats.add_row("steps stored", f"{live.edges:,}")
-    stats.add_row("bytes of steps", f"{live.edge_bytes:,}")
-    stats.add_row("steps on disk", f"{live.edges_on_disk:,}")
-    stats.add_row("steps beyond the bounds", f"{live.edges_beyond_bounds:,}")
-    stats.add_row("stuttering steps left out", f"{live.stuttering_steps:,}")
-    stats.add_row("symmetry reduction", "yes" if live.symmetry else "no")
-    stats.add_row("graph seconds", f"{live.graph_seconds:.2f}")
-    stats.add_row("analysis seconds", f"{live.analysis_seconds:.2f}")
+    for name, value in figures.items():
+        stats.add_row(name, value)
     console.print(stats)
     if live.properties:
         table = Table(title="Temporal properties", title_justify="left")
