@@ -122,10 +122,10 @@ def check_liveness(
         edge_budget=edge_budget,
     )
     if wanted_symmetry and per_instance and graph.reducible:
+        shown = ", ".join(per_instance[:3]) + (", ..." if len(per_instance) > 3 else "")
         notes.append(
-            "symmetry reduction is off for the liveness graph: per-instance fairness ("
-            + ", ".join(per_instance)
-            + ") names instances that the model's symmetry renames"
+            f"symmetry reduction is off for the liveness graph: per-instance fairness ({shown}) "
+            "names instances that the model's symmetry renames"
         )
     live = LivenessResult(
         result="ok",
