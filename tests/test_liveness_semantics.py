@@ -321,6 +321,33 @@ def test_limits_leave_the_properties_undecided():
     assert live.properties["ReachGoal"].holds is None and live.violation is None
 
 
+def test_time_limit_and_progress():
+    snaps = []
+    endless = Toy(
+        inits=[0],
+        step=lambda n: [(("Inc",), n + 1)],
+        props=Properties(eventually=(Eventually("Never", lambda n: False),)),
+        names=["Inc"],
+    )
+    live = check_liveness(endless, max_seconds=0.3, progress=snaps.append, progress_interval=0)
+    assert (live.result, live.stopped_by) == ("incomplete", "max_seconds")
+    assert live.properties["Never"].holds is None and live.states > 100
+    assert snaps and all(s.distinct <= live.states for s in snaps)
+    assert [s.generated for s in snaps] == sorted(s.generated for s in snaps)
+
+
+def test_no_initial_state_within_the_bounds_leaves_nothing_to_violate():
+    model = Toy(
+        inits=[9],
+        step=lambda n: [],
+        bounds=lambda n: n < 5,
+        props=Properties(eventually=(Eventually("Never", lambda n: False),)),
+    )
+    live = check_liveness(model)
+    assert (live.result, live.states, live.depth) == ("ok", 0, 0)
+    assert live.properties["Never"].holds
+
+
 def test_a_model_without_temporal_properties_has_nothing_to_decide():
     live = check_liveness(actions_graph(2, [(0, 1, "A", 0)], [0]))
     assert (live.result, live.properties, live.states, live.edges) == ("ok", {}, 2, 1)

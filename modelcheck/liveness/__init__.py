@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..model import Fairness, Model
+from ..progress import Snapshot
 from ..result import LivenessResult, LivenessVerdict, Violation
 from ..trace import ReplayError
 from .fair import compile_conditions, fair_states
@@ -82,13 +83,16 @@ def check_liveness(
     max_seconds: float | None = None,
     spill_dir: str | None = None,
     edge_budget: int = EDGE_BUDGET,
+    progress: Callable[[Snapshot], None] | None = None,
+    progress_interval: float = 0.5,
 ) -> LivenessResult:
     """Check every temporal property of ``model`` over its fair behaviours within the bounds.
 
     ``store`` is ``"fingerprint"`` (states keyed by 64-bit hashes, as the engine) or
     ``"exact"``. ``symmetry`` False builds the graph without the model's canonical forms. The
     graph keeps ``edge_budget`` steps in memory and spills the rest to ``spill_dir``. The first
-    violated property, in the order of :func:`temporal_properties`, gets a lasso.
+    violated property, in the order of :func:`temporal_properties`, gets a lasso. Limits and
+    ``progress`` are as for the engine's search, while the graph is built.
     """
     if store not in ("fingerprint", "exact"):
         raise ValueError(f"unknown store {store!r} (expected 'fingerprint' or 'exact')")
@@ -120,6 +124,8 @@ def check_liveness(
         max_seconds=max_seconds,
         spill_dir=spill_dir,
         edge_budget=edge_budget,
+        progress=progress,
+        progress_interval=progress_interval,
     )
     if wanted_symmetry and per_instance and graph.reducible:
         shown = ", ".join(per_instance[:3]) + (", ..." if len(per_instance) > 3 else "")

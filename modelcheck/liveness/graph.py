@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..model import Label, Model
+from ..progress import Snapshot
 
 #: The target of a step to a state beyond the bounds.
 BEYOND = -1
@@ -170,13 +171,16 @@ def build_graph(
     max_seconds: float | None = None,
     spill_dir: str | None = None,
     edge_budget: int = EDGE_BUDGET,
+    progress: Callable[[Snapshot], None] | None = None,
+    progress_interval: float = 0.5,
 ) -> StateGraph:
     """Explore every state of ``model`` reachable within its bounds, keeping every step.
 
     ``formulas`` are evaluated on every state found. ``symmetry`` False keys states by
     themselves instead of by ``model.canonical``; ``exact`` keys them by the (canonical) state
     instead of its 64-bit hash. The search stops early, leaving ``stopped_by`` set, after
-    ``max_states`` distinct states, ``max_seconds`` or on Ctrl-C.
+    ``max_states`` distinct states, ``max_seconds`` or on Ctrl-C. ``progress`` is called with a
+    :class:`~raftkit.modelcheck.progress.Snapshot` every ``progress_interval`` seconds or so.
     """
     start = perf_counter()
     canonical = model.canonical
@@ -185,6 +189,7 @@ def build_graph(
     successors = model.successors
     limit = max_states if max_states is not None else math.inf
     deadline = start + max_seconds if max_seconds is not None else math.inf
+    next_report = start + progress_interval
 
     ids: dict[Hashable, int] = {}
     keys: list[Hashable] = []
@@ -240,9 +245,16 @@ def build_graph(
             tick -= 1
             if not tick:
                 tick = _TICK
-                if perf_counter() >= deadline:
+                now = perf_counter()
+                if now >= deadline:
                     stopped_by = "max_seconds"
                     break
+                if progress is not None and now >= next_report:
+                    next_report = now + progress_interval
+                    deepest = depth[len(keys) - 1] + 1
+                    progress(
+                        Snapshot(generated, len(keys), len(keys) - expanded, deepest, now - start)
+                    )
             state, number = queue.popleft()
             expanded += 1
             offsets.append(len(log))
