@@ -140,10 +140,15 @@ class _Component:
         self.conditions = conditions
         self.beyond_enables = beyond_enables
         self._enabled: dict[int, frozenset[int]] = {}
+        self._of_label: dict[int, frozenset[int]] = {}
 
     def of_label(self, label: int) -> frozenset[int]:
-        c = self.conditions
-        return frozenset(int(m) for m in c.members[c.starts[label] : c.starts[label + 1]])
+        cached = self._of_label.get(label)
+        if cached is None:
+            c = self.conditions
+            members = c.members[c.starts[label] : c.starts[label + 1]]
+            cached = self._of_label[label] = frozenset(int(m) for m in members)
+        return cached
 
     def enabled(self, state: int) -> frozenset[int]:
         cached = self._enabled.get(state)
