@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/liveness_costs.py [--bounds small|default] [--store fingerprint]
 
-Both runs explore the same model: the safety search as ``raftmc check`` runs it (the engine's
-batch path), and :func:`raftkit.modelcheck.liveness.check_liveness` on the same model with one
+Both runs explore the same model, the compiled Raft that ``raftmc check`` uses: the safety
+search as ``raftmc check`` runs it (the engine's batch path), and
+:func:`raftkit.modelcheck.liveness.check_liveness` through the model's plain protocol, with one
 temporal property added here, ``<>LeaderElected`` under weak fairness of every action (the spec
 itself declares no temporal property yet; the verdict is beside the point, the costs are what is
 measured). Each run is in its own process, so its peak resident memory is its own.
@@ -25,7 +26,7 @@ from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.liveness import check_liveness
 from raftkit.modelcheck.model import Eventually, Fairness
 from raftkit.spec.actions import action_names
-from raftkit.spec.model import RaftModel
+from raftkit.spec.compiled import FastRaftModel
 from raftkit.spec.params import Params
 from raftkit.spec.properties import leader_elected
 
@@ -35,15 +36,16 @@ BOUNDS = {
 }
 
 
-class WithEventualLeader(RaftModel):
+class WithEventualLeader(FastRaftModel):
     """The spec with one temporal property, for measuring only."""
 
     def properties(self) -> Any:
         props = super().properties()
         fair = tuple(Fairness("weak", (name,)) for name in action_names(self.params))
+        spec = self.export_state
         return replace(
             props,
-            eventually=(Eventually("EventuallyLeader", leader_elected),),
+            eventually=(Eventually("EventuallyLeader", lambda s: leader_elected(spec(s))),),
             fairness=fair,
         )
 
@@ -54,7 +56,7 @@ def _peak_mib() -> float:
 
 def _safety(params: Params, out: Any) -> None:
     start = time.perf_counter()
-    r = check(RaftModel(params))
+    r = check(FastRaftModel(params))
     out.send(
         {
             "seconds": time.perf_counter() - start,
