@@ -202,6 +202,14 @@ def test_a_step_beyond_the_bounds_makes_its_action_possible_as_in_tlc():
     assert verdict.holds and verdict.beyond_bounds
 
 
+def test_steps_beyond_the_bounds_are_kept_only_for_actions_under_fairness():
+    unfair = counter(3, 5)
+    unfair.props = Properties(eventually=unfair.props.eventually)
+    live = check_liveness(unfair)
+    assert (live.edges, live.edges_beyond_bounds) == (3, 0)
+    assert check_liveness(counter(3, 5), beyond_bounds_enables=False).edges_beyond_bounds == 0
+
+
 def test_with_those_steps_not_counted_the_bounds_cut_the_behaviour():
     v = check_liveness(counter(3, 5), beyond_bounds_enables=False).violation
     assert states(v.trace) == [0, 1, 2, 3] and v.cycle == []

@@ -126,6 +126,11 @@ def check_liveness(
         edge_budget=edge_budget,
         progress=progress,
         progress_interval=progress_interval,
+        beyond_actions=(
+            frozenset(a for t in temporal for f in t.fairness for a in f.actions)
+            if beyond_bounds_enables
+            else frozenset()
+        ),
     )
     if wanted_symmetry and per_instance and graph.reducible:
         shown = ", ".join(per_instance[:3]) + (", ..." if len(per_instance) > 3 else "")

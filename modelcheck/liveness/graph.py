@@ -10,7 +10,8 @@ What is stored, and what is not:
 
 * a step to a state beyond the bounds has target :data:`BEYOND`: it is never followed, but it
   makes its action possible in the state it leaves (TLC evaluates ``ENABLED`` without the state
-  constraint, see :mod:`raftkit.modelcheck.liveness`);
+  constraint, see :mod:`raftkit.modelcheck.liveness`). That is its only use, so only the steps
+  of actions under some fairness (``beyond_actions``) are kept;
 * a step back to the very same state is stuttering (``succ == state``): TLA+'s ``<<A>>_vars``
   excludes it, so it neither makes an action possible nor takes it, and every state may stutter
   anyway. It is counted and dropped. Under symmetry a step to another member of the same class
@@ -173,6 +174,7 @@ def build_graph(
     edge_budget: int = EDGE_BUDGET,
     progress: Callable[[Snapshot], None] | None = None,
     progress_interval: float = 0.5,
+    beyond_actions: frozenset[str] | None = None,
 ) -> StateGraph:
     """Explore every state of ``model`` reachable within its bounds, keeping every step.
 
@@ -181,6 +183,8 @@ def build_graph(
     instead of its 64-bit hash. The search stops early, leaving ``stopped_by`` set, after
     ``max_states`` distinct states, ``max_seconds`` or on Ctrl-C. ``progress`` is called with a
     :class:`~raftkit.modelcheck.progress.Snapshot` every ``progress_interval`` seconds or so.
+    Steps beyond the bounds are kept for the actions named in ``beyond_actions`` (all when
+    None).
     """
     start = perf_counter()
     canonical = model.canonical
@@ -200,6 +204,7 @@ def build_graph(
     checks = list(zip(formulas, values, strict=True))
     label_ids: dict[Label, int] = {}
     labels: list[Label] = []
+    keep_beyond: list[bool] = []  # per label index: keep its steps beyond the bounds
     log = _EdgeLog(edge_budget, spill_dir)
     queue: deque[tuple[Any, int]] = deque()
     initial: list[int] = []
@@ -267,6 +272,7 @@ def build_graph(
                 if lid is None:
                     lid = label_ids[label] = len(labels)
                     labels.append(label)
+                    keep_beyond.append(beyond_actions is None or label[0] in beyond_actions)
                 if within(succ):
                     if symmetry:
                         canon = canonical(succ)
@@ -285,8 +291,10 @@ def build_graph(
                         stuttering += 1
                         continue
                     target.append(to)
-                else:
+                elif keep_beyond[lid]:
                     target.append(BEYOND)
+                else:
+                    continue
                 label_column.append(lid)
             log.spill_if_full()
     except KeyboardInterrupt:
