@@ -15,10 +15,12 @@ system (``scripts/setup-system.sh`` installs Debian's ``default-jre-headless``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -75,6 +77,9 @@ class TlcResult:
     seconds: float
     #: The Java process, start-up included, as timed from here.
     wall_seconds: float
+    #: The Java process's CPU time: more than its wall time when the collector's and the
+    #: compiler's threads run beside the one worker.
+    cpu_seconds: float = 0.0
     output: str = field(repr=False, default="")
 
     @property
@@ -315,6 +320,7 @@ def run(
         "-workers", str(workers), "-config", str(cfg), "-metadir", str(folder / "states"),
         *([] if deadlock else ["-deadlock"]), module,
     ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -323,7 +329,10 @@ def run(
     except subprocess.TimeoutExpired as exc:
         raise TlcError(f"TLC did not finish within {timeout:g} s") from exc
     wall = time.perf_counter() - start
-    return parse(proc.stdout + proc.stderr, proc.returncode, wall, properties)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = parse(proc.stdout + proc.stderr, proc.returncode, wall, properties)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return dataclasses.replace(result, cpu_seconds=cpu)
 
 
 def parse(
@@ -375,7 +384,9 @@ def _error_line(output: str, errors: list[str], returncode: int) -> str:
     for k, line in enumerate(lines):
         # SANY: "***Parse Error***" then the token; "*** Errors: 1" then where and what.
         if line == "***Parse Error***" or line.startswith("*** Errors:"):
-            detail = [x for x in lines[k + 1 : k + 6] if x][:2]
+            # A parse error is one line ("Encountered ... at line L"); a semantic error is
+            # where, then what.
+            detail = [x for x in lines[k + 1 : k + 6] if x][: 1 if "Parse" in line else 2]
             return "TLC: " + ": ".join(detail)
         if "OutOfMemoryError" in line:
             return "TLC ran out of memory (java.lang.OutOfMemoryError)"
