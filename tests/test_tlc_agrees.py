@@ -117,6 +117,7 @@ def test_bench_runs_tlc_beside_raftmc_alternately():
     assert row["tlc_seconds"] == row["tlc_all_seconds"][0]
     assert row["times_tlc"] == pytest.approx(row["tlc_seconds"] / row["seconds"])
     assert row["times_tlc_wall"] == pytest.approx(row["tlc_wall_seconds"] / row["wall_seconds"])
+    assert row["tlc_cpu_seconds"] > 0 and row["cpu_seconds"] > 0
 
 
 def test_vendored_raft_tla_is_the_upstream_file():
