@@ -1,4 +1,4 @@
-"""``raftmc bench``: the checker on issue 3's configurations, and TLC beside it.
+"""``raftmc bench``: the checker on configurations A, B, D and E, and TLC beside it.
 
 Each run happens in a child process of its own, so its peak RSS is its own: the figure is the
 peak of that process plus the peak of its largest worker. Bytes per state are the seen-set's

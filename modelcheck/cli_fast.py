@@ -202,11 +202,11 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_bench_command(commands: Any) -> None:
-    """``raftmc bench``: issue 3's configurations with and without symmetry, 1 and 2 workers,
+    """``raftmc bench``: configurations A, B, D, E with and without symmetry, 1 and 2 workers,
     and (``--tlc``) TLC beside them."""
     bench = commands.add_parser(
         "bench",
-        help="benchmark the checker on issue 3's configurations, and TLC beside it (--tlc)",
+        help="benchmark the checker on configurations A, B, D, E, and TLC beside it (--tlc)",
         description=(
             "Run configurations A, B, D, E (3 servers, 1 value, max term 2, raft.tla's history\n"
             "variables kept, as TLC ran them) with and without symmetry, at 1 and 2 workers,\n"
