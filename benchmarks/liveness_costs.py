@@ -6,8 +6,8 @@ Both runs explore the same model, the compiled Raft that ``raftmc check`` uses: 
 search as ``raftmc check`` runs it (the engine's batch path), and
 :func:`raftkit.modelcheck.engine.liveness.check_liveness` through the model's plain protocol,
 with one temporal property added here, ``<>LeaderElected`` under weak fairness of every action
-(the spec itself declares no temporal property yet; the verdict is beside the point, the costs are what is
-measured). Each run is in its own process, so its peak resident memory is its own.
+(the spec itself declares no temporal property yet; the verdict is beside the point, the costs
+are what is measured). Each run is in its own process, so its peak resident memory is its own.
 
 Prints, for each: seconds, distinct states, steps (generated; for liveness also stored, beyond
 the bounds, stuttering), bytes of stored steps, and peak RSS; then the ratios.

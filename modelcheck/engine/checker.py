@@ -23,6 +23,9 @@ from .result import Result
 from .store import Store, make_store
 
 MAX_WORKERS = 64
+#: Below this many states the frontier would spill to disk every few states: never what a
+#: search wants, and most likely a typo.
+MIN_FRONTIER_BUDGET = 100
 
 
 class OptionsError(ValueError):
@@ -80,9 +83,10 @@ class Options:
             raise OptionsError(
                 "workers", f"must be between 1 and {MAX_WORKERS} (got {self.workers})"
             )
-        if self.frontier_budget is not None and self.frontier_budget < 1000:
+        if self.frontier_budget is not None and self.frontier_budget < MIN_FRONTIER_BUDGET:
             raise OptionsError(
-                "frontier_budget", f"must be at least 1000 (got {self.frontier_budget})"
+                "frontier_budget",
+                f"must be at least {MIN_FRONTIER_BUDGET} (got {self.frontier_budget})",
             )
         if self.checkpoint_every < 0:
             raise OptionsError(
