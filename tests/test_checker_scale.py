@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck.compiled import FastRaftModel
-from raftkit.modelcheck.engine.fpset import _GOLDEN, FingerprintSet, Frontier
 from raftkit.modelcheck.engine import check
+from raftkit.modelcheck.engine.fpset import _GOLDEN, FingerprintSet, Frontier
 from raftkit.modelcheck.engine.trace import replay
 from raftkit.spec.model import RaftModel
 from raftkit.spec.mutants import MUTANTS
