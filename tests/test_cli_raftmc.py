@@ -212,7 +212,8 @@ def test_mutant_is_found_and_its_trace_replays(name):
 
 
 def test_mutant_bounds_are_defaults_and_flags_win():
-    from raftkit.modelcheck.cli.app import build_parser, params_from_args
+    from raftkit.modelcheck.cli.app import build_parser
+    from raftkit.modelcheck.cli.model_flags import params_from_args
     from raftkit.spec.mutants import MUTANTS
 
     name = "forget-vote-on-restart"
@@ -227,7 +228,8 @@ def test_mutant_bounds_are_defaults_and_flags_win():
 
 
 def test_no_flags_give_the_spec_defaults():
-    from raftkit.modelcheck.cli.app import build_parser, params_from_args
+    from raftkit.modelcheck.cli.app import build_parser
+    from raftkit.modelcheck.cli.model_flags import params_from_args
     from raftkit.spec.params import Params
 
     assert params_from_args(build_parser().parse_args(["check"])) == Params()

@@ -97,7 +97,9 @@ class Options:
         if self.checkpoint and self.workers > 1 and not self.ray:
             raise OptionsError("checkpoint", "with more than one worker needs ray")
         if self.store not in ("fingerprint", "exact") and not hasattr(self.store, "parents"):
-            raise OptionsError("store", f"must be 'fingerprint' or 'exact' (got {self.store!r})")
+            raise OptionsError(
+                "store", f"is an unknown store {self.store!r} (expected 'fingerprint' or 'exact')"
+            )
         if model is None:
             return
         batch = hasattr(model, "batch") and self.store == "fingerprint"
