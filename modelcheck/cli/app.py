@@ -15,10 +15,12 @@ from typing import NoReturn
 
 from ..engine.checker import OptionsError, WorkerFailed
 from ..engine.checkpoint import CheckpointError
+from ..pictures.dot import NoGraphviz
 from . import bench, check, conform, graph, mutants, symbolic
 from .errors import (
     EXIT_INTERRUPTED,
     EXIT_IO,
+    EXIT_NO_GRAPHVIZ,
     EXIT_USAGE,
     EXIT_WORKER_FAILED,
     STATUS_MEANINGS,
@@ -85,6 +87,9 @@ def _run(argv: Sequence[str] | None) -> int:
         return args.run(args)
     except (UsageError, OptionsError) as exc:
         parser.error(str(exc))
+    except NoGraphviz as exc:
+        sys.stderr.write(f"raftmc: error: {exc}\n")
+        return EXIT_NO_GRAPHVIZ
     except WorkerFailed as exc:
         sys.stderr.write(f"raftmc: error: {exc}\n")
         return EXIT_WORKER_FAILED
