@@ -27,7 +27,7 @@ from .errors import (
     UsageError,
     exit_status_help,
 )
-from .paths import io_message
+from .paths import io_message, named_stdout
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -84,7 +84,8 @@ def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with named_stdout():
+            return args.run(args)
     except (UsageError, OptionsError) as exc:
         parser.error(str(exc))
     except NoGraphviz as exc:

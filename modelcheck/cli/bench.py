@@ -21,6 +21,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.checker import MAX_WORKERS
+from .errors import UsageError
+
 #: Issue 3's configurations: (name, bounds, TLC distinct, TLC generated, TLC depth,
 #: TLC distinct with symmetry, TLC seconds without / with symmetry).
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -302,24 +305,25 @@ def add_command(commands: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``raftmc bench``; exit status 1 if a count differs from TLC's."""
+    # Every value is checked before the first run: a benchmark takes minutes, and a bad value
+    # found at its end would throw them away.
     try:
         configs = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
         workers = [int(w) for w in args.workers.split(",")]
         sizes = [int(s) for s in args.scaling.split(",") if s.strip()]
     except ValueError:
-        sys.stderr.write("raftmc: error: --workers and --scaling take comma-separated integers\n")
-        return 2
+        raise UsageError("--workers and --scaling take comma-separated integers") from None
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:
         what = f"unknown {unknown}" if unknown else "none given"
-        sys.stderr.write(f"raftmc: error: --configs: {what} (known: A, B, D, E)\n")
-        return 2
-    if any(w < 1 for w in workers):
-        sys.stderr.write(f"raftmc: error: --workers must each be at least 1 (got {args.workers})\n")
-        return 2
+        raise UsageError(f"--configs: {what} (known: A, B, D, E)")
+    if any(not 1 <= w <= MAX_WORKERS for w in workers):
+        low = "at least 1" if any(w < 1 for w in workers) else f"at most {MAX_WORKERS}"
+        raise UsageError(f"--workers must each be {low} (got {args.workers})")
+    if any(size < 1 for size in sizes):
+        raise UsageError(f"--scaling: state counts must each be at least 1 (got {args.scaling})")
     if args.repeat < 1:
-        sys.stderr.write(f"raftmc: error: --repeat must be at least 1 (got {args.repeat})\n")
-        return 2
+        raise UsageError(f"--repeat must be at least 1 (got {args.repeat})")
     symmetries = {"both": [False, True], "on": [True], "off": [False]}[args.symmetry]
 
     def show(row: Any) -> None:
