@@ -80,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+#: Errors that end a command in one line, and the exit status each gives.
+_ONE_LINE_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (NoGraphviz, EXIT_NO_GRAPHVIZ),
+    (WorkerFailed, EXIT_WORKER_FAILED),
+    (CheckpointError, EXIT_IO),
+)
+
+
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,17 +96,11 @@ def _run(argv: Sequence[str] | None) -> int:
             return args.run(args)
     except (UsageError, OptionsError) as exc:
         parser.error(str(exc))
-    except NoGraphviz as exc:
-        sys.stderr.write(f"raftmc: error: {exc}\n")
-        return EXIT_NO_GRAPHVIZ
-    except WorkerFailed as exc:
-        sys.stderr.write(f"raftmc: error: {exc}\n")
-        return EXIT_WORKER_FAILED
     except OSError as exc:
         # The flags' paths were checked before the run (see paths.py); this is the disk
         # failing during it. What the run printed stays printed.
         sys.stderr.write(f"raftmc: error: {io_message(exc)}\n")
         return EXIT_IO
-    except CheckpointError as exc:
+    except tuple(kind for kind, _status in _ONE_LINE_ERRORS) as exc:
         sys.stderr.write(f"raftmc: error: {exc}\n")
-        return EXIT_IO
+        return next(status for kind, status in _ONE_LINE_ERRORS if isinstance(exc, kind))

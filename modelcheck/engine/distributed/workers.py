@@ -503,10 +503,10 @@ class _Team:
 
         def late() -> None:
             if perf_counter() > give_up:
-                rows = [w for w, p in enumerate(self.procs) if p.is_alive()]
-                raise WorkerFailed(
-                    rows[0] if rows else 0, None, f"did not stop within {STOP_GRACE:g} s"
-                )
+                # Not knowing which one is stuck, name the first still running.
+                running = [w for w, p in enumerate(self.procs) if p.is_alive()]
+                w = running[0] if running else 0
+                raise WorkerFailed(w, self.procs[w].pid, f"did not stop within {STOP_GRACE:g} s")
 
         return self.gather("final", late)
 
