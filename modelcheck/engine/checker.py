@@ -40,6 +40,19 @@ class OptionsError(ValueError):
         self.message = message
 
 
+class WorkerFailed(RuntimeError):
+    """A worker process of the search died or failed: its share of the states is lost, so the
+    search cannot go on. ``worker`` is its number, ``pid`` its process id."""
+
+    def __init__(self, worker: int, pid: int | None, reason: str) -> None:
+        where = f"worker {worker}" + (f" (pid {pid})" if pid is not None else "")
+        super().__init__(f"{where} {reason}; the search stopped: that worker's share of the "
+                         "states is lost")
+        self.worker = worker
+        self.pid = pid
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Options:
     """How to search. Every field has the default a plain ``check(model)`` runs with."""
