@@ -130,6 +130,9 @@ def request_vote(p: Params, s: State, i: int, j: int) -> State | None:
     srv = s.servers[i]
     if srv.state != Role.Candidate or j in srv.votesResponded:
         return None
+    if p.mutant is Mutant.CANDIDATE_SKIPS_OWN_VOTE and j == i:
+        # BUG: the candidate's own vote counts towards the majority like any other.
+        return None
     return _send(
         s,
         RequestVoteRequest(
@@ -456,6 +459,9 @@ def handle_append_entries_response(
             nextIndex=_replace_at(srv.nextIndex, j, m.mmatchIndex + 1),
             matchIndex=_replace_at(srv.matchIndex, j, m.mmatchIndex),
         )
+    elif p.mutant is Mutant.KEEP_NEXT_INDEX_ON_REJECT:
+        # BUG: "decrement nextIndex and retry"; retrying the same request never succeeds.
+        new = srv
     else:
         new = srv._replace(nextIndex=_replace_at(srv.nextIndex, j, max(srv.nextIndex[j] - 1, 1)))
     return _discard(_set_server(s, i, new), m)

@@ -13,12 +13,14 @@ from ..modelcheck.engine.model import (
     ActionProperty,
     Invariant,
     Label,
+    LeadsTo,
     Properties,
     Sometimes,
     SometimesStep,
 )
 from . import properties as props
 from .action import Action
+from .liveness import LIVENESS, RAFT_FAIRNESS
 from .next import action_names, next_steps
 from .params import Params
 from .state import (
@@ -75,6 +77,10 @@ class RaftModel:
             sometimes_steps=tuple(
                 SometimesStep(p.name, p.predicate, p.doc) for p in props.SOMETIMES_STEPS
             ),
+            leads_to=tuple(
+                LeadsTo(p.name, p.trigger, p.goal, p.doc, p.fairness) for p in LIVENESS
+            ),
+            fairness=RAFT_FAIRNESS,
         )
 
     def action_names(self) -> Sequence[str]:

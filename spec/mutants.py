@@ -19,6 +19,9 @@ class Mutant(StrEnum):
     ENTRY_TERM_IS_CURRENT_TERM = "entry-term-is-current-term"
     TRUNCATE_ON_ANY_APPEND = "truncate-on-any-append"
     FORGET_VOTE_ON_RESTART = "forget-vote-on-restart"
+    # Liveness bugs: no safety property can name them (spec/liveness.py).
+    KEEP_NEXT_INDEX_ON_REJECT = "keep-next-index-on-reject"
+    CANDIDATE_SKIPS_OWN_VOTE = "candidate-skips-own-vote"
     # The options' own (spec/options.py).
     PREVOTE_KEEPS_TALLY = "prevote-keeps-tally"
     NOOP_OVERWRITES_LAST = "noop-overwrites-last"
@@ -161,4 +164,31 @@ OPTION_MUTANTS: dict[Mutant, Variant] = {
     )
 }
 
-ALL_MUTANTS: dict[Mutant, Variant] = {**MUTANTS, **OPTION_MUTANTS}
+# Liveness bugs: each breaks a property of spec/liveness.py, found as a lasso by the temporal
+# check; every safety property holds.
+LIVENESS_MUTANTS: dict[Mutant, Variant] = {
+    m.name: m
+    for m in (
+        Variant(
+            name=Mutant.KEEP_NEXT_INDEX_ON_REJECT,
+            breaks="LeaderLogReplicated",
+            description=(
+                "HandleAppendEntriesResponse leaves nextIndex as it was when a follower rejects "
+                "a request, instead of decrementing it: the leader retries the same request "
+                "forever and a follower that lacks the entry before it never catches up."
+            ),
+            bounds={"servers": 2, "max_term": 4, "max_log": 1, "max_inflight": 1},
+        ),
+        Variant(
+            name=Mutant.CANDIDATE_SKIPS_OWN_VOTE,
+            breaks="ElectionProgress",
+            description=(
+                "RequestVote never asks the candidate itself, so it never votes for itself: "
+                "with two servers no candidate can gather a majority."
+            ),
+            bounds={"servers": 2, "max_term": 2, "max_log": 0, "max_inflight": 1},
+        ),
+    )
+}
+
+ALL_MUTANTS: dict[Mutant, Variant] = {**MUTANTS, **OPTION_MUTANTS, **LIVENESS_MUTANTS}

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from ...spec.liveness import liveness_finding
 from ..engine import Options, OptionsError, check
 from ..engine.progress import progress_for
 from ..engine.result import Result
@@ -71,6 +72,17 @@ def add_command(commands: Any) -> None:
         help=(
             "also evaluate every invariant on every state with its Z3 formula and stop with an "
             "internal error if Python and Z3 disagree; slower (default: off)"
+        ),
+    )
+    run.add_argument(
+        "--liveness",
+        choices=("on", "off", "only"),
+        default=None,
+        help=(
+            "the temporal properties (spec/liveness.py): 'on' checks them after a safety search "
+            "that found nothing, 'only' checks them alone, 'off' skips them. Their graph has no "
+            "symmetry reduction, so 'on' costs several times the safety search (default: off; "
+            "'only' for a mutant that is a liveness bug, at the bounds that show it)"
         ),
     )
     run.add_argument(
@@ -152,7 +164,9 @@ def _add_outputs(parser: Any) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """Run ``raftmc check``; the exit status."""
     check_max_seconds(args.max_seconds)
-    params = params_from_args(args)
+    finding = liveness_finding(args.mutant) if args.liveness is None else None
+    liveness = args.liveness or ("only" if finding else "off")
+    params = params_from_args(args, finding.bounds if finding else None)
     problem = _paths_problem(args) or _ray_problem(args.ray)
     if problem:
         raise UsageError(problem)
@@ -185,13 +199,13 @@ def run_check(args: argparse.Namespace) -> int:
         )
         mutant = f", mutant {params.mutant}" if params.mutant else ""
         console.print(Text(f"raftmc: checking Raft{mutant}: {shown}"), soft_wrap=True)
+        if finding:
+            console.print(Text(
+                f"raftmc: {params.mutant} is a liveness bug ({finding.breaks}): checking the "
+                "temporal properties alone, at the bounds that show it (--liveness on for the "
+                "safety search at the mutant's safety bounds)"), soft_wrap=True)
 
-    progress = progress_for(sys.stderr, enabled=not args.json)
-    try:
-        result = check(model, options, progress=progress)
-    finally:
-        if progress is not None:
-            progress.close()
+    result = _search(model, options, args, liveness)
 
     if args.json:
         out = result_to_json(result, model, parameters)
@@ -209,6 +223,50 @@ def run_check(args: argparse.Namespace) -> int:
             print_check_z3(model, result, console)
     _write_outputs(args, result, model, parameters)
     return exit_status(result)
+
+
+def _search(model: Any, options: Options, args: argparse.Namespace, liveness: str) -> Result:
+    """The safety search, the liveness check, or the one after the other (the liveness check
+    only when the search found nothing: a model that breaks an invariant is fixed first)."""
+    result = None
+    if liveness != "only":
+        progress = progress_for(sys.stderr, enabled=not args.json)
+        try:
+            result = check(model, options, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        if liveness == "off" or result.result != "ok":
+            return result
+    from ..engine.liveness import check_liveness
+
+    progress = progress_for(sys.stderr, enabled=not args.json)
+    try:
+        live = check_liveness(
+            model,
+            store=options.store,
+            symmetry=True,
+            max_states=args.max_states,
+            max_seconds=args.max_seconds,
+            spill_dir=args.spill_dir,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+    if result is None:
+        result = Result(
+            result="ok",
+            distinct_states=live.states,
+            states_generated=live.generated,
+            depth=live.depth,
+            seconds=live.seconds,
+            coverage={},
+            sometimes={},
+            store=options.store,
+        )
+    result.add_liveness(live)
+    return result
 
 
 def _options(args: argparse.Namespace) -> Options:

@@ -69,8 +69,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def params_from_args(args: argparse.Namespace) -> Params:
-    """The spec's Params for ``args``: flags given, else the mutant's bounds, else defaults.
+def params_from_args(
+    args: argparse.Namespace, mutant_bounds: dict[str, Any] | None = None
+) -> Params:
+    """The spec's Params for ``args``: flags given, else the mutant's bounds (``mutant_bounds``
+    when the caller picked other ones for the mutant), else defaults.
 
     Raises :class:`UsageError` when the result is not a valid configuration.
     """
@@ -79,7 +82,7 @@ def params_from_args(args: argparse.Namespace) -> Params:
         if args.mutant not in ALL_MUTANTS:
             known = ", ".join(sorted(ALL_MUTANTS))
             raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {known})")
-        bounds = dict(ALL_MUTANTS[args.mutant].bounds)
+        bounds = dict(ALL_MUTANTS[args.mutant].bounds if mutant_bounds is None else mutant_bounds)
     given = {
         field: getattr(args, field) for field, _ in _PARAM_FLAGS if getattr(args, field) is not None
     }

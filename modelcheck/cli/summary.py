@@ -211,7 +211,8 @@ def print_summary(result: Result, console: Console) -> None:
     for name, cov in result.coverage.items():
         style = "yellow" if cov.enabled == 0 else None
         coverage.add_row(name, f"{cov.enabled:,}", f"{cov.distinct:,}", style=style)
-    console.print(coverage)
+    if result.coverage:  # none when only the temporal properties were checked
+        console.print(coverage)
     if result.never_enabled:
         console.print(
             Text(

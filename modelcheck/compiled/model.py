@@ -65,13 +65,25 @@ class FastRaftModel:
 
     def properties(self) -> Properties[Any]:
         """The reference properties, on compiled states converted back."""
-        from ..engine.model import ActionProperty, Invariant, Sometimes, SometimesStep
+        from ..engine.model import ActionProperty, Invariant, LeadsTo, Sometimes, SometimesStep
 
         ref = self.reference.properties()
         spec = self.export_state
 
         def inv(fn: Any) -> Any:
             return lambda s: fn(spec(s))
+
+        # The liveness graph evaluates every trigger and goal on each state in turn: one
+        # conversion serves them all.
+        last: list[Any] = [None, None]
+
+        def spec_once(s: Any) -> State:
+            if last[0] is not s:
+                last[0], last[1] = s, spec(s)
+            return last[1]
+
+        def temporal(fn: Any) -> Any:
+            return lambda s: fn(spec_once(s))
 
         def step(fn: Any) -> Any:
             return lambda s, label, t: fn(spec(s), label, spec(t))
@@ -85,6 +97,11 @@ class FastRaftModel:
             sometimes_steps=tuple(
                 SometimesStep(q.name, step(q.reached), q.doc) for q in ref.sometimes_steps
             ),
+            leads_to=tuple(
+                LeadsTo(q.name, temporal(q.p), temporal(q.q), q.doc, q.fairness)
+                for q in ref.leads_to
+            ),
+            fairness=ref.fairness,
         )
 
     def action_names(self) -> Sequence[str]:

@@ -1,0 +1,187 @@
+"""Raft's liveness properties (spec/liveness.py): each liveness bug is found as a lasso that is
+a real, fair behaviour of the readable spec; the unmutated spec passes the same bounds; the
+fairness of message delivery is what protects them from message loss.
+
+The checks run on the compiled model that ``raftmc check`` uses; every lasso is converted back
+and replayed through the readable spec, which is the reference.
+"""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from raftkit.modelcheck.compiled import FastRaftModel
+from raftkit.modelcheck.engine.liveness import check_liveness
+from raftkit.modelcheck.engine.model import Fairness
+from raftkit.modelcheck.engine.trace import replay
+from raftkit.spec import liveness as L
+from raftkit.spec.model import RaftModel
+from raftkit.spec.mutants import LIVENESS_MUTANTS, Mutant
+from raftkit.spec.next import next_steps
+from raftkit.spec.params import Params
+
+FOUND = [Mutant.ENTRY_TERM_IS_CURRENT_TERM, *LIVENESS_MUTANTS]
+PROPERTIES = {p.name: p for p in L.LIVENESS}
+
+
+def params_of(mutant: Mutant, with_mutant: bool = True) -> Params:
+    finding = L.liveness_finding(mutant)
+    return Params(mutant=mutant if with_mutant else None, **finding.bounds)
+
+
+def assert_real_fair_lasso(fast: FastRaftModel, violation) -> None:
+    """The lasso is a behaviour of the readable spec, its cycle closes, P holds at the trigger
+    and Q never from there on, and every fairness condition is met by the cycle."""
+    params = fast.params
+    trace = [(label, fast.export_state(s)) for label, s in violation.trace]
+    reference = RaftModel(params, symmetry=False)
+    replay(reference, trace)
+    states = [s for _label, s in trace]
+    loop = violation.loop
+    if violation.cycle:
+        # The last step leads back to the state where the cycle starts.
+        assert states[-1] == states[loop]
+    else:
+        # A behaviour that stops: no fair action may change the state there.
+        assert loop == len(states) - 1
+    prop = PROPERTIES[violation.property]
+    assert prop.trigger(states[violation.trigger])
+    assert not any(prop.goal(s) for s in states[violation.trigger :])
+    assert violation.fairness and all(note.met for note in violation.fairness)
+
+
+@pytest.mark.parametrize("mutant", FOUND, ids=str)
+def test_liveness_bug_is_found_as_a_real_fair_lasso(mutant):
+    fast = FastRaftModel(params_of(mutant))
+    live = check_liveness(fast)
+    assert live.result == "violation"
+    assert live.violation.kind == "liveness"
+    assert live.violation.property == L.liveness_finding(mutant).breaks
+    assert live.properties[live.violation.property].holds is False
+    assert_real_fair_lasso(fast, live.violation)
+
+
+def test_the_lasso_of_entry_term_is_current_term_is_the_nextindex_seesaw():
+    live = check_liveness(FastRaftModel(params_of(Mutant.ENTRY_TERM_IS_CURRENT_TERM)))
+    cycle = [label[0] for label, _s in live.violation.cycle]
+    # The leader's request is rejected, it backs off, the request below is accepted, and so on.
+    assert cycle.count("AppendEntries") == 2
+    assert cycle.count("HandleAppendEntriesResponse") == 2
+    assert "ClientRequest" not in cycle and "Timeout" not in cycle
+
+
+def test_entry_term_is_current_term_is_no_liveness_bug_with_one_entry():
+    """With one entry, prevLogIndex 0 always matches: the mutant only adds rejections, and the
+    correct spec's verdicts stay (why its finding needs max_log 2)."""
+    bounds = {**L.liveness_finding(Mutant.ENTRY_TERM_IS_CURRENT_TERM).bounds, "max_log": 1}
+    live = check_liveness(FastRaftModel(Params(mutant=Mutant.ENTRY_TERM_IS_CURRENT_TERM, **bounds)))
+    assert live.result == "ok"
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    sorted({tuple(sorted(L.liveness_finding(m).bounds.items())) for m in FOUND}),
+    ids=str,
+)
+def test_unmutated_spec_passes_every_liveness_property_at_the_mutants_bounds(bounds):
+    live = check_liveness(FastRaftModel(Params(**dict(bounds))))
+    assert live.result == "ok"
+    assert set(live.properties) == set(PROPERTIES)
+    assert all(v.holds for v in live.properties.values())
+
+
+def test_readable_and_compiled_models_agree():
+    params = params_of(Mutant.KEEP_NEXT_INDEX_ON_REJECT)
+    fast = check_liveness(FastRaftModel(params))
+    slow = check_liveness(RaftModel(params))
+    assert (fast.states, fast.edges) == (slow.states, slow.edges)
+    assert {k: v.holds for k, v in fast.properties.items()} == {
+        k: v.holds for k, v in slow.properties.items()
+    }
+    assert len(fast.violation.trace) == len(slow.violation.trace)
+
+
+class WeakDelivery(RaftModel):
+    """The spec with weak instead of strong fairness of delivery: a link that may lose a
+    message every time it is sent."""
+
+    def properties(self):
+        props = super().properties()
+        weak = tuple(
+            replace(f, kind="weak") if f.actions == L.DELIVERY else f for f in props.fairness
+        )
+        return replace(props, fairness=weak)
+
+
+LOSSY = Params(servers=2, max_term=2, max_log=1, faults=True)
+
+
+def test_message_loss_threatens_replication_unless_delivery_is_strongly_fair():
+    strong = check_liveness(RaftModel(LOSSY))
+    assert strong.result == "ok", strong.violation
+    weak = check_liveness(WeakDelivery(LOSSY))
+    assert weak.result == "violation"
+    cycle = [label[0] for label, _s in weak.violation.cycle]
+    # The leader sends, the network drops, forever.
+    assert "DropMessage" in cycle and "AppendEntries" in cycle
+    assert weak.properties["CommitKnown"].holds is False
+
+
+def test_timeout_restart_and_loss_are_not_fair():
+    fair = {a for f in L.RAFT_FAIRNESS for a in f.actions}
+    assert not fair & {"Timeout", "Restart", "DropMessage", "DuplicateMessage", "ClientRequest"}
+    assert all(f.per_instance for f in L.RAFT_FAIRNESS)
+    assert Fairness("strong", L.DELIVERY, per_instance=True) in L.RAFT_FAIRNESS
+
+
+def _reachable(params: Params, limit: int) -> list:
+    seen, frontier = set(), [next(RaftModel(params).init_states())]
+    while frontier and len(seen) < limit:
+        s = frontier.pop()
+        if s in seen:
+            continue
+        seen.add(s)
+        frontier.extend(t for _label, t in next_steps(params, s))
+    return list(seen)
+
+
+STATES = _reachable(Params(servers=3, max_term=3, max_log=2, max_inflight=2), 3000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(STATES))
+def test_each_trigger_excludes_its_goal(s):
+    # A trigger that implied its goal would make the property vacuous.
+    for prop in L.LIVENESS:
+        assert not (prop.trigger(s) and prop.goal(s))
+
+
+def _raftmc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "raftkit.modelcheck.cli", "check", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_raftmc_check_reports_the_mutant_as_a_liveness_violation():
+    done = _raftmc("--mutant", "entry-term-is-current-term", "--json")
+    assert done.returncode == 1, done.stderr
+    out = json.loads(done.stdout)
+    v = out["violation"]
+    assert v["kind"] == "liveness" and v["property"] == "LeaderLogReplicated"
+    assert v["prefix"][0]["action"] is None and len(v["cycle"]) == 6
+    assert v["cycle"][-1]["state"] == v["prefix"][-1]["state"]
+    assert out["parameters"]["max_log"] == 2
+    text = _raftmc("--mutant", "entry-term-is-current-term")
+    assert "repeat forever" in text.stdout and "Why this is a fair behaviour:" in text.stdout
+
+
+def test_raftmc_check_liveness_on_reports_the_lemma_first():
+    done = _raftmc("--mutant", "entry-term-is-current-term", "--liveness", "on", "--json")
+    out = json.loads(done.stdout)
+    assert out["violation"]["property"] == "AppendEntriesPrevLogTermMatches"
+    assert "liveness" not in out
