@@ -1,13 +1,17 @@
 """What the liveness check costs beside the safety-only search, on Raft, measured in one run.
 
-    .venv/bin/python benchmarks/liveness_costs.py [--bounds small|default] [--store fingerprint]
+    .venv/bin/python benchmarks/liveness_costs.py [--bounds small|default]
+        [--properties spec|eventual-leader] [--store fingerprint]
 
 Both runs explore the same model, the compiled Raft that ``raftmc check`` uses: the safety
 search as ``raftmc check`` runs it (the engine's batch path), and
-:func:`raftkit.modelcheck.engine.liveness.check_liveness` through the model's plain protocol,
-with one temporal property added here, ``<>LeaderElected`` under weak fairness of every action
-(the spec itself declares no temporal property yet; the verdict is beside the point, the costs
-are what is measured). Each run is in its own process, so its peak resident memory is its own.
+:func:`raftkit.modelcheck.engine.liveness.check_liveness` through the model's plain protocol.
+``--properties spec`` (the default) checks the spec's own temporal properties
+(``spec/liveness.py``) under their per-instance fairness, as ``raftmc check --liveness on``
+does: that graph has no symmetry reduction. ``eventual-leader`` checks ``<>LeaderElected``
+under weak fairness of every action as a whole instead, a graph that keeps the symmetry
+reduction (its verdict is beside the point: the costs are what is measured). Each run is in its
+own process, so its peak resident memory is its own.
 
 Prints, for each: seconds, distinct states, steps (generated; for liveness also stored, beyond
 the bounds, stuttering), bytes of stored steps, and peak RSS; then the ratios.
@@ -26,7 +30,7 @@ from raftkit.modelcheck.compiled.model import FastRaftModel
 from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.engine.liveness import check_liveness
 from raftkit.modelcheck.engine.model import Eventually, Fairness
-from raftkit.spec.actions import action_names
+from raftkit.spec.next import action_names
 from raftkit.spec.params import Params
 from raftkit.spec.properties import leader_elected
 
@@ -46,6 +50,7 @@ class WithEventualLeader(FastRaftModel):
         return replace(
             props,
             eventually=(Eventually("EventuallyLeader", lambda s: leader_elected(spec(s))),),
+            leads_to=(),
             fairness=fair,
         )
 
@@ -74,9 +79,10 @@ def _safety(params: Params, out: Any) -> None:
     )
 
 
-def _liveness(params: Params, store: str, out: Any) -> None:
+def _liveness(params: Params, store: str, properties: str, out: Any) -> None:
     start = time.perf_counter()
-    live = check_liveness(WithEventualLeader(params), store=store)
+    model = FastRaftModel(params) if properties == "spec" else WithEventualLeader(params)
+    live = check_liveness(model, store=store)
     out.send(
         {
             "seconds": time.perf_counter() - start,
@@ -91,6 +97,7 @@ def _liveness(params: Params, store: str, out: Any) -> None:
             "on_disk": live.edges_on_disk,
             "verdict": {k: v.holds for k, v in live.properties.items()},
             "lasso": None if live.violation is None else len(live.violation.trace),
+            "symmetry": live.symmetry,
             "peak_mib": _peak_mib(),
             "cpu": _cpu_seconds(),
         }
@@ -110,12 +117,13 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bounds", choices=sorted(BOUNDS), default="small")
+    parser.add_argument("--properties", choices=["spec", "eventual-leader"], default="spec")
     parser.add_argument("--store", choices=["fingerprint", "exact"], default="fingerprint")
     args = parser.parse_args()
     params = BOUNDS[args.bounds]
     safety = _in_child(_safety, params)
-    live = _in_child(_liveness, params, args.store)
-    print(f"bounds: {args.bounds} ({params})")
+    live = _in_child(_liveness, params, args.store, args.properties)
+    print(f"bounds: {args.bounds} ({params}), properties: {args.properties}")
     for name, run in (("safety:  ", safety), ("liveness:", live)):
         print(
             f"{name} {run['seconds']:8.2f} s ({run['cpu']:.2f} s of processor) "
@@ -129,6 +137,7 @@ def main() -> None:
         f"({live['edge_bytes'] / max(live['edges'], 1):.1f} per step), {live['on_disk']:,} on disk"
     )
     print(f"          verdict {live['verdict']}, lasso of {live['lasso']} states")
+    print(f"          symmetry reduction of the graph: {live['symmetry']}")
     print(
         f"ratio:    time x{live['seconds'] / safety['seconds']:.1f} "
         f"(processor time x{live['cpu'] / safety['cpu']:.1f}), "
