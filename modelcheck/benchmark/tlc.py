@@ -45,7 +45,10 @@ JAR_ENV = "RAFTKIT_TLA2TOOLS"
 JVM_OPTIONS = ("-XX:+UseParallelGC",)
 
 #: The modules a run needs, copied beside its configuration.
-TLA_FILES = ("raft.tla", "RaftNoHistory.tla", "RaftBounds.tla", "MCraft.tla", "MCraftNoHistory.tla")
+TLA_FILES = (
+    "raft.tla", "RaftNoHistory.tla", "RaftBounds.tla", "MCraft.tla", "MCraftNoHistory.tla",
+    "RaftLiveness.tla",
+)
 
 
 class TlcUnavailable(RuntimeError):
@@ -261,19 +264,21 @@ def check(
     workers: int = 1,
     deadlock: bool = False,
     timeout: float | None = None,
+    module: str | None = None,
 ) -> TlcResult:
     """Run TLC on raft.tla bounded by ``params``.
 
     ``definitions`` is TLA+ text (invariants, temporal formulas, a fair Spec) added to a module
     that extends the wrapper, so that ``invariants``, ``properties`` and ``specification`` can
-    name them as well as the operators of raft.tla and the wrapper.
+    name them as well as the operators of raft.tla and the wrapper. ``module`` names another
+    wrapper of the folder (``RaftLiveness``: the liveness properties and their fairness).
     """
     with tempfile.TemporaryDirectory(prefix="raftkit-tlc-") as tmp:
         folder = Path(tmp)
         source = tla_dir()
         for name in TLA_FILES:
             shutil.copyfile(source / name, folder / name)
-        module = module_for(params)
+        module = module or module_for(params)
         if definitions:
             (folder / "MCrun.tla").write_text(
                 f"---- MODULE MCrun ----\nEXTENDS {module}\n\n{definitions}\n====\n"
