@@ -1,6 +1,6 @@
 """What the liveness check costs beside the safety-only search, on Raft, measured in one run.
 
-    .venv/bin/python benchmarks/liveness_costs.py [--bounds small|default]
+    .venv/bin/python benchmarks/liveness_costs.py [--bounds small|medium|default]
         [--properties spec|eventual-leader] [--store fingerprint]
 
 Both runs explore the same model, the compiled Raft that ``raftmc check`` uses: the safety
@@ -36,6 +36,7 @@ from raftkit.spec.properties import leader_elected
 
 BOUNDS = {
     "small": Params(servers=3, values=1, max_term=2, max_log=0, max_dup=1, max_inflight=1),
+    "medium": Params(servers=3, values=1, max_term=2, max_log=1, max_dup=1, max_inflight=1),
     "default": Params(),
 }
 

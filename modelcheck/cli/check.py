@@ -418,5 +418,6 @@ def _write_outputs(
                 describe=model.describe,
                 description=f"counterexample to {result.violation.property}",
                 parameters=parameters,
+                loop=result.violation.loop,
             )
             sys.stderr.write(f"raftmc: counterexample written to {args.itf} (ITF)\n")

@@ -185,3 +185,16 @@ def test_raftmc_check_liveness_on_reports_the_lemma_first():
     out = json.loads(done.stdout)
     assert out["violation"]["property"] == "AppendEntriesPrevLogTermMatches"
     assert "liveness" not in out
+
+
+def test_raftmc_check_writes_the_lasso_as_itf_with_its_loop(tmp_path):
+    itf = tmp_path / "lasso.itf.json"
+    done = _raftmc("--mutant", "keep-next-index-on-reject", "--itf", str(itf), "--json")
+    assert done.returncode == 1, done.stderr
+    v = json.loads(done.stdout)["violation"]
+    trace = json.loads(itf.read_text())
+    # The prefix ends in the state the cycle starts from; the cycle's last step returns there
+    # and is written as loopAction, not as a state.
+    assert trace["loop"] == len(v["prefix"]) - 1
+    assert len(trace["states"]) == len(v["prefix"]) + len(v["cycle"]) - 1
+    assert trace["#meta"]["loopAction"] == v["cycle"][-1]["action"]
