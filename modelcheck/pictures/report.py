@@ -260,11 +260,25 @@ def _counterexample(result: Result, model: Any, files: dict[str, str]) -> str:
             '<img src="img/sequence.svg" alt="message-sequence chart of the counterexample">'
         )
     what = "its last state breaks it" if v.kind == "invariant" else "its last step breaks it"
+    cycle_from = None
+    if v.kind == "liveness" and v.loop is not None:
+        cycle_from = v.loop + 1  # numbered from 1, as the steps are shown
+        trigger = (v.trigger or 0) + 1
+        what = (
+            f"from state {trigger} on its goal never holds again, and "
+            + (
+                f"steps {cycle_from + 1} to {n} repeat forever (state {n} is state "
+                f"{cycle_from})"
+                if v.cycle
+                else f"state {n} repeats forever (the behaviour stops there)"
+            )
+        )
     index = "".join(f'<li><a href="#step-{k}">{k}</a></li>' for k in range(1, n + 1))
     parts = [
         '<section id="counterexample">',
         f"<h2>Counterexample: {_h(v.property)}</h2>",
-        f"<p>A shortest behaviour of {n} states violating the {_h(v.kind)} property "
+        f"<p>A shortest {'lasso' if cycle_from else 'behaviour'} of {n} states violating "
+        f"the {_h(v.kind)} property "
         f"<code>{_h(v.property)}</code>: {what}. Yellow marks what each step changed; orange "
         "arrows are messages the step sent, grey dashed ones messages it consumed.</p>",
         f'<ul class="steps">{index}</ul>',
@@ -288,7 +302,12 @@ def _counterexample(result: Result, model: Any, files: dict[str, str]) -> str:
         last = " last" if k == n else ""
         parts.append(f'<section class="step{last}" id="step-{k}">')
         heading = f"Step {k} of {n}: {_h(action)}"
-        if k == n:
+        if cycle_from is not None:
+            if k == n:
+                heading += f" — back to step {cycle_from}: the cycle repeats forever"
+            elif k > cycle_from:
+                heading += " — in the cycle"
+        elif k == n:
             heading += f" — violates {_h(v.property)}"
         parts.append(f"<h3>{heading}</h3>")
         parts.append("<nav>" + " ".join(links) + "</nav>")

@@ -187,9 +187,11 @@ def test_raftmc_check_liveness_on_reports_the_lemma_first():
     assert "liveness" not in out
 
 
-def test_raftmc_check_writes_the_lasso_as_itf_with_its_loop(tmp_path):
+def test_raftmc_check_writes_the_lasso_as_itf_with_its_loop_and_in_the_report(tmp_path):
     itf = tmp_path / "lasso.itf.json"
-    done = _raftmc("--mutant", "keep-next-index-on-reject", "--itf", str(itf), "--json")
+    report = tmp_path / "report"
+    done = _raftmc("--mutant", "keep-next-index-on-reject", "--itf", str(itf), "--json",
+                   "--report", str(report))
     assert done.returncode == 1, done.stderr
     v = json.loads(done.stdout)["violation"]
     trace = json.loads(itf.read_text())
@@ -198,3 +200,8 @@ def test_raftmc_check_writes_the_lasso_as_itf_with_its_loop(tmp_path):
     assert trace["loop"] == len(v["prefix"]) - 1
     assert len(trace["states"]) == len(v["prefix"]) + len(v["cycle"]) - 1
     assert trace["#meta"]["loopAction"] == v["cycle"][-1]["action"]
+    html = (report / "index.html").read_text()
+    n = len(trace["states"]) + 1
+    start = trace["loop"] + 1
+    assert f"steps {start + 1} to {n} repeat forever (state {n} is state {start})" in html
+    assert f"back to step {start}: the cycle repeats forever" in html
