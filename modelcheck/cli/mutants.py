@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
+from ...spec.liveness import LIVENESS_FINDINGS
 from ...spec.mutants import ALL_MUTANTS
 from .errors import EXIT_OK
 from .model_flags import flags_text
@@ -40,6 +41,12 @@ def run_mutants(args: argparse.Namespace) -> int:
                         "breaks": m.breaks,
                         "description": m.description,
                         "bounds": dict(m.bounds),
+                        **(
+                            {"liveness": {"breaks": LIVENESS_FINDINGS[m.name].breaks,
+                                          "bounds": dict(LIVENESS_FINDINGS[m.name].bounds)}}
+                            if m.name in LIVENESS_FINDINGS
+                            else {}
+                        ),
                     }
                     for m in mutants.values()
                 ]
@@ -57,13 +64,24 @@ def run_mutants(args: argparse.Namespace) -> int:
         console.print(line)
         console.print(Padding(Text(m.description), (0, 0, 0, 2)))
         flags = flags_text(dict(m.bounds))
+        again = LIVENESS_FINDINGS.get(m.name)
         console.print(
             Text(
                 f"  found by: raftmc check --mutant {m.name}"
+                + (" --liveness on" if again else "")
                 + (f"  (bounds {flags})" if flags else "")
             ),
             soft_wrap=True,
         )
+        if again:
+            console.print(
+                Text(
+                    f"  a liveness bug too, breaks {again.breaks}: raftmc check --mutant "
+                    f"{m.name}  (bounds {flags_text(dict(again.bounds))})"
+                ),
+                soft_wrap=True,
+            )
     console.print()
-    console.print(Text("A mutant's bounds become the defaults of `raftmc check --mutant NAME`."))
+    console.print(Text("A mutant's bounds become the defaults of `raftmc check --mutant NAME`; "
+                       "a liveness bug's are its liveness bounds."))
     return EXIT_OK
