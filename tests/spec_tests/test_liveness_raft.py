@@ -7,6 +7,7 @@ and replayed through the readable spec, which is the reference.
 """
 
 import json
+import random
 import subprocess
 import sys
 from dataclasses import replace
@@ -23,6 +24,7 @@ from raftkit.spec.model import RaftModel
 from raftkit.spec.mutants import LIVENESS_MUTANTS, Mutant
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
+from raftkit.spec.symmetry import relabel
 
 FOUND = [Mutant.ENTRY_TERM_IS_CURRENT_TERM, *LIVENESS_MUTANTS]
 PROPERTIES = {p.name: p for p in L.LIVENESS}
@@ -138,26 +140,51 @@ def test_timeout_restart_and_loss_are_not_fair():
     assert Fairness("strong", L.DELIVERY, per_instance=True) in L.RAFT_FAIRNESS
 
 
-def _reachable(params: Params, limit: int) -> list:
-    seen, frontier = set(), [next(RaftModel(params).init_states())]
-    while frontier and len(seen) < limit:
-        s = frontier.pop()
-        if s in seen:
-            continue
-        seen.add(s)
-        frontier.extend(t for _label, t in next_steps(params, s))
+def _walks(params: Params, walks: int, length: int) -> list:
+    """States met on seeded random walks from the initial state (deep ones included, which a
+    breadth-first sample of the same size would not reach)."""
+    rng = random.Random(7)
+    model = RaftModel(params)
+    seen: dict = {}
+    for _ in range(walks):
+        s = next(model.init_states())
+        for _ in range(length):
+            seen.setdefault(s, None)
+            successors = [t for _label, t in next_steps(params, s) if model.within_bounds(t)]
+            if not successors:
+                break
+            s = rng.choice(successors)
     return list(seen)
 
 
-STATES = _reachable(Params(servers=3, max_term=3, max_log=2, max_inflight=2), 3000)
+STATES = _walks(Params(servers=3, max_term=3, max_log=2, max_inflight=2), 80, 80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(STATES), st.permutations(range(3)))
+def test_triggers_and_goals_do_not_depend_on_the_servers_names(s, perm):
+    # Each is stated over the set of servers, as the TLA+ form is (TLC checks it without
+    # symmetry, on states named differently): renaming the servers changes no verdict.
+    renamed = relabel(s, tuple(perm))
+    for prop in L.LIVENESS:
+        assert prop.trigger(renamed) == prop.trigger(s)
+        assert prop.goal(renamed) == prop.goal(s)
+
+
+def test_the_sample_has_states_where_each_trigger_and_each_goal_holds():
+    # Otherwise the renaming test above would prove nothing.
+    for prop in L.LIVENESS:
+        assert any(prop.trigger(s) for s in STATES), prop.name
+        assert any(prop.goal(s) for s in STATES), prop.name
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(STATES))
-def test_each_trigger_excludes_its_goal(s):
-    # A trigger that implied its goal would make the property vacuous.
-    for prop in L.LIVENESS:
-        assert not (prop.trigger(s) and prop.goal(s))
+def test_a_lone_candidate_leaves_nothing_to_replicate(s):
+    # A lone candidate means no leader: the other two properties are not triggered.
+    if L.lone_candidate(s):
+        assert L.newest_term_leader(s) is None
+        assert not L.leader_log_pending(s) and not L.commit_pending(s)
 
 
 def _raftmc(*args: str) -> subprocess.CompletedProcess:
