@@ -236,7 +236,14 @@ def _search(model: Any, options: Options, args: argparse.Namespace, liveness: st
         finally:
             if progress is not None:
                 progress.close()
-        if liveness == "off" or result.result != "ok":
+        if liveness == "off":
+            return result
+        if result.result != "ok":
+            if not args.json:
+                sys.stderr.write(
+                    f"raftmc: temporal properties not checked: the safety search ended with "
+                    f"{result.result} ('--liveness only' checks them alone)\n"
+                )
             return result
     from ..engine.liveness import check_liveness
 
