@@ -550,20 +550,24 @@ def _chart_head(width: int, height: int, violation: str | None) -> list[str]:
     ]
 
 
-def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> str:
+def sequence_chart_svg(
+    steps: Sequence[Step], violation: str | None = None, loop: int | None = None
+) -> str:
     """The whole trace as a message-sequence chart (SVG text, no external references).
 
     Time goes down, one row per step; each server is a lane whose colour is its role at that
     time; messages are arrows from the row of the step that sent them to the row of the step
     that received them (a cross where one was dropped, a dashed arrow off the bottom for one
-    still in flight at the end).
+    still in flight at the end). ``loop`` (a lasso's, 0-based) draws the cycle as an arrow on
+    the right from the last row back up to the row of the state it returns to.
     """
     if not steps:
         raise ValueError("an empty trace has no chart")
     n = len(steps[0][1].servers)
     row_h, top, left, lane_w = 46, 56, 250, 190
-    # Room on the right for the loop and label of a message a server sends to itself.
-    width = left + n * lane_w + 110
+    # Room on the right for the loop and label of a message a server sends to itself, and for
+    # a lasso's cycle.
+    width = left + n * lane_w + 110 + (60 if loop is not None else 0)
     bottom = top + len(steps) * row_h
     height = bottom + 40
 
@@ -680,5 +684,19 @@ def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> s
             font_size="10",
         )
     )
+    if loop is not None:
+        # The cycle: from the last row back up to the row of the state it repeats.
+        x = width - 30
+        y_from, y_to = row_y(len(steps) - 1), row_y(loop)
+        parts.append(
+            f'<path d="M {x - 16:.1f} {y_from:.1f} H {x:.1f} V {y_to:.1f} H {x - 14:.1f}" '
+            'fill="none" stroke="#b91c1c" stroke-width="2" marker-end="url(#arrow)"/>'
+        )
+        label = "repeats forever" if loop < len(steps) - 1 else "stays forever"
+        parts.append(
+            f'<text x="{x + 12:.1f}" y="{(y_from + y_to) / 2:.1f}" fill="#b91c1c" '
+            f'transform="rotate(90 {x + 12:.1f} {(y_from + y_to) / 2:.1f})" '
+            f'text-anchor="middle">{label}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -252,7 +252,9 @@ def _counterexample(result: Result, model: Any, files: dict[str, str]) -> str:
                 name = f"img/step-{k:03d}.svg"
                 files[name] = svg
                 pictures.append(name)
-        files["img/sequence.svg"] = sequence_chart_svg(trace, v.property)
+        files["img/sequence.svg"] = sequence_chart_svg(
+            trace, v.property, v.loop if v.kind == "liveness" else None
+        )
         chart = (
             '<h3 id="sequence">Message-sequence chart</h3>'
             "<p>One lane per server, time going down; arrows run from the step that sent a "

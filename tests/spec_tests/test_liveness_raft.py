@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 from dataclasses import replace
+from xml.etree import ElementTree
 
 import pytest
 from hypothesis import given, settings
@@ -232,3 +233,9 @@ def test_raftmc_check_writes_the_lasso_as_itf_with_its_loop_and_in_the_report(tm
     start = trace["loop"] + 1
     assert f"steps {start + 1} to {n} repeat forever (state {n} is state {start})" in html
     assert f"back to step {start}: the cycle repeats forever" in html
+    # The sequence chart draws the cycle as an arrow from the last row back up to its start.
+    chart = ElementTree.parse(report / "img" / "sequence.svg").getroot()
+    loops = [p for p in chart.iter("{http://www.w3.org/2000/svg}path")
+             if p.get("stroke") == "#b91c1c"]
+    assert len(loops) == 1
+    assert "repeats forever" in (report / "img" / "sequence.svg").read_text()
