@@ -239,3 +239,11 @@ def test_raftmc_check_writes_the_lasso_as_itf_with_its_loop_and_in_the_report(tm
              if p.get("stroke") == "#b91c1c"]
     assert len(loops) == 1
     assert "repeats forever" in (report / "img" / "sequence.svg").read_text()
+
+
+def test_every_liveness_mutant_names_a_liveness_property():
+    names = {p.name for p in L.LIVENESS}
+    assert names == {lv.name for lv in RaftModel(Params()).properties().leads_to}
+    for mutant in FOUND:
+        assert L.liveness_finding(mutant).breaks in names
+    assert L.liveness_finding(Mutant.COMMIT_OLD_TERM) is None
