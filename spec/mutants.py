@@ -142,4 +142,49 @@ OPTION_MUTANTS: dict[str, Mutant] = {
     )
 }
 
-ALL_MUTANTS: dict[str, Mutant] = {**MUTANTS, **OPTION_MUTANTS}
+# Mutants of the membership option (spec/membership.py), kept apart because their bounds, four
+# servers for the first, take the readable spec far longer than the other options' mutants.
+MEMBERSHIP_MUTANTS: dict[str, Mutant] = {
+    m.name: m
+    for m in (
+        Mutant(
+            name="config-change-before-noop-commit",
+            breaks="ElectionSafety",
+            description=(
+                "AddServer and RemoveServer do not wait until an entry of the leader's term is "
+                "committed: the single-server change rule as the dissertation gave it before "
+                "the fix of 2015. Two leaders of successive terms each remove a different "
+                "server from the configuration they inherited, and in the next term each of "
+                "the two new configurations elects a leader (option membership)."
+            ),
+            bounds={
+                "membership": True,
+                "servers": 4,
+                "candidates": 2,
+                "max_term": 4,
+                "max_log": 1,
+                "max_inflight": 1,
+            },  # fmt: skip
+        ),
+        Mutant(
+            name="concurrent-config-changes",
+            breaks="ElectableLogsHoldCommitted",
+            description=(
+                "AddServer and RemoveServer do not wait until the previous configuration entry "
+                "is committed (Figure 4.3 of the dissertation, step 3): a leader of three "
+                "servers removes two in a row, commits alone in a configuration of one, and a "
+                "server that lacks those entries can still win an election in the old "
+                "configuration (option membership)."
+            ),
+            bounds={
+                "membership": True,
+                "max_changes": 2,
+                "max_term": 2,
+                "max_log": 3,
+                "max_inflight": 1,
+            },  # fmt: skip
+        ),
+    )
+}
+
+ALL_MUTANTS: dict[str, Mutant] = {**MUTANTS, **OPTION_MUTANTS, **MEMBERSHIP_MUTANTS}

@@ -28,6 +28,11 @@ _PARAM_FLAGS: tuple[tuple[str, str], ...] = (
     ("noop", "option: a new leader appends a no-op entry (dissertation 6.4)"),
     ("snapshots", "option: log compaction and InstallSnapshot (needs --batch)"),
     ("stepdown", "option: leaders and candidates may return to follower in their term"),
+    ("membership", "option: single-server membership changes (dissertation 4.1, fixed 2015)"),
+    ("init_config", "membership: the initial configuration is s1..sN, the others may join "
+     "(0: every server)"),
+    ("max_changes", "membership bound: no log holds more than N configuration entries"),
+    ("candidates", "membership bound: only s1..sN ever start an election (0: every server)"),
 )
 
 

@@ -1,0 +1,145 @@
+"""Symmetry with membership is exact: servers of the initial configuration, spares, and servers
+the ``candidates`` bound keeps from elections are three kinds of server, and only renamings
+within a kind keep behaviours.
+
+Everything is compared with brute force on every reachable state of small bounds: the canonical
+form is a renaming within the classes shared by the whole orbit, the checker's count with
+symmetry is the number of orbits (least renaming over the whole group) of the states it finds
+without, and renaming within the classes commutes with
+``Next`` (renaming across them does not, which is why the classes are needed)."""
+
+from __future__ import annotations
+
+from itertools import permutations
+
+import pytest
+from raftkit.modelcheck.engine import check
+from raftkit.spec.configuration import server_classes
+from raftkit.spec.model import RaftModel, within_bounds
+from raftkit.spec.mutants import ALL_MUTANTS
+from raftkit.spec.next import next_steps
+from raftkit.spec.params import Params
+from raftkit.spec.state import init_state
+from raftkit.spec.symmetry import (
+    canonical,
+    canonical_members,
+    member_permutations,
+    relabel_members,
+)
+
+CASES = {
+    # s1 founds the cluster; s2 and s3 are spares that may join (and are alike).
+    "spares": Params(servers=3, membership=True, init_config=1, max_term=2, max_log=3),
+    # s1 and s2 in the initial configuration, s3 a spare.
+    "spare": Params(servers=3, membership=True, init_config=2, max_term=2, max_log=2),
+    # Both servers in the initial configuration; either may remove the other or itself.
+    "all-members": Params(servers=2, membership=True, max_term=2, max_log=2),
+    # s2 and s3 are members the bound keeps from starting elections.
+    "candidates": Params(servers=3, membership=True, candidates=1, max_term=2, max_log=2),
+}
+
+
+def reachable(p: Params) -> set:
+    """Every state the checker stores without symmetry: states outside the bounds are kept
+    (and checked) but not expanded."""
+    seen = {init_state(p)}
+    frontier = list(seen)
+    while frontier:
+        nxt = []
+        for s in frontier:
+            if not within_bounds(p, s):
+                continue
+            for _label, t in next_steps(p, s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    return seen
+
+
+_REACHABLE: dict[str, set] = {}
+
+
+def states_of(name: str) -> set:
+    if name not in _REACHABLE:
+        _REACHABLE[name] = reachable(CASES[name])
+    return _REACHABLE[name]
+
+
+def brute_force(s, group):
+    return min(relabel_members(s, perm) for perm in group)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_one_canonical_form_per_orbit(name):
+    # The canonical form of a state is one of its renamings within the classes, and every such
+    # renaming has the same canonical form: one representative per orbit, exactly.
+    classes = server_classes(CASES[name])
+    group = list(member_permutations(classes))
+    assert 1 < len(group) < len(list(permutations(range(len(classes))))) or name == "all-members"
+    moved = 0
+    for s in states_of(name):
+        c = canonical_members(s, classes)
+        renamings = [relabel_members(s, perm) for perm in group]
+        assert c in renamings
+        assert all(canonical_members(r, classes) == c for r in renamings)
+        moved += c != s
+    assert moved
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_count_with_symmetry_is_the_number_of_orbits(name):
+    p = CASES[name]
+    states = states_of(name)
+    group = list(member_permutations(server_classes(p)))
+    orbits = {brute_force(s, group) for s in states}
+    plain = check(RaftModel(p, symmetry=False))
+    reduced = check(RaftModel(p, symmetry=True))
+    assert plain.distinct_states == len(states)
+    assert reduced.distinct_states == len(orbits) < len(states)
+    assert plain.result == reduced.result == "ok"
+    assert plain.sometimes == reduced.sometimes
+    assert reduced.sometimes["ConfigurationCommitted"]
+
+
+@pytest.mark.parametrize("name", ["spares", "spare", "candidates"])
+def test_renaming_servers_of_different_classes_would_merge_orbits(name):
+    # raft.tla's symmetry (every renaming) on the same states finds fewer classes than there
+    # are orbits: it would take a spare for a member, and the reduction would not be exact.
+    states = states_of(name)
+    group = list(member_permutations(server_classes(CASES[name])))
+    everything = {min(relabel_members(s, perm) for perm in permutations(range(3))) for s in states}
+    assert len(everything) < len({brute_force(s, group) for s in states})
+    # (raft.tla's canonical form does not even rename configuration entries.)
+    assert any(canonical(s) != canonical_members(s, server_classes(CASES[name])) for s in states)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_renaming_within_the_classes_commutes_with_every_action(name):
+    p = CASES[name]
+    group = list(member_permutations(server_classes(p)))
+    for s in sorted(states_of(name))[::7]:
+        for perm in group:
+            renamed = sorted(relabel_members(t, perm) for _label, t in next_steps(p, s))
+            assert renamed == sorted(t for _label, t in next_steps(p, relabel_members(s, perm)))
+
+
+@pytest.mark.parametrize("name", ["spares", "candidates"])
+def test_renaming_across_the_classes_does_not(name):
+    p = CASES[name]
+    swap = (1, 0, 2)  # s1 <-> s2: a member and a spare, or a candidate and a voter
+    assert swap not in set(member_permutations(server_classes(p)))
+    broken = 0
+    for s in sorted(states_of(name))[::7]:
+        renamed = sorted(relabel_members(t, swap) for _label, t in next_steps(p, s))
+        broken += renamed != sorted(t for _label, t in next_steps(p, relabel_members(s, swap)))
+    assert broken
+
+
+def test_a_mutant_has_the_same_verdict_and_length_with_and_without_symmetry():
+    m = ALL_MUTANTS["concurrent-config-changes"]
+    p = Params(mutant=m.name, **m.bounds)
+    with_sym = check(RaftModel(p, symmetry=True))
+    without = check(RaftModel(p, symmetry=False))
+    assert with_sym.violation.property == without.violation.property == m.breaks
+    assert len(with_sym.violation.trace) == len(without.violation.trace)
