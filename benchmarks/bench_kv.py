@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
-from raftkit.impl.proc_cluster import ProcCluster, free_ports
+from raftkit.impl.testing.proc_cluster import ProcCluster, free_ports
 
 
 @dataclass

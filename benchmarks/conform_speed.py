@@ -17,8 +17,8 @@ import sys
 import tempfile
 import time
 
+from raftkit.modelcheck.conformance import validate
 from raftkit.modelcheck.conformance.traceformat import read_traces
-from raftkit.modelcheck.conformance.validator import validate
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
-"""Costs of the sharded search (issue 8): local processes against Ray actors, and the fixed
+"""Costs of the sharded search: local processes against Ray actors, and the fixed
 cost of one round per number of actors, from which larger clusters are projected.
 
     .venv/bin/python benchmarks/sharded_costs.py local|ray [--big]
 
-Prints one JSON object. ``--big``: configuration E of issue 3 (history kept), else D without
-history. The Ray figures use a local cluster (``ray.init()``) on loopback.
+Prints one JSON object. ``--big``: configuration E of ``raftmc bench`` (history kept), else D
+without history. The Ray figures use a local cluster (``ray.init()``) on loopback.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The figures issue 4 asks for, in one run: Z3's per-state overhead in ``raftmc check --z3``,
-the inductive proofs with their shipped lemmas (over bit-vectors and over integers), the lemma
-search BMC starts with, and BMC depth reached per minute on the default bounds.
+"""The Z3 figures of docs/z3-proofs.md, in one run: Z3's per-state overhead in
+``raftmc check --z3``, the inductive proofs with their shipped lemmas (over bit-vectors and over
+integers), the lemma search BMC starts with, and BMC depth reached per minute on the default
+bounds.
 
     .venv/bin/python benchmarks/z3_figures.py [--quick] [--bmc-seconds S]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import ssl
 import time
 import urllib.parse
 from typing import Any
@@ -21,9 +22,24 @@ DEFAULT_RAFT_BASE = 7501
 DEFAULT_MAX_NODES = 5
 
 
+# Answers that say the request itself is wrong: another node would say the same.
+_DEFINITE_REFUSALS = {400: "bad request", 401: "unauthorized", 403: "forbidden",
+                      404: "not found", 405: "method not allowed", 409: "refused",
+                      413: "request too large"}  # fmt: skip
+
+
 def default_endpoints(n: int = DEFAULT_MAX_NODES) -> list[str]:
     """Where ``raftkv cluster`` puts its nodes' HTTP APIs."""
     return [f"127.0.0.1:{DEFAULT_HTTP_BASE + i}" for i in range(n)]
+
+
+def parse_endpoint(text: str) -> tuple[str, int]:
+    """``host:port`` (``[v6addr]:port`` too) -> (host, port); ValueError says what is wrong."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad endpoint {text!r}: expected host:port with a port from 1 to 65535")
+    return host, int(port)
 
 
 class ClientError(Exception):
@@ -42,11 +58,19 @@ class Client:
         timeout: float = 5.0,
         attempts_deadline: float = 10.0,
         client_id: str | None = None,
+        token: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``token``: the client token the nodes want (``Authorization: Bearer``); ``tls``: talk
+        HTTPS, verifying the nodes' certificates with this context."""
         self.endpoints = list(endpoints or default_endpoints())
+        for ep in self.endpoints:
+            parse_endpoint(ep)
         self.timeout = timeout
         self.deadline = attempts_deadline
         self.client_id = client_id or os.urandom(8).hex()
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.tls = tls
         self.seq = 0
         self.leader: str | None = None
         self._maybe_delivered = False
@@ -90,6 +114,8 @@ class Client:
                 if code == 200:
                     return body
                 last = ClientError(f"{ep}: HTTP {code}: {body.get('error', body)}")
+                if code == 401:
+                    raise last
             except (OSError, http.client.HTTPException) as exc:
                 last = exc
         raise ClientError(f"no node answered ({_why(last)})")
@@ -121,7 +147,8 @@ class Client:
         deadline = time.monotonic() + self.deadline
         # Set once a write may have reached a leader: from then on, failure means "unknown".
         maybe_applied = False
-        last: Exception | str | None = None
+        # The last word of each endpoint; a node's answer says more than a port that refused.
+        errors: dict[str, tuple[int, str]] = {}
         backoff = 0.05
         while time.monotonic() < deadline:
             for ep in self._order():
@@ -134,37 +161,46 @@ class Client:
                         code, data, location = self._send(ep, method, path, body)
                     except TimeoutError as exc:
                         maybe_applied = maybe_applied or write
-                        last = f"{ep}: timed out ({exc})"
+                        errors[ep] = (1, f"timed out ({exc})")
                         break
                     except (OSError, http.client.HTTPException) as exc:
                         # A failure after the request left may still mean the leader got it.
                         if write and self._maybe_delivered:
                             maybe_applied = True
-                        last = f"{ep}: {exc.__class__.__name__}: {exc}"
+                        errors[ep] = (0, _describe_oserror(exc))
                         break
-                    if code == 200 or (code == 404 and method == "GET"):
+                    if code == 200 or (code == 404 and method == "GET" and "key" in data):
                         self.leader = ep
                         return data
                     if code in (307, 308) and location:
                         ep = urllib.parse.urlsplit(location).netloc or None
                         self.leader = ep
                         continue
-                    if code in (400, 409):
+                    if code in _DEFINITE_REFUSALS:
                         # Our request is wrong (or a stale sequence number): retrying cannot help.
-                        raise ClientError(f"{ep}: {data.get('error', data)}", unknown=False)
+                        what = data.get("error") or _DEFINITE_REFUSALS[code]
+                        raise ClientError(f"{ep}: {what} (HTTP {code})", unknown=maybe_applied)
                     if code == 504:
                         maybe_applied = maybe_applied or write
-                    last = f"{ep}: HTTP {code}: {data.get('error', data)}"
+                    errors[ep] = (2, f"HTTP {code}: {data.get('error', data)}")
                     break
             time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
-        raise ClientError(f"gave up: {_why(last)}", unknown=maybe_applied)
+            backoff = min(backoff * 2, 0.2)
+        raise ClientError(
+            f"gave up after {self.deadline:g} s: {_summary(errors)}", unknown=maybe_applied
+        )
 
     def _conn(self, ep: str) -> http.client.HTTPConnection:
         c = self._conns.get(ep)
         if c is None:
-            host, _, port = ep.rpartition(":")
-            c = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
+            try:
+                host, port = parse_endpoint(ep)
+            except ValueError as exc:  # e.g. a redirect to a place that is not host:port
+                raise http.client.InvalidURL(str(exc)) from None
+            if self.tls is not None:
+                c = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.tls)
+            else:
+                c = http.client.HTTPConnection(host, port, timeout=self.timeout)
             self._conns[ep] = c
         return c
 
@@ -172,7 +208,9 @@ class Client:
         self, ep: str, method: str, path: str, body: dict[str, Any] | None
     ) -> tuple[int, dict[str, Any], str | None]:
         payload = None if body is None or method == "GET" else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = dict(self.headers)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         # Set once the request bytes have left in any attempt: from then on a failure cannot
         # tell "not received" from "received, then the answer was lost".
         self._maybe_delivered = False
@@ -206,3 +244,23 @@ class Client:
 
 def _why(last: object) -> str:
     return str(last) if last else "no endpoints"
+
+
+def _describe_oserror(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (no node there?)"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return f"TLS: {getattr(exc, 'reason', None) or exc}"
+    text = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
+    return text
+
+
+def _summary(errors: dict[str, tuple[int, str]]) -> str:
+    """Endpoints grouped by what they last said, the most telling first."""
+    if not errors:
+        return "no endpoint tried"
+    groups: dict[tuple[int, str], list[str]] = {}
+    for ep, (rank, text) in errors.items():
+        groups.setdefault((rank, text), []).append(ep)
+    parts = [f"{', '.join(eps)}: {text}" for (_, text), eps in sorted(groups.items(), reverse=True)]
+    return "; ".join(parts)

@@ -1,4 +1,4 @@
-"""Protocol events for observers (conformance traces, issue 7; debugging; metrics).
+"""Protocol events for observers (conformance traces, debugging, metrics).
 
 A node built with ``observer=callback`` calls ``callback(event)`` for every protocol event, in the
 order the events happen inside the core. Each event carries the node's state *after* the event,
@@ -33,9 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .messages import Message, NodeId
+
+if TYPE_CHECKING:
+    from .node import Role
 
 RESTART = "Restart"
 BECOME_FOLLOWER = "BecomeFollower"
@@ -65,7 +68,7 @@ class NodeState:
 
     term: int
     vote: NodeId | None
-    role: str
+    role: Role
     commit_index: int
     log_length: int
     last_log_term: int
@@ -77,7 +80,7 @@ class NodeState:
         return {
             "term": self.term,
             "vote": self.vote,
-            "role": self.role,
+            "role": self.role.value,
             "commit_index": self.commit_index,
             "log_length": self.log_length,
             "last_log_term": self.last_log_term,

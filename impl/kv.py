@@ -16,6 +16,7 @@ hence the same on every replica) is forgotten.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,37 @@ Value = str | bytes | int | float | bool | None
 
 OPS = ("get", "put", "delete", "cas")
 _VERSION = 1
+# What msgpack carries: integers in 64 bits (signed, or unsigned above), nesting it can unpack.
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+MAX_VALUE_DEPTH = 32
+
+
+def check_value(value: Any) -> None:
+    """Raise ValueError unless ``value`` is JSON that a command can carry unchanged: null, a
+    boolean, an integer within 64 bits, a finite float, a string, or lists and string-keyed
+    objects of these, nested at most ``MAX_VALUE_DEPTH`` deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_VALUE_DEPTH:
+            raise ValueError(f"nested more than {MAX_VALUE_DEPTH} deep")
+        if v is None or isinstance(v, bool | str):
+            continue
+        if isinstance(v, int):
+            if not INT_MIN <= v <= INT_MAX:
+                raise ValueError(f"integer out of the 64-bit range: {str(v)[:40]}")
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise ValueError(f"{v} is not a finite number")
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    raise ValueError("object keys must be strings")
+                stack.append((x, depth + 1))
+        else:
+            raise ValueError(f"unsupported type {type(v).__name__}")
 
 
 class CommandError(ValueError):

@@ -4,7 +4,7 @@ Every message carries the fields of the RPC it implements in the Raft paper (Fig
 Figure 13 for InstallSnapshot) plus a few that a production core needs:
 
 - ``id``: unique per sent message (``"<node>.<boot>.<counter>"``). Per-node traces are merged by
-  matching a receive to its send, so no global clock is needed (issue 7).
+  matching a receive to its send, so no global clock is needed (conformance traces).
 - ``src`` / ``dst``: sender and receiver. ``src`` is the paper's candidateId / leaderId; the
   ``candidate_id`` and ``leader_id`` properties spell it the paper's way.
 - ``round`` on AppendEntries and InstallSnapshot (echoed by the responses): a per-leader counter

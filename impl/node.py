@@ -43,6 +43,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from .config import Config
@@ -83,15 +84,31 @@ from .messages import (
     Snapshot,
 )
 
-FOLLOWER = "follower"
-PRECANDIDATE = "precandidate"
-CANDIDATE = "candidate"
-LEADER = "leader"
 
-# Replication progress of one follower, as seen by the leader.
-PROBE = "probe"  # one AppendEntries at a time until we find where the logs match
-REPLICATE = "replicate"  # logs match: stream entries, up to max_inflight messages ahead
-SNAPSHOT = "snapshot"  # the entries it needs are compacted: an InstallSnapshot is on its way
+class Role(Enum):
+    """Figure 2's server states, plus the pre-candidate of PreVote (dissertation §9.6). The value
+    is the name traces and ``/status`` use."""
+
+    FOLLOWER = "follower"
+    PRECANDIDATE = "precandidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+class VoteOutcome(Enum):
+    """Where a (pre-)election stands: a majority granted, a majority refused, or neither yet."""
+
+    WON = "won"
+    LOST = "lost"
+    PENDING = "pending"
+
+
+class ProgressState(Enum):
+    """Replication progress of one follower, as seen by the leader."""
+
+    PROBE = "probe"  # one AppendEntries at a time until we find where the logs match
+    REPLICATE = "replicate"  # logs match: stream entries, up to max_inflight messages ahead
+    SNAPSHOT = "snapshot"  # the entries it needs are compacted: an InstallSnapshot is on its way
 
 
 class NotLeader(Exception):
@@ -174,7 +191,7 @@ class Progress:
     def __init__(self, next_index: int) -> None:
         self.match = 0
         self.next = next_index
-        self.state = PROBE
+        self.state = ProgressState.PROBE
         self.paused = False
         self.inflight: list[int] = []  # last index of each unacknowledged AppendEntries
         self.pending_snapshot = 0
@@ -232,7 +249,7 @@ class Node:
             self.log = RaftLog(0, 0, tuple(entries))
         self.commit_index = self.log.snapshot_index
         self.applied_index = self.log.snapshot_index
-        self.role = FOLLOWER
+        self.role = Role.FOLLOWER
         self.leader_id: NodeId | None = None
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
@@ -263,7 +280,7 @@ class Node:
     def tick(self) -> Ready:
         """Advance logical time by one tick: may start an election or send heartbeats."""
         self._ensure_started()
-        if self.role == LEADER:
+        if self.role == Role.LEADER:
             self._tick_leader()
         else:
             self._election_elapsed += 1
@@ -274,7 +291,7 @@ class Node:
     def campaign(self) -> Ready:
         """Start an election now, as if the election timeout had fired (PreVote first if on)."""
         self._ensure_started()
-        if self.role != LEADER:
+        if self.role != Role.LEADER:
             self._campaign()
         return self._take_ready()
 
@@ -298,7 +315,7 @@ class Node:
         """Append several commands at once (one Ready, one fsync): the new entries are the last
         ``len(datas)`` of ``ready.entries``."""
         self._ensure_started()
-        if self.role != LEADER:
+        if self.role != Role.LEADER:
             raise NotLeader(self.leader_id)
         base = self.log.last_index
         self._leader_append(
@@ -312,7 +329,7 @@ class Node:
         leader, or in ``Ready.dropped_reads`` if it loses leadership first. Raises ``NotLeader``
         on other roles."""
         self._ensure_started()
-        if self.role != LEADER:
+        if self.role != Role.LEADER:
             raise NotLeader(self.leader_id)
         if self.log.term_at(self.commit_index) != self.term:
             # Until an entry of its own term commits, a new leader's commit index may lag behind
@@ -345,7 +362,7 @@ class Node:
     @property
     def is_leader(self) -> bool:
         """True if this node is the leader of its current term."""
-        return self.role == LEADER
+        return self.role == Role.LEADER
 
     @property
     def last_index(self) -> int:
@@ -395,11 +412,11 @@ class Node:
             "snapshot_index": self.log.snapshot_index,
             "snapshot_term": self.log.snapshot_term,
             "log": [(e.term, e.kind) for e in self.log.entries()],
-            "votes_granted": granted if self.role in (CANDIDATE, PRECANDIDATE) else [],
+            "votes_granted": granted if self.role in (Role.CANDIDATE, Role.PRECANDIDATE) else [],
             "next_index": {},
             "match_index": {},
         }
-        if self.role == LEADER:
+        if self.role == Role.LEADER:
             out["next_index"] = {p: pr.next for p, pr in self.progress.items()}
             out["match_index"] = {p: pr.match for p, pr in self.progress.items()}
             out["next_index"][self.id] = self.log.last_index + 1
@@ -410,7 +427,7 @@ class Node:
         """A summary for operators (``raftkv status``)."""
         out: dict[str, Any] = {
             "id": self.id,
-            "role": self.role,
+            "role": self.role.value,
             "term": self.term,
             "vote": self.vote,
             "leader": self.leader_id,
@@ -420,9 +437,9 @@ class Node:
             "last_term": self.log.last_term,
             "snapshot_index": self.log.snapshot_index,
         }
-        if self.role == LEADER:
+        if self.role == Role.LEADER:
             out["progress"] = {
-                p: {"match": pr.match, "next": pr.next, "state": pr.state}
+                p: {"match": pr.match, "next": pr.next, "state": pr.state.value}
                 for p, pr in self.progress.items()
             }
         return out
@@ -500,12 +517,12 @@ class Node:
         self._randomized_timeout = self._new_timeout()
 
     def _become_follower(self, term: int, leader: NodeId | None) -> None:
-        was_leader = self.role == LEADER
-        changed = term != self.term or self.role != FOLLOWER or leader != self.leader_id
+        was_leader = self.role == Role.LEADER
+        changed = term != self.term or self.role != Role.FOLLOWER or leader != self.leader_id
         if term != self.term:
             self.term = term
             self.vote = None
-        self.role = FOLLOWER
+        self.role = Role.FOLLOWER
         self.leader_id = leader
         self._reset_election_timer()
         if was_leader:
@@ -528,13 +545,13 @@ class Node:
 
     def _become_precandidate(self) -> None:
         # Neither term nor vote changes: a PreVote round that fails leaves no trace on anyone.
-        self.role = PRECANDIDATE
+        self.role = Role.PRECANDIDATE
         self.leader_id = None
         self._reset_election_timer()
         self._votes = {self.id: True}
         if self._observer is not None:
             self._emit(BECOME_PRECANDIDATE)
-        if self._count_votes() == "won":
+        if self._count_votes() is VoteOutcome.WON:
             self._become_candidate()
             return
         for peer in self.config.others:
@@ -551,7 +568,7 @@ class Node:
 
     def _become_candidate(self) -> None:
         # §5.2: increment currentTerm, vote for self, reset the election timer, ask everyone.
-        self.role = CANDIDATE
+        self.role = Role.CANDIDATE
         self.term += 1
         self.vote = self.id
         self.leader_id = None
@@ -559,7 +576,7 @@ class Node:
         self._votes = {self.id: True}
         if self._observer is not None:
             self._emit(BECOME_CANDIDATE)
-        if self._count_votes() == "won":
+        if self._count_votes() is VoteOutcome.WON:
             self._become_leader()
             return
         for peer in self.config.others:
@@ -574,17 +591,17 @@ class Node:
                 )
             )
 
-    def _count_votes(self) -> str:
+    def _count_votes(self) -> VoteOutcome:
         granted = sum(1 for v in self._votes.values() if v)
         refused = len(self._votes) - granted
         if granted >= self.config.quorum:
-            return "won"
+            return VoteOutcome.WON
         if refused >= self.config.quorum:
-            return "lost"
-        return "pending"
+            return VoteOutcome.LOST
+        return VoteOutcome.PENDING
 
     def _become_leader(self) -> None:
-        self.role = LEADER
+        self.role = Role.LEADER
         self.leader_id = self.id
         self._heartbeat_elapsed = 0
         self._election_elapsed = 0
@@ -626,16 +643,16 @@ class Node:
 
     def _broadcast_heartbeat(self) -> None:
         for peer, pr in self.progress.items():
-            if pr.state == SNAPSHOT:
+            if pr.state == ProgressState.SNAPSHOT:
                 pr.snapshot_wait -= 1
                 if pr.snapshot_wait > 0:
                     continue
                 # No answer to the snapshot for a while: assume it was lost and probe again.
-                pr.state = PROBE
+                pr.state = ProgressState.PROBE
                 pr.paused = False
                 pr.next = pr.match + 1
                 self._send_append(peer)
-            elif pr.state == PROBE:
+            elif pr.state == ProgressState.PROBE:
                 pr.paused = False
                 self._send_append(peer, heartbeat=True)
             else:
@@ -667,18 +684,18 @@ class Node:
     def _send_append(self, peer: NodeId, heartbeat: bool = False) -> bool:
         """Send what ``peer`` needs next, if flow control allows. Returns True if sent."""
         pr = self.progress[peer]
-        if pr.state == SNAPSHOT:
+        if pr.state == ProgressState.SNAPSHOT:
             return False
-        if pr.state == PROBE and pr.paused and not heartbeat:
+        if pr.state == ProgressState.PROBE and pr.paused and not heartbeat:
             return False
-        if pr.state == REPLICATE and len(pr.inflight) >= self.config.max_inflight:
+        if pr.state == ProgressState.REPLICATE and len(pr.inflight) >= self.config.max_inflight:
             return False
         prev = pr.next - 1
         prev_term = self.log.term_at(prev)
         if prev_term is None:
             return self._send_snapshot(peer, pr)
         last = self.log.last_index
-        if pr.state == REPLICATE and pr.next > last:
+        if pr.state == ProgressState.REPLICATE and pr.next > last:
             return False  # nothing new; heartbeats keep the follower's timer reset
         entries: tuple[Entry, ...] = ()
         if pr.next <= last:
@@ -698,7 +715,7 @@ class Node:
                 self._round,
             )
         )
-        if pr.state == PROBE:
+        if pr.state == ProgressState.PROBE:
             pr.paused = True
         elif entries:
             # Pipelining: assume the batch arrives; a rejection sends us back to probing.
@@ -710,7 +727,7 @@ class Node:
         snap = self._snapshot
         if snap is None:  # cannot happen: entries are only compacted into a snapshot
             raise AssertionError("log compacted without a snapshot")
-        pr.state = SNAPSHOT
+        pr.state = ProgressState.SNAPSHOT
         pr.pending_snapshot = snap.index
         pr.snapshot_wait = self.config.election_tick
         pr.inflight.clear()
@@ -762,7 +779,7 @@ class Node:
         for r in requests:
             self._reads.append(_PendingRead(r, index, self._round))
         for peer, pr in self.progress.items():
-            if pr.state == SNAPSHOT:
+            if pr.state == ProgressState.SNAPSHOT:
                 self._send_snapshot(peer, pr)
             else:
                 self._send_heartbeat(peer, pr)
@@ -820,25 +837,25 @@ class Node:
         elif isinstance(m, RequestVote):
             self._handle_request_vote(m)
         elif isinstance(m, RequestVoteResponse):
-            if self.role == CANDIDATE and m.term == self.term:
+            if self.role == Role.CANDIDATE and m.term == self.term:
                 self._votes[m.src] = m.vote_granted
                 outcome = self._count_votes()
-                if outcome == "won":
+                if outcome is VoteOutcome.WON:
                     self._become_leader()
-                elif outcome == "lost":
+                elif outcome is VoteOutcome.LOST:
                     self._become_follower(self.term, None)
         elif isinstance(m, PreVote):
             self._handle_pre_vote(m)
         elif isinstance(m, PreVoteResponse):
             # Refusals carry the responder's term, which may equal ours.
-            if self.role == PRECANDIDATE and (
+            if self.role == Role.PRECANDIDATE and (
                 m.term == self.term + 1 or (m.term == self.term and not m.vote_granted)
             ):
                 self._votes[m.src] = m.vote_granted
                 outcome = self._count_votes()
-                if outcome == "won":
+                if outcome is VoteOutcome.WON:
                     self._become_candidate()
-                elif outcome == "lost":
+                elif outcome is VoteOutcome.LOST:
                     self._become_follower(self.term, None)
         elif isinstance(m, InstallSnapshot):
             self._handle_install_snapshot(m)
@@ -862,7 +879,7 @@ class Node:
 
     def _handle_pre_vote(self, m: PreVote) -> None:
         # Leader stickiness (§9.6): while we hear from a leader, refuse to help depose it.
-        in_lease = self.role == LEADER or (
+        in_lease = self.role == Role.LEADER or (
             self.leader_id is not None and self._election_elapsed < self.config.election_tick
         )
         grant = (
@@ -880,7 +897,7 @@ class Node:
         ):
             return  # malformed (message_from_wire refuses these); never let it touch the log
         # Same term: the sender is this term's leader (Election Safety); candidates give way.
-        if self.role != FOLLOWER or self.leader_id != m.src:
+        if self.role != Role.FOLLOWER or self.leader_id != m.src:
             self._become_follower(self.term, m.src)
         else:
             self._election_elapsed = 0
@@ -960,7 +977,7 @@ class Node:
         )
 
     def _handle_append_response(self, m: AppendEntriesResponse) -> None:
-        if self.role != LEADER:
+        if self.role != Role.LEADER:
             return
         pr = self.progress[m.src]
         pr.recent_active = True
@@ -971,12 +988,12 @@ class Node:
             progressed = m.match_index > pr.match
             if progressed:
                 pr.match = m.match_index
-            if pr.state == PROBE:
+            if pr.state == ProgressState.PROBE:
                 # The logs agree up to pr.match: stream from there on.
-                pr.state = REPLICATE
+                pr.state = ProgressState.REPLICATE
                 pr.next = pr.match + 1
                 pr.inflight.clear()
-            elif pr.state == REPLICATE:
+            elif pr.state == ProgressState.REPLICATE:
                 if progressed:
                     pr.next = max(pr.next, pr.match + 1)
                     pr.inflight = [i for i in pr.inflight if i > pr.match]
@@ -990,20 +1007,20 @@ class Node:
                     # the last batches were lost. Send them again.
                     pr.next = pr.match + 1
             elif pr.match >= pr.pending_snapshot:
-                pr.state = REPLICATE
+                pr.state = ProgressState.REPLICATE
                 pr.next = pr.match + 1
                 pr.inflight.clear()
             if progressed:
                 self._maybe_commit()
             while self._send_append(m.src):
-                if pr.state != REPLICATE:
+                if pr.state != ProgressState.REPLICATE:
                     break
             return
         # Rejected. Ignore answers to messages older than what we already know.
-        if pr.state == REPLICATE:
+        if pr.state == ProgressState.REPLICATE:
             if m.prev_log_index <= pr.match:
                 return
-        elif pr.state == PROBE:
+        elif pr.state == ProgressState.PROBE:
             if m.prev_log_index != pr.next - 1:
                 return
         else:
@@ -1014,13 +1031,13 @@ class Node:
             if last_of_term > 0:
                 nxt = last_of_term + 1
         pr.next = max(pr.match + 1, min(nxt, m.prev_log_index))
-        pr.state = PROBE
+        pr.state = ProgressState.PROBE
         pr.paused = False
         pr.inflight.clear()
         self._send_append(m.src)
 
     def _handle_install_snapshot(self, m: InstallSnapshot) -> None:
-        if self.role != FOLLOWER or self.leader_id != m.src:
+        if self.role != Role.FOLLOWER or self.leader_id != m.src:
             self._become_follower(self.term, m.src)
         else:
             self._election_elapsed = 0
@@ -1051,7 +1068,7 @@ class Node:
         )
 
     def _handle_snapshot_response(self, m: InstallSnapshotResponse) -> None:
-        if self.role != LEADER:
+        if self.role != Role.LEADER:
             return
         pr = self.progress[m.src]
         pr.recent_active = True
@@ -1061,8 +1078,8 @@ class Node:
         if m.match_index > pr.match:
             pr.match = m.match_index
             self._maybe_commit()
-        if pr.state == SNAPSHOT and pr.match >= pr.pending_snapshot:
-            pr.state = PROBE
+        if pr.state == ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
+            pr.state = ProgressState.PROBE
             pr.paused = False
             pr.next = pr.match + 1
             self._send_append(m.src)

@@ -1,27 +1,25 @@
 """The node process: the sans-IO core wired to storage, the transport, a clock and HTTP clients.
 
-One asyncio loop owns everything. Inputs (ticks, peer messages, client requests) call the core
-synchronously; every call returns a ``Ready``, which is queued. A single task drains the queue
-in batches, following the core's contract for each batch:
+Two event loops, in two threads, so that the Raft timers never share fate with client handling:
 
-1. persist every Ready's snapshot, truncation, entries and hard state, then **one fsync** (in a
-   worker thread, so the loop keeps accepting requests, which then form the next batch: this is
-   where group commit comes from);
-2. only then send the batch's messages;
-3. apply committed entries to the KV state machine and answer the clients waiting on them;
-4. answer confirmed ReadIndex reads from the state machine.
+* the **Raft loop** (its own thread) owns the core, storage, the peer transport and the ticker.
+  Inputs (ticks, peer messages, client commands) call the core synchronously; every call returns
+  a ``Ready``, which is queued. A single task drains the queue in batches, following the core's
+  contract for each batch:
 
-HTTP API (JSON):
+  1. persist every Ready's snapshot, truncation, entries and hard state, then **one fsync** (in a
+     worker thread, so the loop keeps accepting commands, which then form the next batch: this
+     is where group commit comes from);
+  2. only then send the batch's messages;
+  3. apply committed entries to the KV state machine and answer the clients waiting on them;
+  4. answer confirmed ReadIndex reads from the state machine.
 
-    GET    /kv/<key>            -> {"key", "value"}  (404 with value null if absent)
-    PUT    /kv/<key>            {"value", "client"?, "seq"?}            -> {"ok", "index"}
-    DELETE /kv/<key>            {"client"?, "seq"?}                     -> {"ok", "index"}
-    POST   /kv/<key>/cas        {"expected", "value", "client"?, "seq"?} -> {"swapped", "value"}
-    GET    /status              -> role, term, leader, commit/apply indices, ...
+* the **client loop** (the thread that calls ``start``) serves the HTTP API (``client_api``).
+  A handler hands its command to the Raft loop and awaits the answer; a flood of clients slows
+  the HTTP side only, and heartbeats keep their schedule.
 
-A follower answers 307 with ``Location`` at the leader's API and a JSON body naming it; with no
-leader known, 503. A write that does not commit in time gets 504: its outcome is unknown, and a
-retry with the same (client, seq) is applied at most once.
+A peer can be cut off without root: the node reads ``<data-dir>/blocked-peers`` (a JSON list of
+peer ids) every 100 ms and drops all traffic to and from the peers it lists (``PEER_BLOCK_FILE``).
 """
 
 from __future__ import annotations
@@ -35,17 +33,18 @@ import logging
 import os
 import random
 import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
-from aiohttp import web
 
+from .client_api import ApiLimits, ClientAPI
 from .config import Config
 from .events import Event
-from .kv import Command, KVStore
+from .kv import KVStore
 from .kv import Result as KVResult
 from .messages import Entry, Message, Snapshot, WireError, message_from_wire
 from .node import HardState as CoreHardState
@@ -56,6 +55,9 @@ from .trace import trace_line
 from .transport import Transport
 
 log = logging.getLogger("raftkit.server")
+
+PEER_BLOCK_FILE = "blocked-peers"
+PEER_BLOCK_POLL = 0.1
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,13 @@ class ServerConfig:
     fsync: bool = True
     snapshot_every: int = 10000
     trace_path: str | None = None
-    admin: bool = False
     request_timeout: float = 5.0
     max_batch: int = 512
+    # The client API: a token clients must present, TLS files, and what one client may cost.
+    client_token: bytes | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    limits: ApiLimits = field(default_factory=ApiLimits)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,6 +100,21 @@ def encode_entry(e: Entry) -> StoredEntry:
 def decode_entry(s: StoredEntry) -> Entry:
     kind, data = msgpack.unpackb(s.data, raw=False)
     return Entry(s.term, s.index, bytes(data), kind)
+
+
+def _settle(fut: asyncio.Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
+    """Complete a future of the client loop from the Raft loop's thread."""
+
+    def done() -> None:
+        if fut.done():
+            return  # the client gave up waiting (timeout) or went away
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the client loop is closed: nobody is waiting
+        fut.get_loop().call_soon_threadsafe(done)
 
 
 class _Waiter:
@@ -113,26 +134,30 @@ class Server:
         self.node: Node | None = None
         self.kv = KVStore()
         self.transport: Transport | None = None
+        self.api: Any = None  # client_api.ClientAPI once started
         self._readies: list[Ready] = []
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Event | None = None
         self._writes: dict[int, _Waiter] = {}
-        self._reads: dict[int, list[asyncio.Future[int]]] = {}
-        # Client requests wait here until the next flush turns each group into one
+        self._reads: dict[int, list[tuple[str, asyncio.Future[tuple[bool, Any]]]]] = {}
+        # Client commands wait here until the next flush turns each group into one
         # propose_many (one AppendEntries per follower) and one read_index (one heartbeat
         # round). While a batch is being persisted, they keep piling up: group commit.
         self._pending_props: list[tuple[bytes, asyncio.Future[KVResult | None]]] = []
-        self._pending_reads: list[asyncio.Future[int]] = []
+        self._pending_reads: list[tuple[str, asyncio.Future[tuple[bool, Any]]]] = []
         self._flush_scheduled = False
         self._busy = False
         self._closing = False
         self._read_ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
-        self._runner: web.AppRunner | None = None
         self._trace: Any = None
+        self._raft_loop: asyncio.AbstractEventLoop | None = None
+        self._raft_thread: threading.Thread | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._stopped = asyncio.Event()
         self.fatal: BaseException | None = None
         self.stats: dict[str, float] = {
-            "fsyncs": 0, "batches": 0, "entries_persisted": 0, "sync_seconds": 0.0
+            "fsyncs": 0, "batches": 0, "entries_persisted": 0, "sync_seconds": 0.0,
+            "tick_late_max_ms": 0.0,
         }  # fmt: skip
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -164,45 +189,75 @@ class Server:
             boot=boot,
             observer=self._observe if self._trace else None,
         )
-        self._push(self.node.start())
 
     def _observe(self, ev: Event) -> None:
         self._trace.write(trace_line(ev) + "\n")
 
     async def start(self) -> None:
+        """Open storage, start the Raft loop's thread, then serve clients on this loop."""
+        self._client_loop = asyncio.get_running_loop()
         self._open()
+        loop = asyncio.new_event_loop()
+        self._raft_loop = loop
+        self._raft_thread = threading.Thread(
+            target=loop.run_forever, name=f"raft-{self.id}", daemon=True
+        )
+        self._raft_thread.start()
+        try:
+            await self._on_raft_loop(self._start_raft())
+            self.api = ClientAPI(self)
+            await self.api.start()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("%s: serving %s", self.id, self.api.base_url)
+
+    async def _start_raft(self) -> None:
+        assert self.node is not None
+        self._wake = asyncio.Event()
         peers = {a.id: (a.host, a.raft_port) for a in self.cfg.cluster.values() if a.id != self.id}
         self.transport = Transport(
             self.id, (self.me.host, self.me.raft_port), peers, self.cfg.secret, self._on_peer
         )
         await self.transport.start()
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.add_routes(
-            [
-                web.get("/status", self._h_status),
-                web.get("/kv/{key}", self._h_get),
-                web.put("/kv/{key}", self._h_put),
-                web.delete("/kv/{key}", self._h_delete),
-                web.post("/kv/{key}/cas", self._h_cas),
-            ]
-        )
-        if self.cfg.admin:
-            app.add_routes([web.post("/admin/block", self._h_block)])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.me.host, self.me.http_port, reuse_address=True)
-        await site.start()
+        self._push(self.node.start())
         self._tasks = [
             asyncio.create_task(self._ticker(), name="ticker"),
             asyncio.create_task(self._ready_loop(), name="ready"),
+            asyncio.create_task(self._watch_peer_blocks(), name="peer-blocks"),
         ]
-        log.info("%s: serving http://%s", self.id, self.me.http_endpoint)
+
+    async def _on_raft_loop(self, coro: Any) -> Any:
+        """Run a coroutine on the Raft loop and wait for it here."""
+        assert self._raft_loop is not None
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._raft_loop))
 
     async def stop(self) -> None:
+        if self.api is not None:
+            await self.api.stop()
+            self.api = None
+        loop, thread = self._raft_loop, self._raft_thread
+        if loop is not None and thread is not None and thread.is_alive():
+            with contextlib.suppress(Exception):
+                await self._on_raft_loop(self._stop_raft())
+            loop.call_soon_threadsafe(loop.stop)
+            await asyncio.to_thread(thread.join, 10)
+            if not thread.is_alive():
+                loop.close()
+        self._raft_loop = self._raft_thread = None
+        if self.storage is not None:
+            self.storage.close()
+            self.storage = None
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
+
+    async def _stop_raft(self) -> None:
         # Let the Ready loop finish the batch in hand (its fsync runs in a thread that a
         # cancel would not stop), then stop the rest.
         self._closing = True
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
         ready = [t for t in self._tasks if t.get_name() == "ready"]
         if ready:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
@@ -212,15 +267,8 @@ class Server:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        if self._runner is not None:
-            await self._runner.cleanup()
         if self.transport is not None:
             await self.transport.stop()
-        if self.storage is not None:
-            self.storage.close()
-        if self._trace is not None:
-            self._trace.close()
-            self._trace = None
 
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -235,11 +283,42 @@ class Server:
         if self.fatal is not None:
             raise self.fatal
 
-    # ---- inputs --------------------------------------------------------------------------
+    def _on_fatal(self, exc: BaseException) -> None:
+        # On the client loop; _stopped first, so that whoever sees `fatal` sees a stopping node.
+        self._stopped.set()
+        self.fatal = exc
+
+    # ---- what the client API asks (called on the client loop) ------------------------------
+
+    async def write(self, data: bytes) -> KVResult | None:
+        """Propose a command; its result once applied, None if another leader's entry took
+        its place. Raises NotLeader, or TimeoutError after ``request_timeout``."""
+        fut: asyncio.Future[KVResult | None] = asyncio.get_running_loop().create_future()
+        self._call_raft(self._admit, "_pending_props", (data, fut))
+        return await asyncio.wait_for(fut, self.cfg.request_timeout)
+
+    async def read(self, key: str) -> tuple[bool, Any]:
+        """A linearizable read: (present, value). Raises NotLeader or TimeoutError."""
+        fut: asyncio.Future[tuple[bool, Any]] = asyncio.get_running_loop().create_future()
+        self._call_raft(self._admit, "_pending_reads", (key, fut))
+        return await asyncio.wait_for(fut, self.cfg.request_timeout)
+
+    async def status(self, digest: bool = False) -> dict[str, Any]:
+        """The node's state for ``/status``, taken on the Raft loop."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._call_raft(self._status, digest, fut)
+        return await asyncio.wait_for(fut, self.cfg.request_timeout)
+
+    def _call_raft(self, fn: Callable[..., None], *args: Any) -> None:
+        assert self._raft_loop is not None
+        self._raft_loop.call_soon_threadsafe(fn, *args)
+
+    # ---- inputs (on the Raft loop) ---------------------------------------------------------
 
     def _push(self, ready: Ready) -> None:
         if not ready.is_empty():
             self._readies.append(ready)
+            assert self._wake is not None
             self._wake.set()
 
     async def _ticker(self) -> None:
@@ -248,7 +327,10 @@ class Server:
         while True:
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            if time.monotonic() - next_at > 5 * period:
+            late = time.monotonic() - next_at
+            if late * 1000 > self.stats["tick_late_max_ms"]:
+                self.stats["tick_late_max_ms"] = round(late * 1000, 1)
+            if late > 5 * period:
                 next_at = time.monotonic()  # we were stalled; do not fire a burst of ticks
             assert self.node is not None
             self._push(self.node.tick())
@@ -263,13 +345,74 @@ class Server:
         assert self.node is not None
         self._push(self.node.step(msg))
 
+    def _admit(self, pending: str, entry: tuple[Any, asyncio.Future[Any]]) -> None:
+        """Queue a client command or read (``pending`` names the queue) for the next flush."""
+        node = self.node
+        assert node is not None
+        if not node.is_leader:
+            _settle(entry[1], exc=NotLeader(node.leader_id))
+            return
+        getattr(self, pending).append(entry)
+        self._schedule_flush()
+
+    def _status(self, digest: bool, fut: asyncio.Future[dict[str, Any]]) -> None:
+        assert self.node is not None and self.transport is not None
+        s = self.node.status()
+        s["applied_index"] = self.kv.applied_index
+        s["endpoint"] = self.me.http_endpoint
+        s["members"] = {a.id: a.http_endpoint for a in self.cfg.cluster.values()}
+        s["connected"] = sorted(self.transport.connected)
+        s["blocked"] = sorted(self.transport.blocked)
+        s["pid"] = os.getpid()
+        s["stats"] = dict(self.stats)
+        s["keys"] = len(self.kv.data)
+        if digest:
+            # For tests comparing replicas: O(size of the store), so only on request.
+            blob = msgpack.packb(sorted(self.kv.data.items()), use_bin_type=True)
+            s["digest"] = hashlib.sha256(blob).hexdigest()
+        _settle(fut, s)
+
+    async def _watch_peer_blocks(self) -> None:
+        """Apply ``<data-dir>/blocked-peers`` when it changes (created, rewritten, removed)."""
+        path = os.path.join(self.cfg.data_dir, PEER_BLOCK_FILE)
+        seen: tuple[int, int, int] | None = None
+        while True:
+            try:
+                st = os.stat(path)
+                now: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                now = None
+            if now != seen:
+                seen = now
+                self._apply_peer_blocks(path, now is not None)
+            await asyncio.sleep(PEER_BLOCK_POLL)
+
+    def _apply_peer_blocks(self, path: str, exists: bool) -> None:
+        assert self.transport is not None
+        peers: set[str] = set()
+        if exists:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    listed = json.load(f)
+                if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+                    raise ValueError("expected a JSON list of node ids")
+            except (OSError, ValueError) as exc:
+                log.warning("%s: ignoring %s: %s", self.id, path, exc)
+                return
+            peers = {p for p in listed if p in self.cfg.cluster and p != self.id}
+        if peers != self.transport.blocked:
+            log.info("%s: blocked peers now %s", self.id, sorted(peers) or "none")
+            self.transport.blocked = peers
+
     # ---- the Ready loop ------------------------------------------------------------------
 
     async def _ready_loop(self) -> None:
+        wake = self._wake
+        assert wake is not None
         try:
             while not self._closing:
-                await self._wake.wait()
-                self._wake.clear()
+                await wake.wait()
+                wake.clear()
                 while self._readies and not self._closing:
                     batch = self._readies[: self.cfg.max_batch]
                     del self._readies[: len(batch)]
@@ -283,8 +426,9 @@ class Server:
             raise
         except BaseException as exc:  # a disk error: stop rather than run on without a log
             log.exception("%s: stopping: %s", self.id, exc)
-            self.fatal = exc
-            self._stopped.set()
+            assert self._client_loop is not None
+            with contextlib.suppress(RuntimeError):
+                self._client_loop.call_soon_threadsafe(self._on_fatal, exc)
 
     async def _handle_batch(self, batch: list[Ready]) -> None:
         st = self.storage
@@ -343,21 +487,22 @@ class Server:
                 w = self._writes.get(e.index)
                 if w is not None:
                     self._resolve_write(e.index, res if w.term == e.term else None)
+            # The Ready that confirmed a read also applied everything up to its index.
+            data = self.kv.data
             for rs in rd.read_states:
-                for fut in self._reads.pop(rs.request, ()):
-                    if not fut.done():
-                        fut.set_result(rs.index)
+                for key, fut in self._reads.pop(rs.request, ()):
+                    _settle(fut, (key in data, data.get(key)))
             for req in rd.dropped_reads:
-                for fut in self._reads.pop(req, ()):
-                    if not fut.done():
-                        fut.set_exception(NotLeader(self.node.leader_id))
+                for _, fut in self._reads.pop(req, ()):
+                    _settle(fut, exc=NotLeader(self.node.leader_id))
         self._maybe_snapshot()
 
     def _schedule_flush(self) -> None:
         if self._busy or self._flush_scheduled:
             return  # the Ready loop flushes when the batch in progress is done
         self._flush_scheduled = True
-        asyncio.get_running_loop().call_soon(self._flush_inputs)
+        assert self._raft_loop is not None
+        self._raft_loop.call_soon(self._flush_inputs)
 
     def _flush_inputs(self) -> None:
         self._flush_scheduled = False
@@ -370,8 +515,7 @@ class Server:
                 rd = node.propose_many([d for d, _ in props])
             except NotLeader as exc:
                 for _, fut in props:
-                    if not fut.done():
-                        fut.set_exception(NotLeader(exc.leader_id))
+                    _settle(fut, exc=NotLeader(exc.leader_id))
             else:
                 for (_, fut), e in zip(props, rd.entries[-len(props) :], strict=True):
                     # An older waiter at this index belonged to an entry that was truncated
@@ -384,17 +528,20 @@ class Server:
             try:
                 rd = node.read_index(token)
             except NotLeader as exc:
-                for fut in reads:
-                    if not fut.done():
-                        fut.set_exception(NotLeader(exc.leader_id))
+                for _, fut in reads:
+                    _settle(fut, exc=NotLeader(exc.leader_id))
             else:
+                # Forget rounds whose clients all gave up (normally the core confirms or
+                # drops every round; this bounds the table if it ever does neither).
+                for tok in [t for t, rs in self._reads.items() if all(f.done() for _, f in rs)]:
+                    del self._reads[tok]
                 self._reads[token] = reads
                 self._push(rd)
 
     def _resolve_write(self, index: int, res: KVResult | None) -> None:
         w = self._writes.pop(index, None)
-        if w is not None and not w.future.done():
-            w.future.set_result(res)
+        if w is not None:
+            _settle(w.future, res)
 
     def _maybe_snapshot(self) -> None:
         node = self.node
@@ -402,145 +549,6 @@ class Server:
         applied = self.kv.applied_index
         if applied - node.log.snapshot_index >= self.cfg.snapshot_every:
             self._push(node.compact(applied, self.kv.snapshot()))
-
-    # ---- HTTP ----------------------------------------------------------------------------
-
-    def _not_leader(self, request: web.Request, leader: str | None) -> web.Response:
-        if leader and leader in self.cfg.cluster and leader != self.id:
-            ep = self.cfg.cluster[leader].http_endpoint
-            url = f"http://{ep}{request.rel_url}"
-            return web.json_response(
-                {"error": "not the leader", "leader": leader, "leader_url": url},
-                status=307,
-                headers={"Location": url},
-            )
-        return web.json_response({"error": "no leader known; retry", "leader": None}, status=503)
-
-    async def _h_status(self, request: web.Request) -> web.Response:
-        assert self.node is not None and self.transport is not None
-        s = self.node.status()
-        s["applied_index"] = self.kv.applied_index
-        s["endpoint"] = self.me.http_endpoint
-        s["members"] = {a.id: a.http_endpoint for a in self.cfg.cluster.values()}
-        s["connected"] = sorted(self.transport.connected)
-        s["stats"] = dict(self.stats)
-        s["keys"] = len(self.kv.data)
-        if request.query.get("digest"):
-            # For tests comparing replicas: O(size of the store), so only on request.
-            blob = msgpack.packb(sorted(self.kv.data.items()), use_bin_type=True)
-            s["digest"] = hashlib.sha256(blob).hexdigest()
-        return web.json_response(s)
-
-    async def _body(self, request: web.Request) -> dict[str, Any]:
-        if not request.can_read_body:
-            return {}
-        try:
-            body = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "body is not JSON"}), content_type="application/json"
-            ) from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(
-                text=json.dumps({"error": "body must be a JSON object"}),
-                content_type="application/json",
-            )
-        return body
-
-    async def _h_get(self, request: web.Request) -> web.Response:
-        key = request.match_info["key"]
-        node = self.node
-        assert node is not None
-        if not node.is_leader:
-            return self._not_leader(request, node.leader_id)
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending_reads.append(fut)
-        self._schedule_flush()
-        try:
-            await asyncio.wait_for(fut, self.cfg.request_timeout)
-        except NotLeader as exc:
-            return self._not_leader(request, exc.leader_id)
-        except TimeoutError:
-            # Forget read rounds nobody waits for any more (normally the core confirms or
-            # drops every round; this bounds the table if it ever does neither).
-            for tok in [t for t, fs in self._reads.items() if all(f.done() for f in fs)]:
-                del self._reads[tok]
-            return web.json_response({"error": "read timed out; retry"}, status=504)
-        # The Ready that confirmed the read also applied everything up to its index.
-        if key in self.kv.data:
-            return web.json_response({"key": key, "value": self.kv.data[key]})
-        return web.json_response({"key": key, "value": None}, status=404)
-
-    async def _propose(self, request: web.Request, cmd: Command) -> web.Response:
-        node = self.node
-        assert node is not None
-        if not node.is_leader:
-            return self._not_leader(request, node.leader_id)
-        fut: asyncio.Future[KVResult | None] = asyncio.get_running_loop().create_future()
-        self._pending_props.append((cmd.encode(), fut))
-        self._schedule_flush()
-        try:
-            res = await asyncio.wait_for(fut, self.cfg.request_timeout)
-        except NotLeader as exc:
-            return self._not_leader(request, exc.leader_id)
-        except TimeoutError:
-            return web.json_response(
-                {"error": "timed out waiting for commit; outcome unknown"}, status=504
-            )
-        if res is None:
-            # Another leader's entry took this index: ours was not applied (at this index).
-            return web.json_response(
-                {"error": "leadership changed before commit; retry"}, status=503
-            )
-        if res.error:
-            return web.json_response({"error": res.error}, status=409)
-        return web.json_response(res.to_dict())
-
-    @staticmethod
-    def _session(body: dict[str, Any]) -> tuple[str | None, int]:
-        client, seq = body.get("client"), body.get("seq", 0)
-        if client is not None and not isinstance(client, str):
-            raise web.HTTPBadRequest(text='{"error": "client must be a string"}')
-        if not isinstance(seq, int):
-            raise web.HTTPBadRequest(text='{"error": "seq must be an integer"}')
-        return client, seq
-
-    async def _h_put(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        if "value" not in body:
-            return web.json_response({"error": 'body needs "value"'}, status=400)
-        client, seq = self._session(body)
-        cmd = Command("put", request.match_info["key"], body["value"], None, client, seq)
-        return await self._propose(request, cmd)
-
-    async def _h_delete(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        client, seq = self._session(body)
-        cmd = Command("delete", request.match_info["key"], None, None, client, seq)
-        return await self._propose(request, cmd)
-
-    async def _h_cas(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        if "value" not in body or "expected" not in body:
-            return web.json_response({"error": 'body needs "expected" and "value"'}, status=400)
-        client, seq = self._session(body)
-        key = request.match_info["key"]
-        cmd = Command("cas", key, body["value"], body["expected"], client, seq)
-        resp = await self._propose(request, cmd)
-        if resp.status == 200:
-            out = json.loads(resp.body)  # type: ignore[arg-type]
-            out["swapped"] = out["ok"]
-            out["ok"] = True
-            return web.json_response(out)
-        return resp
-
-    async def _h_block(self, request: web.Request) -> web.Response:
-        """Cut (or restore) links to peers: {"peers": [...]} replaces the blocked set."""
-        body = await self._body(request)
-        peers = body.get("peers", [])
-        assert self.transport is not None
-        self.transport.blocked = {p for p in peers if p in self.cfg.cluster}
-        return web.json_response({"blocked": sorted(self.transport.blocked)})
 
 
 def _next_boot(data_dir: str, fsync: bool) -> int:
@@ -566,4 +574,4 @@ def entries_of(readies: Iterable[Ready]) -> list[Entry]:
     return [e for rd in readies for e in rd.entries]
 
 
-__all__ = ["NodeAddress", "Server", "ServerConfig", "Message"]
+__all__ = ["NodeAddress", "Server", "ServerConfig", "Message", "PEER_BLOCK_FILE"]

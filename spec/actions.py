@@ -7,7 +7,7 @@ parameters ``p``, a state ``s`` and the action's arguments, and returns the next
 other server, ``m`` a message.
 
 Known-bug variants (mutants, see ``mutants.py``) appear where the bug would be, behind
-``p.mutant == ...``: each is one wrong line in one action.
+``p.mutant is Mutant....``: each is one wrong line in one action.
 
 raft.tla's history variables (``elections``, ``voterLog``, ``allLogs`` and the ``mlog`` field of
 messages) are kept only with ``p.history``; our ghost variables only with ``p.ghost``.
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .action import ActionDef, Arg, each_server, each_value, local, network, receiving, register
+from .mutants import Mutant
 from .params import Params
 from .state import (
     NIL,
@@ -95,7 +96,7 @@ def restart(p: Params, s: State, i: int) -> State:
         matchIndex=(0,) * n,
         commitIndex=0,
     )
-    if p.mutant == "forget-vote-on-restart":
+    if p.mutant is Mutant.FORGET_VOTE_ON_RESTART:
         # BUG: votedFor is persistent state; losing it lets a server vote twice in one term.
         new = new._replace(votedFor=NIL)
     return _set_voter_log(_set_server(s, i, new), i, ())
@@ -160,7 +161,7 @@ def append_entries(p: Params, s: State, i: int, j: int) -> State | None:
     next_index = srv.nextIndex[j]
     prev_log_index = next_index - 1
     prev_log_term = log[prev_log_index - 1].term if prev_log_index > 0 else 0
-    if p.mutant == "entry-term-is-current-term" and prev_log_index > 0:
+    if p.mutant is Mutant.ENTRY_TERM_IS_CURRENT_TERM and prev_log_index > 0:
         # BUG: the leader's current term is not the term of the entry at prevLogIndex.
         prev_log_term = srv.currentTerm
     last_entry = min(len(log), next_index)
@@ -262,7 +263,7 @@ def agreed_commit_index(
     agree_indexes = [index for index in range(1, len(log) + 1) if majority(agree(index))]
     if agree_indexes:
         top = max(agree_indexes)
-        if log[top - 1].term == srv.currentTerm or p.mutant == "commit-old-term":
+        if log[top - 1].term == srv.currentTerm or p.mutant is Mutant.COMMIT_OLD_TERM:
             # (The mutant is the BUG of Figure 8: counting replicas of an entry from an earlier
             # term does not make it committed.)
             return top
@@ -287,7 +288,7 @@ def handle_request_vote_request(
         return None
     log = srv.log
     log_ok = log_up_to_date(log, m.mlastLogTerm, m.mlastLogIndex)
-    if p.mutant == "vote-without-log-check":
+    if p.mutant is Mutant.VOTE_WITHOUT_LOG_CHECK:
         # BUG: the election restriction (§5.4.1) is what makes leaders hold every committed entry.
         log_ok = True
     grant = m.mterm == srv.currentTerm and log_ok and srv.votedFor in (NIL, j)
@@ -396,7 +397,7 @@ def already_done_with_request(
     if not _accepts(srv, m):
         return None
     log, prev, entries = srv.log, m.mprevLogIndex, m.mentries
-    if p.mutant == "truncate-on-any-append":
+    if p.mutant is Mutant.TRUNCATE_ON_ANY_APPEND:
         # (The mutant: see ``conflict_remove_one_entry``.)
         done = log[prev:] == entries
     else:
@@ -428,7 +429,7 @@ def conflict_remove_one_entry(
     if not _accepts(srv, m):
         return None
     log, prev, entries = srv.log, m.mprevLogIndex, m.mentries
-    if p.mutant == "truncate-on-any-append":
+    if p.mutant is Mutant.TRUNCATE_ON_ANY_APPEND:
         # BUG: cutting the log at prevLogIndex even when the entries already match lets an old,
         # reordered request erase entries that later requests added (and that may be committed).
         if log[prev:] == entries:
@@ -449,7 +450,7 @@ def no_conflict_append_entry(
     by "already done with request".
     """
     srv = s.servers[i]
-    if p.mutant == "truncate-on-any-append":
+    if p.mutant is Mutant.TRUNCATE_ON_ANY_APPEND:
         return None  # the mutant's conflict branch does it
     if not _accepts(srv, m) or not m.mentries or len(srv.log) != m.mprevLogIndex:
         return None

@@ -6,8 +6,10 @@ regardless of whether the entry is committed". This module holds that one idea: 
 configuration entry is written in a log, how a server finds its configuration, and what a
 majority of a configuration is. ``membership.py`` has the actions that change configurations.
 
-A configuration entry is an ordinary :class:`~.state.Entry` whose value is negative: minus the
-bit mask of its members (server ``k`` is bit ``k``). Client values are 1..Params.values and the
+A configuration entry is an ordinary :class:`~.state.Entry` whose value is negative: minus one
+minus the bit mask of its members (server ``k`` is bit ``k``). Not minus the mask: Python hashes
+-1 as -2, so the configurations {s1} (mask 1) and {s2} (mask 2) would hash alike, and with them
+every pair of states that differ only there: the checker's fingerprints would merge them. Client values are 1..Params.values and the
 no-op is 0, so the three never meet, and a log stays a tuple of two-integer entries that the
 checker hashes and orders as before. Every server starts with the initial configuration
 (``Params.init_config`` servers, s1..sN; the others are spares that may join): it is the
@@ -47,7 +49,7 @@ def config_entry(term: int, members: Iterable[int]) -> Entry:
     mask = 0
     for k in members:
         mask |= 1 << k
-    return Entry(term=term, value=-mask)
+    return Entry(term=term, value=-1 - mask)
 
 
 def is_config(e: Entry) -> bool:
@@ -57,7 +59,7 @@ def is_config(e: Entry) -> bool:
 
 def members(e: Entry) -> Config:
     """The servers a configuration entry names."""
-    return _members(-e.value)
+    return _members(-1 - e.value)
 
 
 @cache
@@ -77,7 +79,7 @@ def configuration(p: Params, log: Log) -> Config:
     """§4.1: the latest configuration in the log, committed or not; the initial one if the log
     holds no configuration entry."""
     k = config_index(log)
-    return _members(-log[k - 1].value) if k else tuple(range(p.init_config or p.servers))
+    return _members(-1 - log[k - 1].value) if k else tuple(range(p.init_config or p.servers))
 
 
 def config_count(log: Log) -> int:

@@ -51,6 +51,7 @@ from .configuration import (
     configuration,
     is_majority,
 )
+from .mutants import Mutant
 from .params import Params
 from .state import Role, State
 
@@ -75,11 +76,11 @@ def may_change_configuration(p: Params, s: State, i: int) -> bool:
     if srv.state != Role.Leader:
         return False
     commit = min(srv.commitIndex, len(srv.log))
-    if config_index(srv.log) > commit and p.mutant != "concurrent-config-changes":
+    if config_index(srv.log) > commit and p.mutant is not Mutant.CONCURRENT_CONFIG_CHANGES:
         # (The mutant is the BUG of a second change while the first is uncommitted: the
         # configuration then moves two servers away from the last committed one.)
         return False
-    if p.mutant == "config-change-before-noop-commit":
+    if p.mutant is Mutant.CONFIG_CHANGE_BEFORE_NOOP_COMMIT:
         # BUG (the dissertation's rule before 2015): a new leader may change the configuration
         # it inherited before its own term has committed anything, while another configuration
         # change of an earlier term may still win; the two changes together differ by two

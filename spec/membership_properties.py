@@ -9,12 +9,13 @@ a configuration change be committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Sequence
 from functools import partial
 
 from .configuration import configuration, is_config
 from .params import Params
-from .properties import Property
+from .properties import Kind, Property
 from .state import State, log_up_to_date
 
 
@@ -53,6 +54,11 @@ def configuration_committed(s: State) -> bool:
     )
 
 
+CONFIGURATION_COMMITTED = Property(
+    "ConfigurationCommitted", Kind.SOMETIMES, configuration_committed, "§4.1"
+)
+
+
 def membership_properties(
     p: Params, invariants: Sequence[Property], sometimes: Sequence[Property]
 ) -> tuple[tuple[Property, ...], tuple[Property, ...]]:
@@ -60,8 +66,12 @@ def membership_properties(
     form, and ConfigurationCommitted."""
     lemma = partial(electable_logs_hold_committed, p)
     lemma.__doc__ = electable_logs_hold_committed.__doc__
-    fns: dict[str, Callable[..., bool]] = {"ElectableLogsHoldCommitted": lemma}
     return (
-        tuple(Property(q.name, fns.get(q.name, q.fn)) for q in invariants),
-        (*sometimes, Property("ConfigurationCommitted", configuration_committed)),
+        tuple(
+            dataclasses.replace(q, predicate=lemma, section="lemma, §5.4.3, §4.1", form=None,
+                                symbolic=False)
+            if q.name == "ElectableLogsHoldCommitted" else q
+            for q in invariants
+        ),
+        (*sometimes, CONFIGURATION_COMMITTED),
     )

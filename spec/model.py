@@ -81,13 +81,13 @@ class RaftModel:
         if self.params.membership:
             invariants, sometimes = membership_properties(self.params, invariants, sometimes)
         return Properties(
-            invariants=tuple(Invariant(p.name, p.fn, p.doc) for p in invariants),
+            invariants=tuple(Invariant(p.name, p.predicate, p.doc) for p in invariants),
             action_properties=tuple(
-                ActionProperty(p.name, p.fn, p.doc) for p in props.ACTION_PROPERTIES
+                ActionProperty(p.name, p.predicate, p.doc) for p in props.ACTION_PROPERTIES
             ),
-            sometimes=tuple(Sometimes(p.name, p.fn, p.doc) for p in sometimes),
+            sometimes=tuple(Sometimes(p.name, p.predicate, p.doc) for p in sometimes),
             sometimes_steps=tuple(
-                SometimesStep(p.name, p.fn, p.doc) for p in props.SOMETIMES_STEPS
+                SometimesStep(p.name, p.predicate, p.doc) for p in props.SOMETIMES_STEPS
             ),
         )
 
@@ -112,10 +112,13 @@ def _log_json(log: Log) -> list[list[Any]]:
     ]
 
 
-def message_json(m: Message) -> dict[str, Any]:
-    """A message as a JSON object with raft.tla's field names."""
+def message_json(m: Message, history: bool = True) -> dict[str, Any]:
+    """A message as a JSON object with raft.tla's field names; ``mlog``, raft.tla's history
+    variable, only with ``history`` (without it the field is always empty: noise)."""
     out: dict[str, Any] = {"mtype": MType(m.mtype).name}
     for name, value in zip(m._fields[1:], m[1:], strict=True):
+        if name == "mlog" and not history:
+            continue
         if name in ("msource", "mdest"):
             out[name] = server_name(value)
         elif name in ("mentries", "mlog", "msnapshot"):
@@ -142,7 +145,9 @@ def describe(s: State, snapshots: bool = False) -> dict[str, Any]:
         out[f"matchIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.matchIndex)}
         if snapshots:
             out[f"snapshotIndex[{name}]"] = srv.snapshotIndex
-    out["messages"] = [{**message_json(m), "count": c} for m, c in s.messages]
+    out["messages"] = [
+        {**message_json(m, history=bool(s.history)), "count": c} for m, c in s.messages
+    ]
     if s.history:
         h = s.history
         out["elections"] = [

@@ -8,22 +8,44 @@ the unmutated spec passes the same bounds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Mutant(StrEnum):
+    """The known-bug variants of the spec, by name (``--mutant NAME``)."""
+
+    COMMIT_OLD_TERM = "commit-old-term"
+    VOTE_WITHOUT_LOG_CHECK = "vote-without-log-check"
+    ENTRY_TERM_IS_CURRENT_TERM = "entry-term-is-current-term"
+    TRUNCATE_ON_ANY_APPEND = "truncate-on-any-append"
+    FORGET_VOTE_ON_RESTART = "forget-vote-on-restart"
+    # The options' own (spec/options.py).
+    PREVOTE_KEEPS_TALLY = "prevote-keeps-tally"
+    NOOP_OVERWRITES_LAST = "noop-overwrites-last"
+    APPEND_IGNORES_CONFLICTS = "append-ignores-conflicts"
+    COMPACT_UNCOMMITTED = "compact-uncommitted"
+    STEPDOWN_FORGETS_VOTE = "stepdown-forgets-vote"
+    # The membership option's (spec/membership.py).
+    CONFIG_CHANGE_BEFORE_NOOP_COMMIT = "config-change-before-noop-commit"
+    CONCURRENT_CONFIG_CHANGES = "concurrent-config-changes"
 
 
 @dataclass(frozen=True)
-class Mutant:
-    name: str
+class Variant:
+    """A mutant: the property it breaks, what is wrong, and bounds at which the checker finds
+    it (Params fields besides the defaults)."""
+
+    name: Mutant
     breaks: str
     description: str
-    # Params fields (besides the defaults) at which the bug shows.
     bounds: dict[str, object] = field(default_factory=dict)
 
 
-MUTANTS: dict[str, Mutant] = {
+MUTANTS: dict[Mutant, Variant] = {
     m.name: m
     for m in (
-        Mutant(
-            name="commit-old-term",
+        Variant(
+            name=Mutant.COMMIT_OLD_TERM,
             breaks="ElectableLogsHoldCommitted",
             description=(
                 "AdvanceCommitIndex commits an entry of an earlier term by counting replicas "
@@ -33,8 +55,8 @@ MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"max_term": 4, "max_log": 1, "max_inflight": 1},
         ),
-        Mutant(
-            name="vote-without-log-check",
+        Variant(
+            name=Mutant.VOTE_WITHOUT_LOG_CHECK,
             breaks="LeaderCompleteness",
             description=(
                 "HandleRequestVoteRequest grants a vote without checking that the candidate's "
@@ -42,8 +64,8 @@ MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"max_term": 3, "max_log": 1, "max_inflight": 1},
         ),
-        Mutant(
-            name="entry-term-is-current-term",
+        Variant(
+            name=Mutant.ENTRY_TERM_IS_CURRENT_TERM,
             breaks="AppendEntriesPrevLogTermMatches",
             description=(
                 "AppendEntries sends the leader's currentTerm as prevLogTerm instead of the "
@@ -54,8 +76,8 @@ MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"max_term": 3, "max_log": 1, "max_inflight": 1},
         ),
-        Mutant(
-            name="truncate-on-any-append",
+        Variant(
+            name=Mutant.TRUNCATE_ON_ANY_APPEND,
             breaks="ElectableLogsHoldCommitted",
             description=(
                 "HandleAppendEntriesRequest truncates the log at prevLogIndex on every accepted "
@@ -64,8 +86,8 @@ MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"max_term": 2, "max_log": 1, "max_inflight": 2},
         ),
-        Mutant(
-            name="forget-vote-on-restart",
+        Variant(
+            name=Mutant.FORGET_VOTE_ON_RESTART,
             breaks="ElectionSafety",
             description="Restart loses votedFor, so a server can vote twice in one term.",
             bounds={"max_term": 2, "max_log": 0, "max_inflight": 1, "faults": True},
@@ -76,11 +98,11 @@ MUTANTS: dict[str, Mutant] = {
 # Mutants of the options (spec/options.py): each option's own way to go wrong. Kept apart from
 # MUTANTS, which are raft.tla's and which the compiled model and the Z3 encoding implement too;
 # ``--mutant`` accepts both (ALL_MUTANTS).
-OPTION_MUTANTS: dict[str, Mutant] = {
+OPTION_MUTANTS: dict[Mutant, Variant] = {
     m.name: m
     for m in (
-        Mutant(
-            name="prevote-keeps-tally",
+        Variant(
+            name=Mutant.PREVOTE_KEEPS_TALLY,
             breaks="ElectionSafety",
             description=(
                 "Timeout after a won PreVote round keeps the pre-votes as votes: pre-votes "
@@ -88,8 +110,8 @@ OPTION_MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"prevote": True, "max_term": 2, "max_log": 0, "max_inflight": 1},
         ),
-        Mutant(
-            name="noop-overwrites-last",
+        Variant(
+            name=Mutant.NOOP_OVERWRITES_LAST,
             breaks="LeaderAppendOnly",
             description=(
                 "AppendNoop writes the new leader's no-op over its last entry instead of after "
@@ -97,8 +119,8 @@ OPTION_MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"noop": True, "servers": 2, "max_term": 3, "max_log": 1, "max_inflight": 1},
         ),
-        Mutant(
-            name="append-ignores-conflicts",
+        Variant(
+            name=Mutant.APPEND_IGNORES_CONFLICTS,
             breaks="ElectableLogsHoldCommitted",
             description=(
                 "A follower handling a request of several entries skips rule 3 (delete a "
@@ -107,8 +129,8 @@ OPTION_MUTANTS: dict[str, Mutant] = {
             ),
             bounds={"batch": 1, "max_term": 3, "max_log": 1, "max_inflight": 1},
         ),
-        Mutant(
-            name="compact-uncommitted",
+        Variant(
+            name=Mutant.COMPACT_UNCOMMITTED,
             breaks="ElectableLogsHoldCommitted",
             description=(
                 "Compact snapshots entries that are not committed yet; after a restart the "
@@ -124,8 +146,8 @@ OPTION_MUTANTS: dict[str, Mutant] = {
                 "max_inflight": 1,
             },  # fmt: skip
         ),
-        Mutant(
-            name="stepdown-forgets-vote",
+        Variant(
+            name=Mutant.STEPDOWN_FORGETS_VOTE,
             breaks="ElectionSafety",
             description=(
                 "StepDown clears votedFor in the same term, so the server votes again and a "
@@ -144,11 +166,11 @@ OPTION_MUTANTS: dict[str, Mutant] = {
 
 # Mutants of the membership option (spec/membership.py), kept apart because their bounds, four
 # servers for the first, take the readable spec far longer than the other options' mutants.
-MEMBERSHIP_MUTANTS: dict[str, Mutant] = {
+MEMBERSHIP_MUTANTS: dict[Mutant, Variant] = {
     m.name: m
     for m in (
-        Mutant(
-            name="config-change-before-noop-commit",
+        Variant(
+            name=Mutant.CONFIG_CHANGE_BEFORE_NOOP_COMMIT,
             breaks="ElectionSafety",
             description=(
                 "AddServer and RemoveServer do not wait until an entry of the leader's term is "
@@ -166,8 +188,8 @@ MEMBERSHIP_MUTANTS: dict[str, Mutant] = {
                 "max_inflight": 1,
             },  # fmt: skip
         ),
-        Mutant(
-            name="concurrent-config-changes",
+        Variant(
+            name=Mutant.CONCURRENT_CONFIG_CHANGES,
             breaks="ElectableLogsHoldCommitted",
             description=(
                 "AddServer and RemoveServer do not wait until the previous configuration entry "
@@ -187,4 +209,4 @@ MEMBERSHIP_MUTANTS: dict[str, Mutant] = {
     )
 }
 
-ALL_MUTANTS: dict[str, Mutant] = {**MUTANTS, **OPTION_MUTANTS, **MEMBERSHIP_MUTANTS}
+ALL_MUTANTS: dict[Mutant, Variant] = {**MUTANTS, **OPTION_MUTANTS, **MEMBERSHIP_MUTANTS}

@@ -60,13 +60,6 @@ def _receivers_of(table: tuple[ActionDef, ...]) -> dict[MType, tuple[ActionDef, 
     }
 
 
-def local_steps(p: Params, s: State, i: int) -> Iterator[tuple[Action, State]]:
-    """Server ``i``'s own steps (the local rows), without the bookkeeping of ``next_steps``."""
-    for d in next_table(p):
-        if d.kind is Kind.LOCAL:
-            yield from _local(p, s, d, i)
-
-
 def _local(p: Params, s: State, d: ActionDef, i: int) -> Iterator[tuple[Action, State]]:
     for rest in d.each(p, s, i):
         t = d.fn(p, s, i, *rest)

@@ -44,6 +44,7 @@ from typing import Any
 
 from . import actions as A
 from .action import Action, ActionDef, Arg, each_server, local, receiving, register
+from .mutants import Mutant
 from .params import Params
 from .state import (
     NIL,
@@ -125,7 +126,7 @@ def start_election(p: Params, s: State, i: int) -> State:
     term, with no votes yet (its own vote travels as a RequestVote, as in raft.tla)."""
     srv = s.servers[i]
     votes: tuple[int, ...] = ()
-    if p.mutant == "prevote-keeps-tally":
+    if p.mutant is Mutant.PREVOTE_KEEPS_TALLY:
         # BUG: pre-votes promise nothing; counting them as votes elects two leaders in a term.
         votes = srv.votesGranted
     new = srv._replace(
@@ -159,7 +160,7 @@ def append_noop(p: Params, s: State, i: int) -> State | None:
     if srv.state != Role.Leader or last_term(srv.log) == srv.currentTerm:
         return None
     noop = Entry(term=srv.currentTerm, value=NOOP)
-    if p.mutant == "noop-overwrites-last" and srv.log:
+    if p.mutant is Mutant.NOOP_OVERWRITES_LAST and srv.log:
         # BUG: an off-by-one writes the no-op over the leader's last entry instead of after it.
         return _set(s, i, srv._replace(log=srv.log[:-1] + (noop,)))
     return _set(s, i, srv._replace(log=srv.log + (noop,)))
@@ -220,7 +221,7 @@ def compact(p: Params, s: State, i: int, k: int) -> State | None:
 
 
 def _compactable(p: Params, srv: Any) -> int:
-    if p.mutant == "compact-uncommitted":
+    if p.mutant is Mutant.COMPACT_UNCOMMITTED:
         # BUG: a snapshot of entries not yet committed; after a restart the server takes them
         # as committed (what a snapshot covers is committed), though no majority may hold them.
         return len(srv.log)
@@ -238,7 +239,7 @@ def step_down(p: Params, s: State, i: int) -> State | None:
     if srv.state == Role.Follower:
         return None
     new = srv._replace(state=Role.Follower)
-    if p.mutant == "stepdown-forgets-vote":
+    if p.mutant is Mutant.STEPDOWN_FORGETS_VOTE:
         # BUG: resetting the vote in the same term lets a server vote twice in one term.
         new = new._replace(votedFor=NIL)
     return _set(s, i, new)
@@ -343,7 +344,7 @@ def _batch_accepts(p: Params, srv: Server, m: AppendEntriesRequest) -> bool:
         return False
     # (The mutant append-ignores-conflicts is the BUG of skipping rule 3: a stale entry
     # survives under a new one's index and the reply claims a match the log does not have.)
-    return p.mutant == "append-ignores-conflicts" or not _batch_conflict(srv, m)
+    return p.mutant is Mutant.APPEND_IGNORES_CONFLICTS or not _batch_conflict(srv, m)
 
 
 def delete_conflicting_entries(
@@ -355,7 +356,7 @@ def delete_conflicting_entries(
     different terms), delete the existing entry and all that follow it."
     """
     srv = s.servers[i]
-    if p.mutant == "append-ignores-conflicts" or not A._accepts(srv, m):
+    if p.mutant is Mutant.APPEND_IGNORES_CONFLICTS or not A._accepts(srv, m):
         return None
     index = _batch_conflict(srv, m)
     if not index:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from .mutants import Mutant
+
 
 @dataclass(frozen=True)
 class Params:
@@ -26,7 +28,8 @@ class Params:
     faults: bool = False
     history: bool = False
     ghost: bool = False
-    mutant: str | None = None
+    #: A known-bug variant (``mutants.Mutant``; its name as a string is taken too).
+    mutant: Mutant | None = None
     # Options: what implementations do beyond raft.tla (spec/options.py). All off by default, and
     # with all off the spec is raft.tla exactly.
     batch: int = 0
@@ -43,6 +46,12 @@ class Params:
     # With membership: only s1..s{candidates} ever start an election (0: every server). An action
     # constraint, like TLC's ACTION_CONSTRAINT: it keeps runs of four servers small.
     candidates: int = 0
+
+    def __post_init__(self) -> None:
+        # A mutant given by name becomes the enum the actions compare with; an unknown name
+        # stays as given, for validate() to refuse in one line.
+        if isinstance(self.mutant, str) and self.mutant in Mutant._value2member_map_:
+            object.__setattr__(self, "mutant", Mutant(self.mutant))
 
     @property
     def extended(self) -> bool:
@@ -78,10 +87,8 @@ class Params:
         if self.extended and self.history:
             raise ValueError("--history covers raft.tla's actions only, not the options")
         if self.mutant is not None:
-            from .mutants import ALL_MUTANTS
-
-            if self.mutant not in ALL_MUTANTS:
-                known = ", ".join(sorted(ALL_MUTANTS))
+            if not isinstance(self.mutant, Mutant):
+                known = ", ".join(sorted(Mutant))
                 raise ValueError(f"--mutant: unknown mutant {self.mutant!r} (known: {known})")
 
     def describe(self) -> dict[str, object]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from .state import MType, Role, State, could_win
+from .state import MType, Role, Server, State, could_win
 
 Label = tuple[Any, ...]
 
@@ -124,6 +125,49 @@ def state_machine_safety(s: State) -> bool:
     return True
 
 
+# --- the same four, on one pair of servers ---------------------------------------------------
+#
+# Each of the four state forms above (without ghost variables) is a conjunction over pairs of
+# servers: a state has it exactly when every pair of its servers does. The compiled form
+# decides them pair by pair, caching each pair's verdict; the tests hold these to the whole-
+# state predicates on every pair met in exhaustive runs.
+
+
+def election_safety_pair(a: Server, b: Server) -> bool:
+    """ElectionSafety on two servers: not two leaders of one term."""
+    return not (
+        a.state == Role.Leader and b.state == Role.Leader and a.currentTerm == b.currentTerm
+    )
+
+
+def log_matching_pair(a: Server, b: Server) -> bool:
+    """LogMatching on two servers: the last index where their terms agree decides."""
+    x, y = a.log, b.log
+    for k in range(min(len(x), len(y)), 0, -1):
+        if x[k - 1].term == y[k - 1].term:
+            return x[:k] == y[:k]
+    return True
+
+
+def leader_completeness_pair(a: Server, b: Server) -> bool:
+    """LeaderCompleteness on two servers: a leader of a term >= the other's holds what the
+    other committed."""
+    for srv, ldr in ((a, b), (b, a)):
+        if ldr.state == Role.Leader and ldr.currentTerm >= srv.currentTerm:
+            top = min(srv.commitIndex, len(srv.log))
+            if ldr.log[:top] != srv.log[:top]:
+                return False
+    return True
+
+
+def state_machine_safety_pair(a: Server, b: Server) -> bool:
+    """StateMachineSafety on two servers: their committed prefixes agree."""
+    pa = a.log[: min(a.commitIndex, len(a.log))]
+    pb = b.log[: min(b.commitIndex, len(b.log))]
+    k = min(len(pa), len(pb))
+    return pa[:k] == pb[:k]
+
+
 # --- helper lemmas: invariants of raft.tla beyond the paper's five -----------------------------
 
 
@@ -193,29 +237,105 @@ def conflicting_entry_overwritten(before: State, label: Label, after: State) -> 
     return len(after.servers[i].log) < len(before.servers[i].log)
 
 
+class Kind(Enum):
+    """What a property says of behaviours (Stateright's expectation, TLC's kinds)."""
+
+    #: Every reachable state has it.
+    INVARIANT = "invariant"
+    #: Every step ``(before, action, after)`` has it.
+    ACTION = "action"
+    #: Some reachable state has it (a guard against vacuous success).
+    SOMETIMES = "sometimes"
+    #: Some step has it.
+    SOMETIMES_STEP = "sometimes-step"
+
+
+class Form(Enum):
+    """How the compiled form (``modelcheck/compiled``) decides a property without looking at a
+    whole state: on the parts of a state the property reads, each verdict cached."""
+
+    #: A conjunction over pairs of servers (``pair`` gives the verdict of one pair).
+    PAIRWISE = "pairwise"
+    #: A conjunction over (message, the server that sent it).
+    PER_MESSAGE = "per-message"
+    #: Over all servers together, reading only their logs and commitIndex.
+    LOGS = "logs"
+    #: Of one step of one server (or one state's servers, for a sometimes property): decided
+    #: when a step's table entry is built.
+    STEP = "step"
+
+
 @dataclass(frozen=True)
 class Property:
+    """One property of the spec: its name, what kind of property it is, the Python predicate,
+    where it comes from, and the forms it has beside the predicate.
+
+    ``symbolic`` says that it has a Z3 formula (``modelcheck/symbolic/properties.py`` or, for a
+    proof's lemma, ``modelcheck/symbolic/lemmas.py``); ``form`` how the compiled form decides it
+    (None: it has no compiled form, and ``raftmc check`` says so and runs the readable spec).
+    """
+
     name: str
-    fn: Callable[..., bool]
+    kind: Kind
+    predicate: Callable[..., bool]
+    #: Where it comes from: a section of the Raft paper, or "lemma" for a helper invariant.
+    section: str
+    form: Form | None = None
+    symbolic: bool = False
+    #: PAIRWISE only: the verdict on two servers.
+    pair: Callable[[Any, Any], bool] | None = None
 
     @property
     def doc(self) -> str:
-        return (self.fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        """The first paragraph of the predicate's docstring, on one line."""
+        return (self.predicate.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
 
 
-INVARIANTS: Sequence[Property] = (
-    Property("ElectionSafety", election_safety),
-    Property("LogMatching", log_matching),
-    Property("LeaderCompleteness", leader_completeness),
-    Property("StateMachineSafety", state_machine_safety),
-    Property("AppendEntriesPrevLogTermMatches", append_entries_prev_log_term_matches),
-    Property("ElectableLogsHoldCommitted", electable_logs_hold_committed),
+ELECTION_SAFETY = Property("ElectionSafety", Kind.INVARIANT, election_safety, "§5.2",
+                           Form.PAIRWISE, True, pair=election_safety_pair)
+LOG_MATCHING = Property("LogMatching", Kind.INVARIANT, log_matching, "§5.3", Form.PAIRWISE,
+                        True, pair=log_matching_pair)
+LEADER_COMPLETENESS = Property("LeaderCompleteness", Kind.INVARIANT, leader_completeness,
+                               "§5.4", Form.PAIRWISE, True, pair=leader_completeness_pair)
+STATE_MACHINE_SAFETY = Property("StateMachineSafety", Kind.INVARIANT, state_machine_safety,
+                                "§5.4.3", Form.PAIRWISE, True, pair=state_machine_safety_pair)
+APPEND_ENTRIES_PREV_LOG_TERM_MATCHES = Property(
+    "AppendEntriesPrevLogTermMatches", Kind.INVARIANT, append_entries_prev_log_term_matches,
+    "lemma, Figure 2", Form.PER_MESSAGE, True)
+ELECTABLE_LOGS_HOLD_COMMITTED = Property(
+    "ElectableLogsHoldCommitted", Kind.INVARIANT, electable_logs_hold_committed,
+    "lemma, §5.4.3", Form.LOGS, True)
+LEADER_APPEND_ONLY = Property("LeaderAppendOnly", Kind.ACTION, leader_append_only, "§5.3",
+                              Form.STEP, True)
+LEADER_ELECTED = Property("LeaderElected", Kind.SOMETIMES, leader_elected, "§5.2", Form.STEP,
+                          True)
+ENTRY_COMMITTED = Property("EntryCommitted", Kind.SOMETIMES, entry_committed, "§5.3",
+                           Form.STEP, True)
+CONFLICTING_ENTRY_OVERWRITTEN = Property(
+    "ConflictingEntryOverwritten", Kind.SOMETIMES_STEP, conflicting_entry_overwritten, "§5.3",
+    Form.STEP)
+
+#: Every property ``raftmc check`` checks, in the order it reports them.
+PROPERTIES: Sequence[Property] = (
+    ELECTION_SAFETY,
+    LOG_MATCHING,
+    LEADER_COMPLETENESS,
+    STATE_MACHINE_SAFETY,
+    APPEND_ENTRIES_PREV_LOG_TERM_MATCHES,
+    ELECTABLE_LOGS_HOLD_COMMITTED,
+    LEADER_APPEND_ONLY,
+    LEADER_ELECTED,
+    ENTRY_COMMITTED,
+    CONFLICTING_ENTRY_OVERWRITTEN,
 )
-ACTION_PROPERTIES: Sequence[Property] = (Property("LeaderAppendOnly", leader_append_only),)
-SOMETIMES: Sequence[Property] = (
-    Property("LeaderElected", leader_elected),
-    Property("EntryCommitted", entry_committed),
-)
-SOMETIMES_STEPS: Sequence[Property] = (
-    Property("ConflictingEntryOverwritten", conflicting_entry_overwritten),
-)
+
+
+def of_kind(kind: Kind) -> tuple[Property, ...]:
+    """The spec's properties of one kind, in their order."""
+    return tuple(p for p in PROPERTIES if p.kind is kind)
+
+
+INVARIANTS = of_kind(Kind.INVARIANT)
+ACTION_PROPERTIES = of_kind(Kind.ACTION)
+SOMETIMES = of_kind(Kind.SOMETIMES)
+SOMETIMES_STEPS = of_kind(Kind.SOMETIMES_STEP)

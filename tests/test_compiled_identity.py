@@ -302,13 +302,13 @@ def test_random_walks_agree(servers, faults, history, choices):
         st_ = c.from_spec(s)
         got = Counter((label, c.to_spec(t)) for label, t in c.successors(st_))
         assert got == Counter(next_steps(p, s))
-        whole = all(q.fn(s) for q in props.INVARIANTS if q.name in PAIR_INVARIANTS)
+        whole = all(q.predicate(s) for q in props.INVARIANTS if q.name in PAIR_INVARIANTS)
         pairs = all(
             pair_invariants(a, b) for i, a in enumerate(s.servers) for b in s.servers[i + 1 :]
         )
         assert whole == pairs
         # The network's invariants: one server and the messages it sent at a time.
-        msg_whole = all(q.fn(s) for q in props.INVARIANTS if q.name in MESSAGE_INVARIANTS)
+        msg_whole = all(q.predicate(s) for q in props.INVARIANTS if q.name in MESSAGE_INVARIANTS)
         plain = s._replace(history=())
         ids = flat.from_spec(plain)
         msg_parts = all(flat._msg_ok(ids[-1], i, ids[i]) for i in range(servers))
@@ -322,7 +322,8 @@ def test_generated_loops_are_clean_python(tmp_path):
     import subprocess
     import sys
 
-    from raftkit.modelcheck.compiled.codegen import _fast_source, _flat_source
+    from raftkit.modelcheck.compiled.loop_cached import _fast_source
+    from raftkit.modelcheck.compiled.loop_slow import _flat_source
 
     count = 0
     for n in (1, 2, 3, 5):

@@ -48,9 +48,9 @@ def test_a_search_loads_no_raft_module():
     code = (
         "import sys\n"
         "sys.path.insert(0, 'tests')\n"
-        "from toy_models import Counter\n"
+        "from toy_models import dials\n"
         "from raftkit.modelcheck.engine import check\n"
-        "r = check(Counter(limit=50))\n"
+        "r = check(dials(3, 4))\n"
         "assert r.result == 'ok', r\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('raftkit.spec', 'raftkit.impl')))\n"
         "print(bad)\n"

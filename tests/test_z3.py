@@ -22,7 +22,12 @@ from raftkit.modelcheck.compiled import FastRaftModel
 from raftkit.modelcheck.symbolic import actions as actions_z3
 from raftkit.modelcheck.symbolic.bitvec import BitVecRewriter, width_for
 from raftkit.modelcheck.symbolic.check import Evaluator, Z3CheckedModel, Z3Disagreement
-from raftkit.modelcheck.symbolic.lemmas import COMMIT_LEMMAS, DEFAULT_LEMMAS, LEMMAS
+from raftkit.modelcheck.symbolic.lemmas import (
+    COMMIT_LEMMAS,
+    DEFAULT_LEMMAS,
+    LEMMA_FORMULAS,
+    LEMMAS,
+)
 from raftkit.modelcheck.symbolic.properties import ACTION_PROPERTIES as Z3_ACTIONS
 from raftkit.modelcheck.symbolic.properties import INVARIANTS as Z3_INVARIANTS
 from raftkit.modelcheck.symbolic.properties import SOMETIMES as Z3_SOMETIMES
@@ -146,7 +151,7 @@ def _pair_value(before: State, after: State) -> dict[str, bool]:
 _EVAL = Evaluator(SHAPE, list(Z3_INVARIANTS))
 _SUB = Substitution(SymState.fresh(SHAPE, "w."))
 _WF = well_formed(_SUB.sym)
-_LEMMA_FORMULAS = {name: lemma.formula(_SUB.sym) for name, lemma in LEMMAS.items()}
+_LEMMA_FORMULAS = {name: LEMMA_FORMULAS[lemma](_SUB.sym) for name, lemma in LEMMAS.items()}
 _SOMETIMES_FORMULAS = {name: fn(_SUB.sym) for name, fn in Z3_SOMETIMES.items()}
 
 
@@ -156,7 +161,7 @@ def test_every_property_has_a_z3_formula_of_the_same_name():
     assert {p.name for p in SOMETIMES} == set(Z3_SOMETIMES)
     for p in INVARIANTS:
         # The same name, and the Z3 function named after the Python one.
-        assert Z3_INVARIANTS[p.name].__name__ == p.fn.__name__
+        assert Z3_INVARIANTS[p.name].__name__ == p.predicate.__name__
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -166,11 +171,11 @@ def test_python_and_z3_agree_on_generated_states(s):
     assert _SUB.value(_WF), "the generator and well_formed disagree"
     verdicts = _EVAL.verdicts(s)
     for p in INVARIANTS:
-        assert verdicts[p.name] == p.fn(s), p.name
+        assert verdicts[p.name] == p.predicate(s), p.name
     for name, lemma in LEMMAS.items():
-        assert _SUB.value(_LEMMA_FORMULAS[name]) == lemma.holds(s), name
+        assert _SUB.value(_LEMMA_FORMULAS[name]) == lemma.predicate(s), name
     for p in SOMETIMES:
-        assert _SUB.value(_SOMETIMES_FORMULAS[p.name]) == p.fn(s), p.name
+        assert _SUB.value(_SOMETIMES_FORMULAS[p.name]) == p.predicate(s), p.name
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -178,7 +183,7 @@ def test_python_and_z3_agree_on_generated_states(s):
 def test_python_and_z3_agree_on_action_properties(before, after):
     verdicts = _pair_value(before, after)
     for p in ACTION_PROPERTIES:
-        assert verdicts[p.name] == p.fn(before, ("Any",), after), p.name
+        assert verdicts[p.name] == p.predicate(before, ("Any",), after), p.name
 
 
 def test_the_state_survives_the_round_trip_through_z3():
@@ -216,7 +221,7 @@ def test_reachable_states_are_well_formed_and_lemmas_hold():
         sub.set_state(s)
         assert sub.value(wf)
         for name, lemma in LEMMAS.items():
-            assert lemma.holds(s), name
+            assert lemma.predicate(s), name
         for _label, t in next_steps(p, s):
             if t not in seen and within_bounds(p, t):
                 seen.add(t)
@@ -248,7 +253,7 @@ def test_every_lemma_holds_in_every_reachable_state(p, distinct):
             for fast in chunk:
                 s = model.export_state(fast)
                 for name, lemma in LEMMAS.items():
-                    assert lemma.holds(s), (name, s)
+                    assert lemma.predicate(s), (name, s)
             keys, succs = [], []
             bm.expand(chunk, keys, succs, [], [])
             for key, t in zip(keys, succs, strict=True):
@@ -391,7 +396,7 @@ _BV_FORMULAS = {name: fn(_BV.sym) for name, fn in Z3_INVARIANTS.items()}
 def test_the_bit_vector_forms_keep_every_verdict(s):
     _BV.set_state(s)
     for p in INVARIANTS:
-        assert _BV.value(_BV_FORMULAS[p.name]) == p.fn(s), p.name
+        assert _BV.value(_BV_FORMULAS[p.name]) == p.predicate(s), p.name
 
 
 @pytest.mark.parametrize("mutant", [None, *MUTANTS])
@@ -557,3 +562,15 @@ def test_check_z3_reports_the_slowdown(capsys):
     z = out["z3"]
     assert z["states_evaluated"] >= out["distinct_states"]
     assert z["slowdown"] >= 1.0
+
+
+def test_every_property_that_declares_a_formula_has_one():
+    """spec/properties.py says which properties have a Z3 formula; the symbolic package has
+    exactly those (and every lemma has one): a property added with ``symbolic=True`` and no
+    formula, or a formula without the flag, fails here rather than silently."""
+    from raftkit.modelcheck.symbolic.properties import FORMULAS
+    from raftkit.spec.properties import PROPERTIES
+
+    assert {p for p in PROPERTIES if p.symbolic} == set(FORMULAS)
+    assert set(LEMMA_FORMULAS) == set(LEMMAS.values())
+    assert all(lemma.symbolic for lemma in LEMMAS.values())

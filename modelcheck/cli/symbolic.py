@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -136,11 +137,22 @@ def add_commands(commands: Any) -> None:
     bmc.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
 
 
+def need_z3(command: str) -> None:
+    """Refuse, in one line, a Z3 command when z3-solver is not installed (it is an extra: a
+    ``raftkv`` user or one who only runs ``raftmc check`` does not need it)."""
+    if importlib.util.find_spec("z3") is None:
+        raise UsageError(
+            f"{command} needs Z3, which is not installed: pip install 'raftkit[z3]' "
+            "(or pip install z3-solver)"
+        )
+
+
 def wrap_model(model: Any, params: Any, workers: int = 1) -> Any:
     """The model with every invariant also evaluated by Z3 (``check --z3``)."""
+    need_z3("--z3")
     if workers > 1:
         raise UsageError("--z3: runs in one process (not with --workers)")
-    from ..symbolic.bmc import SymbolicUnsupported
+    from ..symbolic.actions import SymbolicUnsupported
     from ..symbolic.check import Z3CheckedModel
 
     if params.ghost:
@@ -199,7 +211,8 @@ def _step_lines(model: Any, trace: list[Any], first: str) -> list[str]:
 
 
 def _run_prove(args: argparse.Namespace) -> int:
-    from ..symbolic.bmc import SymbolicUnsupported
+    need_z3("raftmc prove")
+    from ..symbolic.actions import SymbolicUnsupported
     from ..symbolic.lemmas import DEFAULT_LEMMAS, LEMMAS
     from ..symbolic.prove import known_names, prove
 
@@ -313,7 +326,9 @@ def _run_prove(args: argparse.Namespace) -> int:
 
 
 def _run_bmc(args: argparse.Namespace) -> int:
-    from ..symbolic.bmc import SymbolicUnsupported, bmc, check_supported
+    need_z3("raftmc bmc")
+    from ..symbolic.actions import SymbolicUnsupported
+    from ..symbolic.bmc import bmc, check_supported
 
     if args.depth < 0:
         raise UsageError(f"--depth must be at least 0 (got {args.depth})")

@@ -16,7 +16,7 @@ from ...spec.state import Election, History, Message, Server, State
 from ...spec.symmetry import _relabel_server, permutations_sorting, signature
 from ..engine.batch import StepViolation
 from ..engine.model import Label
-from .codegen import _fast_source, _flat_source, load, variant_name
+from .codegen import load, variant_name
 from .flat_cache import _NO_STEPS, CachedPath
 from .flat_history import HistoryParts
 from .flat_transfer import Transfer
@@ -27,6 +27,8 @@ from .forms import (
     Uncompiled,
     pair_invariants,
 )
+from .loop_cached import _fast_source
+from .loop_slow import _flat_source
 from .tables import _M64, _SALT_PART, _SALT_SRV, _SHIFT, CompiledRaft, _mix
 
 

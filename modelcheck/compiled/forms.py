@@ -7,49 +7,38 @@ servers' logs), and the verdicts are cached.
 
 from __future__ import annotations
 
-from ...spec.state import Role, Server
+from collections.abc import Sequence
+
+from ...spec.properties import INVARIANTS, Form, Kind, Property
+from ...spec.state import Server
 
 
 class Uncompiled(Exception):
     """The configuration has something the compiled form does not cover (an option, a property
     without a compiled form): the readable spec must run it."""
 
-#: Invariants of ``properties.py`` that are conjunctions over pairs of servers (no ghost).
-PAIR_INVARIANTS = frozenset(
-    {"ElectionSafety", "LogMatching", "LeaderCompleteness", "StateMachineSafety"}
-)
-#: Invariants that are conjunctions over (message, the server that sent it).
-MESSAGE_INVARIANTS = frozenset({"AppendEntriesPrevLogTermMatches"})
-#: Invariants over all servers together that read only their logs and commitIndex.
-WHOLE_INVARIANTS = frozenset({"ElectableLogsHoldCommitted"})
+
+def uncompiled(properties: Sequence[Property]) -> list[str]:
+    """The properties the compiled form cannot decide: an invariant without a form, a step or
+    sometimes property not decidable per step (it reads more than the stepping server)."""
+    return [
+        p.name for p in properties
+        if p.form is None or (p.kind is not Kind.INVARIANT and p.form is not Form.STEP)
+    ]
+
+
+def _names(form: Form) -> frozenset[str]:
+    return frozenset(p.name for p in INVARIANTS if p.form is form)
+
+
+#: The spec's invariants by their compiled form (spec/properties.py declares it).
+PAIR_INVARIANTS = _names(Form.PAIRWISE)
+MESSAGE_INVARIANTS = _names(Form.PER_MESSAGE)
+WHOLE_INVARIANTS = _names(Form.LOGS)
+_PAIRS = tuple(p.pair for p in INVARIANTS if p.form is Form.PAIRWISE and p.pair is not None)
 
 
 def pair_invariants(a: Server, b: Server) -> bool:
-    """The four invariants of ``properties.py`` (state forms, no ghost) on two servers.
-
-    Each of them is a conjunction over pairs of servers, so a state keeps them all exactly when
-    every pair of its servers does; the tests check this function against the reference
-    properties on every pair of servers met in several exhaustive runs.
-    """
-    leader = Role.Leader
-    # ElectionSafety: two leaders of one term.
-    if a.state == leader and b.state == leader and a.currentTerm == b.currentTerm:
-        return False
-    x, y = a.log, b.log
-    # LogMatching: the last index where the terms agree decides.
-    for k in range(min(len(x), len(y)), 0, -1):
-        if x[k - 1].term == y[k - 1].term:
-            if x[:k] != y[:k]:
-                return False
-            break
-    # LeaderCompleteness: a leader of a term >= a server's holds what that server committed.
-    for srv, ldr in ((a, b), (b, a)):
-        if ldr.state == leader and ldr.currentTerm >= srv.currentTerm:
-            top = min(srv.commitIndex, len(srv.log))
-            if ldr.log[:top] != srv.log[:top]:
-                return False
-    # StateMachineSafety: committed prefixes agree.
-    pa = x[: min(a.commitIndex, len(x))]
-    pb = y[: min(b.commitIndex, len(y))]
-    k = min(len(pa), len(pb))
-    return pa[:k] == pb[:k]
+    """Every pairwise invariant on two servers: a state keeps them all exactly when every pair
+    of its servers does."""
+    return all(pair(a, b) for pair in _PAIRS)

@@ -8,10 +8,11 @@ from typing import Any
 
 from ...spec.model import RaftModel, describe, format_label
 from ...spec.params import Params
+from ...spec.properties import PROPERTIES
 from ...spec.state import State
 from ..engine.model import Label, Properties
 from .flat import FlatRaft
-from .forms import Uncompiled
+from .forms import Uncompiled, uncompiled
 from .tables import CompiledRaft, FastState
 
 
@@ -28,6 +29,9 @@ class FastRaftModel:
         if params.extended:
             # The options add actions the tables do not know; the readable spec runs them.
             raise Uncompiled("the options of spec/options.py have no compiled form")
+        missing = uncompiled(PROPERTIES)
+        if missing:
+            raise Uncompiled(f"no compiled form of {', '.join(missing)} (spec/properties.py)")
         self.params = params
         self.symmetry = symmetry
         self.reference = RaftModel(params, symmetry)

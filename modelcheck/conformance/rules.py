@@ -56,9 +56,6 @@ RULE_MONOTONE_COMMIT = "commitIndex only grows (volatile: reset only by a restar
 RULE_HANDLE = "Every message received is handled by the rules of its RPC"
 RULE_GENERIC = "No rule of Figure 2 gives this event from the spec's state"
 
-ROLE_ORDER = ("follower", "precandidate", "candidate", "leader")
-
-
 @dataclass(frozen=True)
 class Deviation:
     """One event the spec cannot explain, with the rule it breaks and its class."""

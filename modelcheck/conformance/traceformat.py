@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-ROLES = ("follower", "precandidate", "candidate", "leader")
+from ...spec.state import Role
+
+#: The roles a trace names, and the spec's role of each.
+ROLES = {
+    "follower": Role.Follower,
+    "precandidate": Role.PreCandidate,
+    "candidate": Role.Candidate,
+    "leader": Role.Leader,
+}
 
 EVENT_KINDS = (
     "Restart",

@@ -22,19 +22,17 @@ AppendEntries, PreVote, the leader's no-op, snapshots, and stepping down.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...spec import actions as A
 from ...spec import options as O
-from ...spec.model import format_label
-from ...spec.next import receive
-from ...spec.params import Params
+from ...spec.action import Action, Kind
+from ...spec.next import next_table, receive
 from ...spec.state import (
     NIL,
+    RESPONSES,
     AppendEntriesRequest,
     AppendEntriesResponse,
     Entry,
@@ -51,231 +49,41 @@ from ...spec.state import (
     last_term,
 )
 from . import rules as R
-from .traceformat import TraceError, TraceEvent, event_summary, read_traces
-
-ROLE_OF = {
-    "follower": Role.Follower,
-    "precandidate": Role.PreCandidate,
-    "candidate": Role.Candidate,
-    "leader": Role.Leader,
-}
-ROLE_NAME = {v: k for k, v in ROLE_OF.items()}
-ENTRY_VALUE = {"noop": O.NOOP, "normal": 1}
-OBSERVED = (
-    "term",
-    "role",
-    "vote",
-    "commit_index",
-    "log_length",
-    "last_log_term",
-    "snapshot_index",
+from .explain import Explaining
+from .records import (
+    DEFAULT_MAX_INTERPRETATIONS,
+    ENTRY_VALUE,
+    IMPL_OPTIONS,
+    KEY_FIELDS,
+    MAX_DEPTH,
+    REQUIRED_ACTION,
+    Failure,
+    Interp,
+    Label,
+    Outcome,
+    Step,
+    TooManyInterpretations,
+    spec_key,
+    spec_params,
 )
-# Longest run of spec steps one event may stand for. A pre-candidate that wins its pre-vote and
-# becomes a candidate is the longest: pre-vote tallied, Timeout, its own RequestVote sent,
-# handled and answered, the answer tallied (5).
-MAX_DEPTH = 6
+from .traceformat import ROLES, TraceError, TraceEvent, read_traces
 
-# Events that name an action: their explanation must take it.
-REQUIRED_ACTION = {
-    "BecomePreCandidate": ("PreVoteTimeout",),
-    "BecomeCandidate": ("Timeout",),
-    "BecomeLeader": ("BecomeLeader",),
-    "ClientRequest": ("ClientRequest", "AppendNoop"),
-    "Compacted": ("Compact",),
-}
-
-# Options of the spec that raftkit.impl uses (all of them). ``batch`` is unbounded here: the
-# trace says how many entries a request carried.
-IMPL_OPTIONS = ("batch", "prevote", "noop", "snapshots", "stepdown")
-
-
-def spec_params(servers: int, options: Sequence[str] = IMPL_OPTIONS) -> Params:
-    """The spec's parameters for validating traces of ``servers`` nodes with these options."""
-    return Params(
-        servers=servers,
-        values=1,
-        faults=True,
-        batch=1_000_000 if "batch" in options else 0,
-        prevote="prevote" in options,
-        noop="noop" in options,
-        snapshots="snapshots" in options,
-        stepdown="stepdown" in options,
-    )
+#: The spec's local actions whose events ``_spontaneous`` knows (how an implementation logs a
+#: step of each, and which arguments the event gives). Every other local action of the spec
+#: is tried behind every event.
+SHOWN_BY = frozenset(
+    {
+        "Timeout", "PreVoteTimeout", "RequestVote", "BecomeLeader", "StepDown", "AppendNoop",
+        "ClientRequest", "AdvanceCommitIndex", "Compact", "RequestPreVote", "InstallSnapshot",
+        "AppendEntries", "Restart",
+    }
+)
 
 
 # --- messages: the spec's form and the trace's form, compared as keys -----------------------
 
 
-def spec_key(m: Any) -> tuple:
-    """A spec message as a comparable key in the trace's terms."""
-    t = m.mtype
-    head = (m.mterm, m.msource, m.mdest)
-    if t == MType.RequestVoteRequest:
-        return ("RequestVote", *head, m.mlastLogIndex, m.mlastLogTerm)
-    if t == MType.RequestVoteResponse:
-        return ("RequestVoteResponse", *head, m.mvoteGranted)
-    if t == MType.PreVoteRequest:
-        return ("PreVote", *head, m.mlastLogIndex, m.mlastLogTerm)
-    if t == MType.PreVoteResponse:
-        return ("PreVoteResponse", *head, m.mvoteGranted)
-    if t == MType.AppendEntriesRequest:
-        entries = tuple((e.term, e.value) for e in m.mentries)
-        return ("AppendEntries", *head, m.mprevLogIndex, m.mprevLogTerm, entries, m.mcommitIndex)
-    if t == MType.AppendEntriesResponse:
-        return ("AppendEntriesResponse", *head, m.msuccess, m.mmatchIndex)
-    if t == MType.InstallSnapshotRequest:
-        return ("InstallSnapshot", *head, m.mlastIncludedIndex, m.mlastIncludedTerm)
-    return ("InstallSnapshotResponse", *head, m.mmatchIndex)
-
-
-KEY_FIELDS = {
-    "RequestVote": ("last_log_index", "last_log_term"),
-    "RequestVoteResponse": ("vote_granted",),
-    "PreVote": ("last_log_index", "last_log_term"),
-    "PreVoteResponse": ("vote_granted",),
-    "AppendEntries": ("prev_log_index", "prev_log_term", "entries", "leader_commit"),
-    "AppendEntriesResponse": ("success", "match_index"),
-    "InstallSnapshot": ("last_included_index", "last_included_term"),
-    "InstallSnapshotResponse": ("match_index",),
-}
-
-
-@dataclass
-class Step:
-    """One candidate explanation being searched: the node's spec state and what it sent."""
-
-    state: State
-    labels: tuple
-    produced: tuple  # spec messages to other nodes, in order
-
-
-class Interp(NamedTuple):
-    """One interpretation of a node's trace so far: a spec state of the node consistent with
-    every event of it, and what the spec has it doing that the trace has not shown yet."""
-
-    server: Any
-    # The message of the node's last Receive while the spec has not handled it (else None).
-    current: Any
-    # Messages to other nodes the spec's steps sent that no Send has shown yet.
-    pending: tuple
-    # Of those, the replies of handled requests: they must be sent before the node's next
-    # Receive or Restart.
-    owed: tuple
-
-
-class TooManyInterpretations(Exception):
-    """The set of interpretations of one node grew past the limit."""
-
-    def __init__(self, ev: TraceEvent, number: int, size: int, limit: int) -> None:
-        super().__init__(
-            f"event {number} at {ev.where} ({event_summary(ev)}): {size} interpretations of "
-            f"{ev.node}'s state agree with the trace so far, more than the limit of {limit} "
-            "(raise it with --max-interpretations)"
-        )
-        self.event, self.number, self.size, self.limit = ev, number, size, limit
-
-
-@dataclass
-class Failure:
-    """Why an event could not be explained."""
-
-    event: TraceEvent
-    number: int
-    node_state: dict[str, Any]
-    candidates: list[tuple[str, str]]
-    expected: dict[str, Any]
-    observed: dict[str, Any]
-    closest: list[str]
-    state_before: State
-    state_closest: State | None
-    reason: str
-    rule: str = R.RULE_GENERIC
-    cls: str = R.SAFETY
-
-    def deviation(self) -> R.Deviation:
-        ev = self.event
-        return R.Deviation(
-            self.number, ev.path, ev.line, ev.node, event_summary(ev), self.rule, self.cls,
-            self.reason,
-        )  # fmt: skip
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event_number": self.number,
-            "file": self.event.path,
-            "line": self.event.line,
-            "event": event_summary(self.event),
-            "reason": self.reason,
-            "rule": self.rule,
-            "class": self.cls,
-            "spec_state_before": self.node_state,
-            "candidates": [{"action": a, "why_not": w} for a, w in self.candidates],
-            "closest": self.closest,
-            "expected": self.expected,
-            "observed": self.observed,
-        }
-
-
-@dataclass
-class Outcome:
-    """The result of validating one trace."""
-
-    events: int
-    spec_steps: int
-    seconds: float
-    failure: Failure | None = None
-    nodes: tuple[str, ...] = ()
-    options: tuple[str, ...] = ()
-    kinds: dict[str, int] = field(default_factory=dict)
-    # With keep-going: every deviation, in trace order (the first is ``failure``).
-    deviations: list[R.Deviation] = field(default_factory=list)
-    max_interpretations: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    def summary(self) -> str:
-        rate = self.events / self.seconds if self.seconds > 0 else float("inf")
-        if self.ok:
-            return (
-                f"conforms: {self.events} events, {self.spec_steps} spec steps "
-                f"({self.seconds:.2f} s, {rate:,.0f} events/s)"
-            )
-        f = self.failure
-        assert f is not None
-        return f"does not conform: event {f.number} at {f.event.where}: {f.reason}"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "result": "conforms" if self.ok else "violation",
-            "events": self.events,
-            "spec_steps": self.spec_steps,
-            "seconds": round(self.seconds, 3),
-            "events_per_second": round(self.events / self.seconds) if self.seconds else None,
-            "nodes": list(self.nodes),
-            "options": list(self.options),
-            "max_interpretations": self.max_interpretations,
-        }
-        if self.failure is not None:
-            out["failure"] = self.failure.to_json()
-        if self.deviations:
-            out["deviations"] = [d.to_json() for d in self.deviations]
-        return out
-
-
-_RESPONSES = frozenset(
-    (
-        MType.RequestVoteResponse,
-        MType.AppendEntriesResponse,
-        MType.PreVoteResponse,
-        MType.InstallSnapshotResponse,
-    )
-)
-DEFAULT_MAX_INTERPRETATIONS = 256
-
-
-class Validator:
+class Validator(Explaining):
     """Replays events one at a time against the spec; ``feed`` returns a Failure or None.
 
     For each node it keeps every interpretation of the node's events so far (the spec states
@@ -294,6 +102,12 @@ class Validator:
         self.options = tuple(options)
         self.p = spec_params(len(self.nodes), options)
         n = len(self.nodes)
+        # The spec's local actions that no event kind is known to show (``_spontaneous``): an
+        # action added to the spec is tried behind every event, and kept where the state the
+        # node reports agrees.
+        self.unmapped = tuple(
+            d for d in next_table(self.p) if d.kind is Kind.LOCAL and d.name not in SHOWN_BY
+        )
         self.interps: list[list[Interp] | None] = [None] * n
         # What each node's last event reported (the state an event may lag behind, see _agrees).
         self.last_obs: list[tuple | None] = [None] * n
@@ -329,7 +143,7 @@ class Validator:
         vote = NIL if ev.vote is None else self._node(ev, ev.vote, "state.vote")
         return (
             ev.term,
-            ROLE_OF[ev.role],
+            ROLES[ev.role],
             vote,
             ev.commit_index,
             ev.log_length,
@@ -477,6 +291,8 @@ class Validator:
     # -- candidate steps ------------------------------------------------------------------
 
     def _spontaneous(self, ev: TraceEvent, i: int) -> list[tuple[Label, Callable]]:
+        # The event kinds each local action of SHOWN_BY is known to be logged as, and the
+        # arguments the event gives it.
         """The spec actions of node i (other than handling a message) that could stand behind
         this event."""
         p, k = self.p, ev.kind
@@ -557,6 +373,11 @@ class Validator:
             t = fn(s)
             if t is not None:
                 yield self._child(node, label, t, before, i)
+        for d in self.unmapped:
+            for rest in d.each(self.p, s, i):
+                action = Action(d.name, i, *rest)
+                if action not in used and (t := d.fn(self.p, s, i, *rest)) is not None:
+                    yield self._child(node, action, t, before, i)
 
     @staticmethod
     def _child(node: Step, label: Label, t: State, before: tuple, i: int) -> Step:
@@ -827,7 +648,7 @@ class Validator:
         elif where == "pending":
             pending.pop(k)
         owed = [m for m in x.owed if m in pending]
-        owed += [m for m in produced if m.mtype in _RESPONSES]
+        owed += [m for m in produced if m.mtype in RESPONSES]
         self.steps += len(node.labels)
         if self.on_step is not None:
             self.on_step(ev, node.labels)
@@ -873,215 +694,7 @@ class Validator:
 
     # -- failure reports ------------------------------------------------------------------
 
-    def _fail_simple(self, ev: TraceEvent, i: int, reason: str) -> Failure:
-        s = self._state_with(i, self.blank[i], ())
-        return Failure(ev, self.events, {}, [], {}, {}, [], s, None, reason, R.RULE_GENERIC,
-                       R.SAFETY)  # fmt: skip
 
-    def _fail_rule(self, ev: TraceEvent, i: int, reason: str, rule: str, cls: str) -> Failure:
-        interps = self.interps[i]
-        srv = interps[0].server if interps else self.blank[i]
-        s = self._state_with(i, srv, ())
-        return Failure(ev, self.events, self.node_view(i, srv), [], {}, {}, [], s, None, reason,
-                       rule, cls)  # fmt: skip
-
-    def node_view(self, i: int, srv: Any) -> dict[str, Any]:
-        """The spec's variables of one node, named as in raft.tla (nodes by their trace names)."""
-        names = self.nodes
-
-        def who(k: int) -> str | None:
-            return None if k == NIL else names[k]
-
-        log = [[e.term, "noop" if e.value == O.NOOP else "normal"] for e in srv.log]
-        return {
-            "currentTerm": srv.currentTerm,
-            "state": ROLE_NAME[Role(srv.state)],
-            "votedFor": who(srv.votedFor),
-            "log": log if len(log) <= 12 else ["...", *log[-12:]],
-            "log length": len(srv.log),
-            "commitIndex": srv.commitIndex,
-            "snapshotIndex": srv.snapshotIndex,
-            "votesResponded": [who(k) for k in srv.votesResponded],
-            "votesGranted": [who(k) for k in srv.votesGranted],
-            "matchIndex": {names[k]: v for k, v in enumerate(srv.matchIndex)},
-        }
-
-    def _closest_message(self, want: tuple, msgs: Sequence[Any]) -> Any:
-        """Of these spec messages, the one of the same type and destination closest to the
-        trace's (fewest fields that differ), or None."""
-        same = [m for m in msgs if spec_key(m)[0] == want[0] and m.mdest == want[3]]
-        if not same:
-            return None
-        return min(same, key=lambda m: sum(
-            w is not None and w != s for s, w in zip(spec_key(m), want, strict=False)))  # fmt: skip
-
-    def _explain_failure(self, ev: TraceEvent, i: int, observed: tuple, x: Interp) -> Failure:
-        bag = ((x.current, 1),) if x.current is not None else ()
-        start = Step(self._state_with(i, x.server, bag), (), ())
-        spontaneous = self._spontaneous(ev, i)
-        want = self._obs_key(ev) if ev.kind == "Send" else None
-        obs_named = self._named(observed)
-        candidates: list[tuple[str, str]] = []
-        if ev.kind == "Restart":
-            t = O.restart(self.p, start.state, i)
-            children = [Step(t, (("Restart", i),), ())]
-        else:
-            children = list(self._expand(start, i, spontaneous))
-
-        def score(step: Step) -> int:
-            n = len(self._diffs(step.state.servers[i], observed))
-            if want is not None:
-                m = self._closest_message(want, [*step.produced, *x.pending])
-                n += (
-                    10
-                    if m is None
-                    else sum(
-                        w is not None and w != s for s, w in zip(spec_key(m), want, strict=False)
-                    )
-                )
-            return n
-
-        best: tuple[int, Step] | None = None
-        for child in children:
-            diffs = self._diffs(child.state.servers[i], observed)
-            text = "; ".join(f"{k}: spec {e}, trace {o}" for k, e, o in diffs)
-            if want is not None and not any(self._key_matches(spec_key(m), want)
-                                            for m in child.produced):  # fmt: skip
-                sent = [self._show_msg(m) for m in child.produced]
-                text = (text + "; " if text else "") + (
-                    "sends " + ", ".join(sent) if sent else "sends nothing"
-                )
-            candidates.append((self._fmt(child.labels[-1]), text or "agrees"))
-            sc = score(child)
-            if best is None or sc < best[0]:
-                best = (sc, child)
-        for label, _fn in spontaneous:
-            if not any(c.labels[-1] == label for c in children):
-                candidates.append((self._fmt(label), "not enabled: " + self._why_not(label, i)))
-        if ev.kind != "Restart" and not children and not candidates:
-            candidates.append(("(none)", "no spec action of this node can produce this event"))
-        # A deeper look: of the runs the search tried (up to its depth), the one whose result is
-        # closest to what the event reports, the shorter on a tie.
-        if ev.kind != "Restart":
-            frontier = children
-            for _depth in range(2, MAX_DEPTH + 1):
-                nxt = [c for node in frontier for c in self._expand(node, i, spontaneous)]
-                if not nxt or len(nxt) > 20_000:
-                    break
-                for child in nxt:
-                    sc = score(child)
-                    if best is None or sc < best[0]:
-                        best = (sc, child)
-                frontier = nxt
-        closest_labels: list[str] = []
-        closest_state = None
-        if best is not None:
-            closest_labels = [self._fmt(y) for y in best[1].labels]
-            closest_state = best[1].state
-            expected = self._named(self._spec_obs(best[1].state.servers[i]))
-        else:
-            expected = self._named(self._spec_obs(x.server))
-        before = self._named(self._spec_obs(x.server))
-        rule, cls = R.classify_state(ev.kind, expected, obs_named, before)
-        if want is not None:
-            obs_named["message"] = self._show_key(want)
-            sent = [*best[1].produced, *x.pending] if best is not None else list(x.pending)
-            closest_m = self._closest_message(want, sent)
-            if closest_m is not None:
-                expected["message"] = self._show_msg(closest_m)
-            closest_srv = best[1].state.servers[i] if best is not None else x.server
-            state_differs = not self._agrees(
-                closest_srv, observed, self.last_obs[i], False, x.server
-            )
-            if not state_differs:
-                rule, cls = R.classify_message(
-                    want[0], None if closest_m is None else spec_key(closest_m), want,
-                    x.server.currentTerm)  # fmt: skip
-        reason = f"the spec cannot explain {event_summary(ev)}"
-        return Failure(
-            ev,
-            self.events,
-            self.node_view(i, x.server),
-            candidates,
-            expected,
-            obs_named,
-            closest_labels,
-            self._state_with(i, x.server, bag),
-            closest_state,
-            reason,
-            rule,
-            cls,
-        )
-
-    def _fmt(self, label: Label) -> str:
-        # The spec names servers s1..sN; a trace's reader knows them by the trace's names.
-        return _SPEC_NAME.sub(lambda m: self.nodes[int(m.group(1)) - 1], format_label(label))
-
-    def _named(self, obs: tuple) -> dict[str, Any]:
-        out = dict(zip(OBSERVED, obs, strict=True))
-        out["role"] = ROLE_NAME[Role(out["role"])]
-        out["vote"] = None if out["vote"] == NIL else self.nodes[out["vote"]]
-        return out
-
-    def _diffs(self, srv: Any, observed: tuple) -> list[tuple[str, Any, Any]]:
-        exp, obs = self._named(self._spec_obs(srv)), self._named(observed)
-        return [(k, exp[k], obs[k]) for k in OBSERVED if exp[k] != obs[k]]
-
-    def _show_key(self, key: tuple) -> str:
-        typ, term, src, dst, *rest = key
-        rest = ["?" if v is None else v for v in rest]
-        shown = "?" if term is None else term
-        return f"{typ} {self.nodes[src]}->{self.nodes[dst]} term {shown} {rest}"
-
-    def _show_msg(self, m: Any) -> str:
-        return self._show_key(spec_key(m))
-
-    def _why_not(self, label: Label, i: int) -> str:
-        interps = self.interps[i]
-        srv = interps[0].server if interps else self.blank[i]
-        role = ROLE_NAME[Role(srv.state)]
-        name = label[0]
-        if name == "Timeout" and self.p.prevote:
-            return (
-                f"needs a pre-candidate with a majority of pre-votes (is {role}, "
-                f"pre-votes {len(srv.votesGranted)} of {len(self.nodes)})"
-            )
-        if name in ("Timeout", "PreVoteTimeout"):
-            return f"needs a node that is not leader (is {role})"
-        if name == "BecomeLeader":
-            return (
-                f"needs a candidate with a majority of votes (is {role}, "
-                f"votes {[self.nodes[v] for v in srv.votesGranted]})"
-            )
-        if name == "RequestPreVote":
-            return (
-                f"needs a pre-candidate that has not heard from {self.nodes[label[2]]} "
-                f"(is {role}, heard from {[self.nodes[v] for v in srv.votesResponded]})"
-            )
-        if name == "RequestVote":
-            return f"needs a candidate that has not heard from {self.nodes[label[2]]} (is {role})"
-        if name == "AppendEntries" and len(label) > 3:
-            if srv.state != Role.Leader:
-                return f"needs a leader (is {role})"
-            return (
-                f"prevLogIndex {label[3]} with {label[4]} entries is outside the log it can send "
-                f"(snapshot {srv.snapshotIndex}, log length {len(srv.log)})"
-            )
-        if name in ("AdvanceCommitIndex", "ClientRequest", "AppendNoop", "InstallSnapshot"):
-            if srv.state != Role.Leader:
-                return f"needs a leader (is {role})"
-            if name == "AppendNoop":
-                return "the log already has an entry of the leader's term"
-            return "nothing to do"
-        if name == "Compact":
-            return f"needs {srv.snapshotIndex} < index <= commitIndex {srv.commitIndex}"
-        if name == "StepDown":
-            return f"needs a leader or (pre-)candidate (is {role})"
-        return "its preconditions do not hold"
-
-
-Label = tuple[Any, ...]
-_SPEC_NAME = re.compile(r"\bs(\d+)\b")
 
 
 def nodes_of(events: Sequence[TraceEvent]) -> tuple[str, ...]:
@@ -1158,28 +771,3 @@ def conform_lines(lines: Sequence[str], name: str = "(trace)", keep_going: bool 
     return validate(merge([events]), keep_going=keep_going)
 
 
-def failure_text(f: Failure) -> str:
-    """The report for people: the event, the spec's state before it, the candidates."""
-    out = [
-        f"does not conform: event {f.number} ({f.event.where}) is not explained by the spec",
-        f"  event: {event_summary(f.event)}",
-    ]
-    if f.node_state:
-        out.append(f"  spec state of {f.event.node} before it:")
-        for k, v in f.node_state.items():
-            out.append(f"    {k} = {v}")
-    if f.candidates:
-        out.append("  candidate actions and why each fails:")
-        for a, why in f.candidates:
-            out.append(f"    {a}: {why}")
-    if f.closest:
-        out.append("  closest run of spec steps: " + ", ".join(f.closest))
-    if f.expected or f.observed:
-        out.append("  expected (spec) vs observed (trace):")
-        for k in dict.fromkeys([*f.expected, *f.observed]):
-            e, o = f.expected.get(k), f.observed.get(k)
-            mark = "   " if e == o else " ≠ "
-            out.append(f"    {k}: {e}{mark}{o}")
-    if not f.node_state:
-        out.append("  " + f.reason)
-    return "\n".join(out)

@@ -2,7 +2,8 @@
 
 A model that offers ``batch()`` takes over the per-successor work that the plain protocol
 leaves to the engine (bounds, canonical keys, properties), because in Python the calls between
-the two cost more than the work itself (see ``PERFORMANCE-NOTES``). The engine keeps what is
+the two cost more than the work itself (measured: a per-action function and a separate bounds
+check per successor cost 2.0-2.3 times a flat successor loop). The engine keeps what is
 generic: the seen-set, the frontier, levels, counts, limits, parent links and the rebuild of a
 counterexample, which goes through the plain protocol so it replays like any other trace.
 """

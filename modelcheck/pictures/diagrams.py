@@ -23,6 +23,7 @@ from collections.abc import Hashable, Sequence
 from html import escape as _html
 from typing import Any
 
+from ...spec.action import Arg, Kind, definition
 from ...spec.state import (
     NIL,
     AppendEntriesRequest,
@@ -42,11 +43,21 @@ Step = tuple[Label | None, State]
 
 # --- colours ------------------------------------------------------------------------------------
 
-# Keyed by the role's number, so roles added by spec options (PreVote's pre-candidate, 3) get
+# Keyed by role, so roles added by spec options (PreVote's pre-candidate) get
 # their colours without this module having to know which options exist.
-ROLE_FILL = {0: "#e2e8f0", 1: "#fed7aa", 2: "#bbf7d0", 3: "#fef3c7"}
-ROLE_LINE = {0: "#94a3b8", 1: "#ea580c", 2: "#16a34a", 3: "#ca8a04"}
-ROLE_LETTER = {0: "F", 1: "C", 2: "L", 3: "P"}
+ROLE_FILL = {
+    Role.Follower: "#e2e8f0",
+    Role.Candidate: "#fed7aa",
+    Role.Leader: "#bbf7d0",
+    Role.PreCandidate: "#fef3c7",
+}
+ROLE_LINE = {
+    Role.Follower: "#94a3b8",
+    Role.Candidate: "#ea580c",
+    Role.Leader: "#16a34a",
+    Role.PreCandidate: "#ca8a04",
+}
+ROLE_LETTER = {Role.Follower: "F", Role.Candidate: "C", Role.Leader: "L", Role.PreCandidate: "P"}
 CHANGED_FILL = "#fef08a"
 NEW_MESSAGE = "#d97706"
 GONE_MESSAGE = "#94a3b8"
@@ -158,18 +169,26 @@ _SHORT_NAMES = {
 def short_label(label: Label | str) -> str:
     """An action label short enough for an edge: ``RequestVote s1→s2``, ``HandleAEReq s1→s2``.
 
-    Labels that are not the spec's (a string, or an action the spec does not have, as a trace
-    from another tool may carry) are shown as they are.
+    The spec's actions are shown by the kinds of their arguments (``spec/action.py``); labels
+    that are not the spec's (a string, or an action of another tool's trace) as they are.
     """
     if isinstance(label, str):
         return label
     name, *args = label
     try:
-        return _short_spec_label(name, args)
-    except (IndexError, KeyError, AttributeError, TypeError, ValueError):
-        pass
-    # An action of a spec option, or of another tool: by the spec's conventions a message
-    # argument says the most, and plain ints are servers.
+        d = definition(label)
+    except KeyError:
+        d = None
+    if d is not None:
+        short = _SHORT_NAMES.get(name, name)
+        if d.kind is not Kind.LOCAL:
+            m = args[-1]
+            return f"{short} {_kind(m)} {_route(m)}"
+        servers = [server_name(a) for k, a in zip(d.args, args, strict=True) if k is Arg.SERVER]
+        rest = [_arg(k, a) for k, a in zip(d.args, args, strict=True) if k is not Arg.SERVER]
+        return " ".join([short, "→".join(servers), *rest])
+    # Another tool's action: by the spec's conventions a message argument says the most, and
+    # plain ints are servers.
     messages = [a for a in args if hasattr(a, "mtype")]
     if messages:
         m = messages[-1]
@@ -179,33 +198,22 @@ def short_label(label: Label | str) -> str:
     return f"{name}({', '.join(map(str, args))})" if args else str(name)
 
 
-def _short_spec_label(name: str, args: list[Any]) -> str:
-    short = _SHORT_NAMES.get(name, name)
-    if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
-        return f"{short} {server_name(args[0])}"
-    if name in ("RequestVote", "AppendEntries"):
-        return f"{short} {server_name(args[0])}→{server_name(args[1])}"
-    if name == "ClientRequest":
-        return f"{short} {server_name(args[0])} v{args[1]}"
-    if name in ("DuplicateMessage", "DropMessage"):
-        m = args[0]
-    elif name in _RECEIVE_ACTIONS:
-        m = args[2]
-    else:
-        raise KeyError(name)
-    return f"{short} {_kind(m)} {_route(m)}"
+def _network_step(label: Label | str | None) -> bool:
+    if label is None or isinstance(label, str):
+        return False
+    try:
+        return definition(label).kind is Kind.NETWORK
+    except KeyError:
+        return False
 
 
-_RECEIVE_ACTIONS = frozenset(
-    {
-        "UpdateTerm",
-        "HandleRequestVoteRequest",
-        "HandleRequestVoteResponse",
-        "HandleAppendEntriesRequest",
-        "HandleAppendEntriesResponse",
-        "DropStaleResponse",
-    }
-)
+def _arg(kind: Arg, value: Any) -> str:
+    if kind is Arg.VALUE:
+        return f"v{value}"
+    if kind is Arg.FLAG:
+        return "whole" if value else ""
+    return str(value)
+
 
 
 # --- projections for quotient graphs --------------------------------------------------------------
@@ -407,13 +415,15 @@ _DOCTYPE = re.compile(r"<!DOCTYPE[^>]*>\s*", re.S)
 
 
 def render_svg(dot: Any) -> str:
-    """Graphviz's SVG for ``dot`` without its DOCTYPE line.
+    """Graphviz's SVG for ``dot`` without its DOCTYPE line (raises
+    :class:`~.dot.NoGraphviz` when Graphviz's ``dot`` program is not installed).
 
     The DOCTYPE names a DTD on the web; browsers never fetch it, but a self-contained report
     should not even mention a URL it does not need.
     """
-    svg = dot.pipe(format="svg", encoding="utf-8", quiet=True)
-    return _DOCTYPE.sub("", svg, count=1)
+    from .dot import pipe
+
+    return _DOCTYPE.sub("", pipe(dot, "svg", encoding="utf-8"), count=1)
 
 
 def cluster_svg(
@@ -468,9 +478,9 @@ def _message_flights(
         for m, n in (before - now).items():
             for _ in range(n):
                 sent = pending[m].popleft()
-                dropped = (
-                    label is not None and not isinstance(label, str) and label[0] == "DropMessage"
-                )
+                # A message that leaves the network in a step of the network itself (not of a
+                # server) was lost, not received.
+                dropped = _network_step(label)
                 how = "dropped" if dropped else "received"
                 flights.append((m, sent, k, how))
         before = now
@@ -515,6 +525,31 @@ def _text(x: float, y: float, text: str, **attrs: Any) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{_html(text)}</text>'
 
 
+def _chart_head(width: int, height: int, violation: str | None) -> list[str]:
+    """The chart's SVG element, its arrow heads, background and title."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, sans-serif" '
+        'font-size="11">',
+        "<defs>"
+        '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        'fill="#334155"/></marker>'
+        '<marker id="arrow-faint" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        'fill="#94a3b8"/></marker>'
+        "</defs>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
+        _text(
+            10,
+            22,
+            "Message-sequence chart" + (f" — violates {violation}" if violation else ""),
+            font_size="14",
+            font_weight="bold",
+        ),
+    ]
+
+
 def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> str:
     """The whole trace as a message-sequence chart (SVG text, no external references).
 
@@ -538,27 +573,7 @@ def sequence_chart_svg(steps: Sequence[Step], violation: str | None = None) -> s
     def row_y(k: int) -> float:
         return top + row_h * k + row_h / 2
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Verdana, sans-serif" '
-        'font-size="11">',
-        "<defs>"
-        '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#334155"/></marker>'
-        '<marker id="arrow-faint" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#94a3b8"/></marker>'
-        "</defs>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
-        _text(
-            10,
-            22,
-            "Message-sequence chart" + (f" — violates {violation}" if violation else ""),
-            font_size="14",
-            font_weight="bold",
-        ),
-    ]
+    parts = _chart_head(width, height, violation)
     # Step rows, striped so the eye can follow a row across the lanes.
     titles = step_titles(steps, None)
     for k, title in enumerate(titles):

@@ -20,6 +20,8 @@ from typing import Any
 
 import z3
 
+from ...spec.action import Kind
+from ...spec.mutants import Mutant
 from ...spec.next import next_table
 from ...spec.params import Params
 from ...spec.state import NIL, MType
@@ -137,7 +139,7 @@ def restart(p: Params, s: SymState, i: int) -> Step:
     t.nextIndex[i] = [z3.IntVal(1)] * n
     t.matchIndex[i] = [z3.IntVal(0)] * n
     t.commitIndex[i] = z3.IntVal(0)
-    if p.mutant == "forget-vote-on-restart":
+    if p.mutant is Mutant.FORGET_VOTE_ON_RESTART:
         t.votedFor[i] = z3.IntVal(NIL)
     return Step("Restart", (i,), TRUE, t)
 
@@ -179,7 +181,7 @@ def append_entries(p: Params, s: SymState, i: int, j: int) -> Step:
     next_index = s.nextIndex[i][j]
     prev = next_index - 1
     prev_term = entry_term(s, i, prev)
-    if p.mutant == "entry-term-is-current-term":
+    if p.mutant is Mutant.ENTRY_TERM_IS_CURRENT_TERM:
         prev_term = z3.If(prev > 0, s.currentTerm[i], prev_term)
     has_entry = s.loglen[i] >= next_index
     last_entry = _min(s.loglen[i], next_index)
@@ -228,7 +230,7 @@ def advance_commit_index(p: Params, s: SymState, i: int) -> Step:
     for index in range(1, s.shape.log + 1):
         agree = [TRUE if k == i else s.matchIndex[i][k] >= index for k in range(n)]
         has_majority = z3.And(s.loglen[i] >= index, quorum(agree, n))
-        if p.mutant == "commit-old-term":
+        if p.mutant is Mutant.COMMIT_OLD_TERM:
             commit_to = z3.IntVal(index)
         else:
             commit_to = z3.If(s.logterm[i][index - 1] == s.currentTerm[i], index, s.commitIndex[i])
@@ -258,7 +260,7 @@ def handle_request_vote_request(p: Params, s: SymState, i: int, j: int, k: int) 
         m.mlastLogTerm > my_last_term,
         z3.And(m.mlastLogTerm == my_last_term, m.mlastLogIndex >= s.loglen[i]),
     )
-    if p.mutant == "vote-without-log-check":
+    if p.mutant is Mutant.VOTE_WITHOUT_LOG_CHECK:
         log_ok = TRUE
     grant = z3.And(
         m.mterm == s.currentTerm[i], log_ok, z3.Or(s.votedFor[i] == NIL, s.votedFor[i] == j)
@@ -330,7 +332,7 @@ def handle_append_entries_request(p: Params, s: SymState, i: int, j: int, k: int
     index = prev + 1
     has_entry = m.nentries == 1
     done_cond: Any
-    if p.mutant == "truncate-on-any-append":
+    if p.mutant is Mutant.TRUNCATE_ON_ANY_APPEND:
         # BUG (see actions.py): cut the log at prevLogIndex unless it is exactly the entries.
         same_tail = z3.And(
             s.loglen[i] == prev + m.nentries,
@@ -442,38 +444,75 @@ def drop_message(p: Params, s: SymState, k: int) -> Step:
 # --- Next ----------------------------------------------------------------------------------------
 
 
+#: Each action of the spec's ``Next`` table (``spec/actions.py``), by name: for a local action
+#: every instance in ``s``; for an alternative of Receive the steps for receiver ``i``, sender
+#: ``j`` and slot ``k`` (one per branch); for the network the step on slot ``k``. An action of
+#: the table without an entry here has no symbolic form (``SymbolicUnsupported`` says so).
+LOCAL: dict[str, Callable[[Params, SymState], list[Step]]] = {
+    "Timeout": lambda p, s: [timeout(p, s, i) for i in range(p.servers)],
+    "Restart": lambda p, s: [restart(p, s, i) for i in range(p.servers)],
+    "RequestVote": lambda p, s: [
+        request_vote(p, s, i, j) for i in range(p.servers) for j in range(p.servers)
+    ],
+    "BecomeLeader": lambda p, s: [become_leader(p, s, i) for i in range(p.servers)],
+    "ClientRequest": lambda p, s: [
+        client_request(p, s, i, v) for i in range(p.servers) for v in range(1, p.values + 1)
+    ],
+    "AdvanceCommitIndex": lambda p, s: [advance_commit_index(p, s, i) for i in range(p.servers)],
+    # (i = j sends nothing: raft.tla's AppendEntries requires i /= j.)
+    "AppendEntries": lambda p, s: [
+        append_entries(p, s, i, j) for i in range(p.servers) for j in range(p.servers) if i != j
+    ],
+}
+RECEIVE: dict[str, Callable[[Params, SymState, int, int, int], list[Step]]] = {
+    "UpdateTerm": lambda p, s, i, j, k: [update_term(p, s, i, j, k)],
+    "HandleRequestVoteRequest": lambda p, s, i, j, k: [handle_request_vote_request(p, s, i, j, k)],
+    "HandleRequestVoteResponse": lambda p, s, i, j, k: [
+        handle_request_vote_response(p, s, i, j, k)
+    ],
+    "HandleAppendEntriesRequest": lambda p, s, i, j, k: handle_append_entries_request(
+        p, s, i, j, k
+    ),
+    "HandleAppendEntriesResponse": lambda p, s, i, j, k: [
+        handle_append_entries_response(p, s, i, j, k)
+    ],
+    "DropStaleResponse": lambda p, s, i, j, k: [drop_stale_response(p, s, i, j, k)],
+}
+NETWORK: dict[str, Callable[[Params, SymState, int], Step]] = {
+    "DuplicateMessage": lambda p, s, k: duplicate_message(p, s, k),
+    "DropMessage": lambda p, s, k: drop_message(p, s, k),
+}
+
+
+class SymbolicUnsupported(ValueError):
+    """The parameters ask for something the symbolic encoding does not model (an option, the
+    history or ghost variables, an action of the table without a formula here)."""
+
+
 def next_steps(p: Params, s: SymState, merge_receivers: bool = False) -> list[Step]:
-    """raft.tla's ``Next`` as every action instance (faults only with ``p.faults``).
+    """raft.tla's ``Next`` as every action instance, the actions those of the spec's table for
+    ``p`` (faults only with ``p.faults``), each by its formula here.
 
     With ``merge_receivers`` the handlers of one message slot are not split by sender and
     receiver (which the slot's fields decide): one step per slot and handler branch, whose
     successor selects the receiver's terms by the message's ``mdest`` and ``msource``. The
     relation is the same; a solver has four to nine times fewer choices per step.
     """
-    n = p.servers
-    servers = range(n)
-    slots = range(len(s.slots))
+    table = next_table(p)
+    names = {kind: list(dict.fromkeys(d.name for d in table if d.kind is kind)) for kind in Kind}
+    for kind, forms in ((Kind.LOCAL, LOCAL), (Kind.RECEIVE, RECEIVE), (Kind.NETWORK, NETWORK)):
+        missing = [name for name in names[kind] if name not in forms]
+        if missing:
+            raise SymbolicUnsupported(f"no Z3 formula of {', '.join(missing)}")
+    servers = range(p.servers)
     steps: list[Step] = []
-    steps += [timeout(p, s, i) for i in servers]
-    if p.faults:
-        steps += [restart(p, s, i) for i in servers]
-    steps += [request_vote(p, s, i, j) for i in servers for j in servers]
-    steps += [become_leader(p, s, i) for i in servers]
-    steps += [client_request(p, s, i, v) for i in servers for v in range(1, p.values + 1)]
-    steps += [advance_commit_index(p, s, i) for i in servers]
-    steps += [append_entries(p, s, i, j) for i in servers for j in servers if i != j]
-    for k in slots:
+    for name in names[Kind.LOCAL]:
+        steps += LOCAL[name](p, s)
+    for k in range(len(s.slots)):
         groups: list[list[tuple[int, int, Step]]] = []
         for i in servers:
             for j in servers:
-                handlers = [
-                    update_term(p, s, i, j, k),
-                    handle_request_vote_request(p, s, i, j, k),
-                    *handle_append_entries_request(p, s, i, j, k),
-                    drop_stale_response(p, s, i, j, k),
-                    handle_request_vote_response(p, s, i, j, k),
-                    handle_append_entries_response(p, s, i, j, k),
-                ]
+                handlers = [h for name in names[Kind.RECEIVE] for h in RECEIVE[name](p, s, i, j, k)]
                 if not merge_receivers:
                     steps += handlers
                     continue
@@ -482,11 +521,8 @@ def next_steps(p: Params, s: SymState, merge_receivers: bool = False) -> list[St
                 for group, step in zip(groups, handlers, strict=True):
                     group.append((i, j, step))
         steps += [_merge(s, k, group) for group in groups]
-    if p.faults:
-        steps += [duplicate_message(p, s, k) for k in slots]
-        steps += [drop_message(p, s, k) for k in slots]
-    names = {d.name for d in next_table(p)}
-    assert all(step.name in names for step in steps)
+    for name in names[Kind.NETWORK]:
+        steps += [NETWORK[name](p, s, k) for k in range(len(s.slots))]
     return steps
 
 

@@ -36,6 +36,7 @@ from ...spec.state import init_state
 from ..engine.result import Step, Violation
 from ..engine.trace import replay
 from . import actions as actions_z3
+from .actions import SymbolicUnsupported
 from .bitvec import BitVecRewriter, bv_value, choice_width, width_for
 from .properties import ACTION_PROPERTIES, INVARIANTS, SOMETIMES
 from .symstate import (
@@ -45,11 +46,6 @@ from .symstate import (
     concrete_values,
     within_bounds,
 )
-
-
-class SymbolicUnsupported(ValueError):
-    """The parameters ask for something the symbolic encoding does not model."""
-
 
 #: Why Z3 refuses --membership: its formulas count majorities of a fixed set of servers.
 MEMBERSHIP_UNSUPPORTED = (

@@ -16,11 +16,11 @@ vote sets (a follower keeps votes of an older term after UpdateTerm).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import z3
 
+from ...spec.properties import Kind, Property
 from ...spec.state import NIL, MType, Role, State, candidate_votes
 from . import lemmas_commit as lc
 from . import lemmas_requests as lr
@@ -506,156 +506,157 @@ def leader_holds_entries_of_its_term_z3(s: SymState) -> Any:
 # --- the registry ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Lemma:
+#: The Z3 formula of each lemma (the lemmas are spec properties of kind invariant, section
+#: "lemma", checked by proofs rather than by ``raftmc check``).
+LEMMA_FORMULAS: dict[Property, Callable[[SymState], Any]] = {}
+
+
+def _lemma(
+    name: str, holds: Callable[[State], bool], formula: Callable[[SymState], Any]
+) -> Property:
     """A helper invariant, as a Python predicate and as a Z3 formula."""
-
-    name: str
-    holds: Callable[[State], bool]
-    formula: Callable[[SymState], Any]
-
-    @property
-    def doc(self) -> str:
-        return (self.holds.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    prop = Property(name, Kind.INVARIANT, holds, "lemma", symbolic=True)
+    LEMMA_FORMULAS[prop] = formula
+    return prop
 
 
 # Towards StateMachineSafety (lemmas_commit.py).
 _COMMIT = (
-    Lemma(
+    _lemma(
         "AppendEntriesNotToSelf",
         lr.append_entries_not_to_self,
         lr.append_entries_not_to_self_z3,
     ),
-    Lemma(
+    _lemma(
         "AppendEntriesRequestShape",
         lr.append_entries_request_shape,
         lr.append_entries_request_shape_z3,
     ),
-    Lemma("CommitIndexWithinLog", lc.commit_index_within_log, lc.commit_index_within_log_z3),
-    Lemma("LogTermsNeverDecrease", lr.log_terms_never_decrease, lr.log_terms_never_decrease_z3),
-    Lemma(
+    _lemma("CommitIndexWithinLog", lc.commit_index_within_log, lc.commit_index_within_log_z3),
+    _lemma("LogTermsNeverDecrease", lr.log_terms_never_decrease, lr.log_terms_never_decrease_z3),
+    _lemma(
         "RequestsMatchTheSenderLog",
         lr.requests_match_the_sender_log,
         lr.requests_match_the_sender_log_z3,
     ),
-    Lemma(
+    _lemma(
         "AppendEntriesRequestsFromTheTermLeader",
         lr.append_entries_requests_from_the_term_leader,
         lr.append_entries_requests_from_the_term_leader_z3,
     ),
-    Lemma(
+    _lemma(
         "LeaderHoldsRequestPrevEntries",
         lr.leader_holds_request_prev_entries,
         lr.leader_holds_request_prev_entries_z3,
     ),
-    Lemma(
+    _lemma(
         "RequestsFollowEntriesOfTheirTerm",
         lr.requests_follow_entries_of_their_term,
         lr.requests_follow_entries_of_their_term_z3,
     ),
-    Lemma("RequestsOfATermAgree", lr.requests_of_a_term_agree, lr.requests_of_a_term_agree_z3),
-    Lemma(
+    _lemma("RequestsOfATermAgree", lr.requests_of_a_term_agree, lr.requests_of_a_term_agree_z3),
+    _lemma(
         "AppendEntriesRequestsAgreeWithTheirTerm",
         lr.append_entries_requests_agree_with_their_term,
         lr.append_entries_requests_agree_with_their_term_z3,
     ),
-    Lemma(
+    _lemma(
         "ElectableLogsHoldAcked",
         lc.electable_logs_hold_acked,
         lc.electable_logs_hold_acked_z3,
     ),
-    Lemma(
+    _lemma(
         "AckedEntriesStayWithTheirHolders",
         lc.acked_entries_stay_with_their_holders,
         lc.acked_entries_stay_with_their_holders_z3,
     ),
-    Lemma("MatchIndexAgrees", lc.match_index_agrees, lc.match_index_agrees_z3),
-    Lemma("SuccessResponsesAgree", lc.success_responses_agree, lc.success_responses_agree_z3),
-    Lemma(
+    _lemma("MatchIndexAgrees", lc.match_index_agrees, lc.match_index_agrees_z3),
+    _lemma("SuccessResponsesAgree", lc.success_responses_agree, lc.success_responses_agree_z3),
+    _lemma(
         "MatchedServersReachedTheTerm",
         lc.matched_servers_reached_the_term,
         lc.matched_servers_reached_the_term_z3,
     ),
-    Lemma(
+    _lemma(
         "VoteRequestsCarryTheCandidateLog",
         lr.vote_requests_carry_the_candidate_log,
         lr.vote_requests_carry_the_candidate_log_z3,
     ),
-    Lemma(
+    _lemma(
         "CandidateLogCoversItsVoters",
         lc.candidate_log_covers_its_voters,
         lc.candidate_log_covers_its_voters_z3,
     ),
-    Lemma("RequestsHoldCommitted", lc.requests_hold_committed, lc.requests_hold_committed_z3),
-    Lemma(
+    _lemma("RequestsHoldCommitted", lc.requests_hold_committed, lc.requests_hold_committed_z3),
+    _lemma(
         "CommittedEntriesHaveACommit",
         lc.committed_entries_have_a_commit,
         lc.committed_entries_have_a_commit_z3,
     ),
-    Lemma(
+    _lemma(
         "RequestCommitsHaveACommit",
         lc.request_commits_have_a_commit,
         lc.request_commits_have_a_commit_z3,
     ),
-    Lemma("AckedEntriesAreCommits", lc.acked_entries_are_commits, lc.acked_entries_are_commits_z3),
-    Lemma(
+    _lemma("AckedEntriesAreCommits", lc.acked_entries_are_commits, lc.acked_entries_are_commits_z3),
+    _lemma(
         "ConflictingRequestsAreOutdated",
         lc.conflicting_requests_are_outdated,
         lc.conflicting_requests_are_outdated_z3,
     ),
 )
 
-LEMMAS: dict[str, Lemma] = {
+LEMMAS: dict[str, Property] = {
     lemma.name: lemma
     for lemma in (
-        Lemma("VotesGrantedAreVotes", votes_granted_are_votes, votes_granted_are_votes_z3),
-        Lemma(
+        _lemma("VotesGrantedAreVotes", votes_granted_are_votes, votes_granted_are_votes_z3),
+        _lemma(
             "GrantedResponsesAreVotes", granted_responses_are_votes, granted_responses_are_votes_z3
         ),
-        Lemma("ActiveVotesDisjoint", active_votes_disjoint, active_votes_disjoint_z3),
-        Lemma(
+        _lemma("ActiveVotesDisjoint", active_votes_disjoint, active_votes_disjoint_z3),
+        _lemma(
             "GrantedResponseNotCountedElsewhere",
             granted_response_not_counted_elsewhere,
             granted_response_not_counted_elsewhere_z3,
         ),
-        Lemma(
+        _lemma(
             "GrantedResponsesOneCandidate",
             granted_responses_one_candidate,
             granted_responses_one_candidate_z3,
         ),
-        Lemma("LeaderHasQuorum", leader_has_quorum, leader_has_quorum_z3),
-        Lemma(
+        _lemma("LeaderHasQuorum", leader_has_quorum, leader_has_quorum_z3),
+        _lemma(
             "EntryTermsAtMostCurrentTerm",
             entry_terms_at_most_current_term,
             entry_terms_at_most_current_term_z3,
         ),
-        Lemma("AppendEntriesMatchLogs", append_entries_match_logs, append_entries_match_logs_z3),
-        Lemma(
+        _lemma("AppendEntriesMatchLogs", append_entries_match_logs, append_entries_match_logs_z3),
+        _lemma(
             "MessageTermsAtMostSenderTerm",
             message_terms_at_most_sender_term,
             message_terms_at_most_sender_term_z3,
         ),
-        Lemma(
+        _lemma(
             "AppendEntriesRequestsAgree",
             append_entries_requests_agree,
             append_entries_requests_agree_z3,
         ),
-        Lemma(
+        _lemma(
             "VotesForServersOfTheTerm",
             votes_for_servers_of_the_term,
             votes_for_servers_of_the_term_z3,
         ),
-        Lemma(
+        _lemma(
             "ElectedTermsHaveVoterMajority",
             elected_terms_have_voter_majority,
             elected_terms_have_voter_majority_z3,
         ),
-        Lemma(
+        _lemma(
             "ElectedTermsNoSecondWinner",
             elected_terms_no_second_winner,
             elected_terms_no_second_winner_z3,
         ),
-        Lemma(
+        _lemma(
             "LeaderHoldsEntriesOfItsTerm",
             leader_holds_entries_of_its_term,
             leader_holds_entries_of_its_term_z3,
@@ -713,6 +714,5 @@ __all__ = [
     "LEMMAS",
     "DEFAULT_LEMMAS",
     "COMMIT_LEMMAS",
-    "Lemma",
     "NIL",
 ]

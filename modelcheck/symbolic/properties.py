@@ -14,6 +14,8 @@ from typing import Any
 
 import z3
 
+from ...spec import properties as P
+from ...spec.properties import Kind, Property
 from ...spec.state import MType
 from .symstate import (
     LEADER,
@@ -144,22 +146,6 @@ def electable_logs_hold_committed(s: SymState) -> Any:
     return z3.And(c)
 
 
-#: The invariants of ``properties.INVARIANTS`` by name.
-INVARIANTS: dict[str, Callable[[SymState], Any]] = {
-    "ElectionSafety": election_safety,
-    "LogMatching": log_matching,
-    "LeaderCompleteness": leader_completeness,
-    "StateMachineSafety": state_machine_safety,
-    "AppendEntriesPrevLogTermMatches": append_entries_prev_log_term_matches,
-    "ElectableLogsHoldCommitted": electable_logs_hold_committed,
-}
-
-#: The action properties of ``properties.ACTION_PROPERTIES`` by name.
-ACTION_PROPERTIES: dict[str, Callable[[SymState, SymState], Any]] = {
-    "LeaderAppendOnly": leader_append_only,
-}
-
-
 # --- what must be reachable ------------------------------------------------------------------
 
 
@@ -174,8 +160,25 @@ def entry_committed(s: SymState) -> Any:
     return z3.Or([z3.And(s.commitIndex[i] > 0, s.loglen[i] > 0) for i in range(n)])
 
 
-#: The sometimes properties of ``properties.SOMETIMES`` by name.
-SOMETIMES: dict[str, Callable[[SymState], Any]] = {
-    "LeaderElected": leader_elected,
-    "EntryCommitted": entry_committed,
+#: The Z3 formula of every property of ``spec/properties.py`` that declares one (``symbolic``).
+FORMULAS: dict[Property, Callable[..., Any]] = {
+    P.ELECTION_SAFETY: election_safety,
+    P.LOG_MATCHING: log_matching,
+    P.LEADER_COMPLETENESS: leader_completeness,
+    P.STATE_MACHINE_SAFETY: state_machine_safety,
+    P.APPEND_ENTRIES_PREV_LOG_TERM_MATCHES: append_entries_prev_log_term_matches,
+    P.ELECTABLE_LOGS_HOLD_COMMITTED: electable_logs_hold_committed,
+    P.LEADER_APPEND_ONLY: leader_append_only,
+    P.LEADER_ELECTED: leader_elected,
+    P.ENTRY_COMMITTED: entry_committed,
 }
+
+
+def _by_name(kind: Kind) -> dict[str, Callable[..., Any]]:
+    return {p.name: FORMULAS[p] for p in P.of_kind(kind) if p in FORMULAS}
+
+
+#: The formulas by kind and name (what ``--invariant NAME`` and the checks look up).
+INVARIANTS: dict[str, Callable[[SymState], Any]] = _by_name(Kind.INVARIANT)
+ACTION_PROPERTIES: dict[str, Callable[[SymState, SymState], Any]] = _by_name(Kind.ACTION)
+SOMETIMES: dict[str, Callable[[SymState], Any]] = _by_name(Kind.SOMETIMES)

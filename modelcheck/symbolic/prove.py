@@ -30,7 +30,7 @@ from ..engine.result import Step
 from . import actions as actions_z3
 from .bitvec import BitVecRewriter, bv_value, choice_width, width_for
 from .bmc import check_supported, timed_out, timeout_ms
-from .lemmas import LEMMAS
+from .lemmas import LEMMA_FORMULAS, LEMMAS
 from .properties import INVARIANTS as Z3_INVARIANTS
 from .symstate import (
     Shape,
@@ -46,15 +46,15 @@ def formula_of(name: str) -> Callable[[SymState], Any]:
     """The Z3 formula of an invariant or a lemma, by name (``KeyError`` if there is none)."""
     if name in Z3_INVARIANTS:
         return Z3_INVARIANTS[name]
-    return LEMMAS[name].formula
+    return LEMMA_FORMULAS[LEMMAS[name]]
 
 
 def predicate_of(name: str) -> Callable[[State], bool]:
     """The Python predicate of an invariant or a lemma, by name."""
     for p in PY_INVARIANTS:
         if p.name == name:
-            return p.fn
-    return LEMMAS[name].holds
+            return p.predicate
+    return LEMMAS[name].predicate
 
 
 def known_names() -> list[str]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from raftkit.impl.sim import SimConfig, Simulation
+from raftkit.impl.testing.sim import SimConfig, Simulation
 from raftkit.impl.trace import TraceRecorder
-from raftkit.modelcheck.conformance.validator import Outcome, conform_lines
+from raftkit.modelcheck.conformance import Outcome, conform_lines
 
 # The simulation profiles of tests/impl_core/test_sim.py, faults included.
 PROFILES = {

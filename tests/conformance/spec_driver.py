@@ -244,7 +244,7 @@ class ImplCluster:
             impl = (
                 node.term,
                 node.vote,
-                node.role,
+                node.role.value,
                 node.commit_index,
                 [(e.term, e.data, e.kind) for e in log],
             )

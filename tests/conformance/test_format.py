@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from raftkit.impl.cli import main as raftkv
-from raftkit.impl.sim import SimConfig
-from raftkit.modelcheck.cli.app import main as raftmc
+from raftkit.impl.testing.sim import SimConfig
+from raftkit.modelcheck.cli import main as raftmc
 
 from .helpers import sim_trace
 

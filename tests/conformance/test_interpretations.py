@@ -9,11 +9,11 @@ import json
 from typing import Any
 
 import pytest
-from raftkit.impl.sim import SimConfig
+from raftkit.impl.testing.sim import SimConfig
 from raftkit.modelcheck.cli import conform as cli_conform
 from raftkit.modelcheck.cli import main as raftmc
+from raftkit.modelcheck.conformance import conform_lines
 from raftkit.modelcheck.conformance.rules import LIVENESS, RULE_AE_REPLY, RULE_RV_REPLY, SAFETY
-from raftkit.modelcheck.conformance.validator import conform_lines
 
 from .helpers import sim_trace
 

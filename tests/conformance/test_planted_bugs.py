@@ -44,10 +44,10 @@ from typing import Any
 import pytest
 from raftkit.impl import node as node_mod
 from raftkit.impl.messages import AppendEntries, RequestVoteResponse
-from raftkit.impl.node import CANDIDATE, HardState, Node
-from raftkit.impl.sim import SafetyViolation, SimConfig, Simulation
+from raftkit.impl.node import HardState, Node, Role, VoteOutcome
+from raftkit.impl.testing.sim import SafetyViolation, SimConfig, Simulation
 from raftkit.impl.trace import TraceRecorder
-from raftkit.modelcheck.conformance.validator import conform_lines
+from raftkit.modelcheck.conformance import conform_lines
 
 MAX_SEEDS = 40
 
@@ -186,10 +186,10 @@ def plant_prevote_keeps_tally(mp: pytest.MonkeyPatch, mk: Marker) -> None:
     def become_candidate(self: Node) -> None:
         pre = dict(self._votes)
         orig(self)
-        if self.role == CANDIDATE and len(pre) > 1:
+        if self.role == Role.CANDIDATE and len(pre) > 1:
             mk.hit(self.id)
             self._votes.update(pre)  # BUG: pre-votes counted as votes
-            if self._count_votes() == "won":
+            if self._count_votes() is VoteOutcome.WON:
                 self._become_leader()
 
     mp.setattr(Node, "_become_candidate", become_candidate)
@@ -199,7 +199,7 @@ def plant_stepdown_forgets_vote(mp: pytest.MonkeyPatch, mk: Marker) -> None:
     orig = Node._become_follower
 
     def become_follower(self: Node, term: int, leader: Any) -> None:
-        same_term = term == self.term and self.role != node_mod.FOLLOWER
+        same_term = term == self.term and self.role != Role.FOLLOWER
         orig(self, term, leader)
         if same_term and self.vote is not None:
             mk.hit(self.id)
@@ -219,12 +219,12 @@ def plant_stale_term_vote_counted(mp: pytest.MonkeyPatch, mk: Marker) -> None:
             isinstance(m, RequestVoteResponse)
             and m.term < self.term
             and m.vote_granted
-            and self.role == CANDIDATE
+            and self.role == Role.CANDIDATE
         ):
             # BUG (a): a granted vote of an earlier term counted for the current election.
             mk.hit(self.id)
             self._votes[m.src] = True
-            if self._count_votes() == "won":
+            if self._count_votes() is VoteOutcome.WON:
                 self._become_leader()
             return
         orig(self, m)
@@ -238,7 +238,7 @@ def plant_commit_goes_backwards(mp: pytest.MonkeyPatch, mk: Marker) -> None:
     def handle(self: Node, m: AppendEntries) -> None:
         before = self.commit_index
         orig(self, m)
-        if self.role == node_mod.FOLLOWER and self.log.matches(m.prev_log_index, m.prev_log_term):
+        if self.role == Role.FOLLOWER and self.log.matches(m.prev_log_index, m.prev_log_term):
             target = min(m.leader_commit, m.prev_log_index + len(m.entries))
             if target < before:
                 # BUG (b): the follower takes leaderCommit even when it is lower (a heartbeat

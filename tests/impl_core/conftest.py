@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from raftkit.impl.sim import Simulation
+from raftkit.impl.testing.sim import Simulation
 from raftkit.impl.trace import TraceRecorder
-from raftkit.modelcheck.conformance.validator import conform_lines, failure_text
+from raftkit.modelcheck.conformance import conform_lines, failure_text
 
 EVERY = int(os.environ.get("RAFTKIT_CONFORM_EVERY", "10"))
 

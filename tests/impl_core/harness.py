@@ -11,7 +11,7 @@ from raftkit.impl.events import Event
 from raftkit.impl.kv import KVStore
 from raftkit.impl.messages import Entry, Message, Snapshot
 from raftkit.impl.node import HardState, Node, Ready
-from raftkit.impl.sim import MemoryStorage
+from raftkit.impl.testing.sim import MemoryStorage
 
 
 def ids(n: int) -> tuple[str, ...]:

@@ -17,8 +17,8 @@ from raftkit.impl.messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from raftkit.impl.node import CANDIDATE, LEADER, PRECANDIDATE, HardState, Node, NotLeader
-from raftkit.impl.sim import MemoryStorage, SafetyViolation, SimConfig, Simulation
+from raftkit.impl.node import HardState, Node, NotLeader, Role
+from raftkit.impl.testing.sim import MemoryStorage, SafetyViolation, SimConfig, Simulation
 
 from .harness import Net, ids, make_node, msgs_of
 
@@ -56,7 +56,7 @@ def test_pre_vote_partitioned_node_does_not_disrupt_on_return(pre_vote):
     net.tick_all(100)
     if pre_vote:
         assert net.nodes[loner].term == term
-        assert net.nodes[loner].role == PRECANDIDATE
+        assert net.nodes[loner].role == Role.PRECANDIDATE
     else:
         assert net.nodes[loner].term > term + 3
     net.heal()
@@ -91,12 +91,12 @@ def test_pre_vote_refused_while_the_leader_is_heard():
 def test_pre_candidate_becomes_candidate_only_after_a_majority_of_pre_votes():
     n = make_node("n1", ids(5), term=4, pre_vote=True)
     r = n.campaign()
-    assert n.role == PRECANDIDATE and n.term == 4 and r.hard_state is None
+    assert n.role == Role.PRECANDIDATE and n.term == 4 and r.hard_state is None
     assert {m.term for m in msgs_of(r, PreVote)} == {5}
     n.step(PreVoteResponse(5, "n2", "n1", "t", True))
-    assert n.role == PRECANDIDATE
+    assert n.role == Role.PRECANDIDATE
     r = n.step(PreVoteResponse(5, "n3", "n1", "t", True))
-    assert n.role == CANDIDATE and n.term == 5 and n.vote == "n1"
+    assert n.role == Role.CANDIDATE and n.term == 5 and n.vote == "n1"
     assert r.hard_state == HardState(5, "n1")
     assert {m.dst for m in msgs_of(r, RequestVote)} == {"n2", "n3", "n4", "n5"}
 
@@ -357,7 +357,7 @@ def test_observer_reports_events_with_state_and_unique_message_ids():
     sent_ids = set(sent)
     assert all(e.msg.id in sent_ids for e in events if e.kind == RECEIVE)
     lead = next(e for e in events if e.kind == BECOME_LEADER)
-    assert lead.state.role == LEADER and lead.state.vote == lead.node
+    assert lead.state.role == Role.LEADER and lead.state.vote == lead.node
 
 
 def test_observer_costs_nothing_when_unused(monkeypatch):
@@ -376,7 +376,7 @@ def test_protocol_state_exposes_the_spec_variables():
     net = Net(3)
     net.campaign("n1")
     st = net.nodes["n1"].protocol_state()
-    assert st["role"] == LEADER and st["term"] == 1 and st["log"] == [(1, "noop")]
+    assert st["role"] == Role.LEADER and st["term"] == 1 and st["log"] == [(1, "noop")]
     assert st["match_index"] == {"n1": 1, "n2": 1, "n3": 1}
     n = make_node("n1", P3)
     n.campaign()

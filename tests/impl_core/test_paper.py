@@ -14,7 +14,7 @@ from raftkit.impl.messages import (
     RequestVote,
     RequestVoteResponse,
 )
-from raftkit.impl.node import CANDIDATE, FOLLOWER, LEADER, HardState
+from raftkit.impl.node import HardState, Role
 
 from .harness import Net, ids, make_node, msgs_of
 
@@ -26,7 +26,7 @@ def elect(node, granted_by=("n2",)) -> None:
     node.campaign()
     for v in granted_by:
         node.step(RequestVoteResponse(node.term, v, node.id, "t", True))
-    assert node.role == LEADER
+    assert node.role == Role.LEADER
 
 
 # ---------------------------------------------------------------- §5.1 basics
@@ -34,21 +34,21 @@ def elect(node, granted_by=("n2",)) -> None:
 
 def test_5_1_servers_start_as_followers():
     n = make_node("n1", P3)
-    assert (n.role, n.term, n.vote, n.leader_id) == (FOLLOWER, 0, None, None)
+    assert (n.role, n.term, n.vote, n.leader_id) == (Role.FOLLOWER, 0, None, None)
 
 
-@pytest.mark.parametrize("role", [FOLLOWER, CANDIDATE, LEADER])
+@pytest.mark.parametrize("role", [Role.FOLLOWER, Role.CANDIDATE, Role.LEADER])
 def test_5_1_update_term_from_message(role):
     """ "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to
     follower" (Figure 2, all servers)."""
     n = make_node("n1", P3)
-    if role == CANDIDATE:
+    if role == Role.CANDIDATE:
         n.campaign()
-    elif role == LEADER:
+    elif role == Role.LEADER:
         elect(n)
     assert n.role == role
     r = n.step(AppendEntries(5, "n3", "n1", "t", 0, 0, (), 0))
-    assert (n.role, n.term, n.vote, n.leader_id) == (FOLLOWER, 5, None, "n3")
+    assert (n.role, n.term, n.vote, n.leader_id) == (Role.FOLLOWER, 5, None, "n3")
     assert r.hard_state == HardState(5, None)
 
 
@@ -65,7 +65,7 @@ def test_5_1_reject_stale_term_message():
     assert (vresp.term, vresp.vote_granted) == (3, False)
     assert n.vote is None
     r = n.step(RequestVoteResponse(2, "n2", "n1", "t", True))
-    assert r.messages == () and n.role == FOLLOWER
+    assert r.messages == () and n.role == Role.FOLLOWER
 
 
 # ---------------------------------------------------------------- §5.2 leader election
@@ -75,23 +75,23 @@ def test_5_2_leader_sends_heartbeats():
     net = Net(3)
     net.campaign("n1")
     leader = net.nodes["n1"]
-    assert leader.role == LEADER
+    assert leader.role == Role.LEADER
     r = net.handle("n1", leader.tick())
     beats = msgs_of(r, AppendEntries)
     assert {m.dst for m in beats} == {"n2", "n3"}
     assert all(m.entries == () and m.term == leader.term for m in beats)
 
 
-@pytest.mark.parametrize("role", [FOLLOWER, CANDIDATE])
+@pytest.mark.parametrize("role", [Role.FOLLOWER, Role.CANDIDATE])
 def test_5_2_start_election_on_timeout(role):
     """A follower (or a candidate whose election failed) that hears nothing for an election
     timeout increments its term, votes for itself and asks every other server for its vote."""
     n = make_node("n1", P3, log_terms=[1, 1])
-    if role == CANDIDATE:
+    if role == Role.CANDIDATE:
         n.campaign()
     term0 = n.term
     readies = [n.tick() for _ in range(2 * n.config.election_tick)]
-    assert n.role == CANDIDATE and n.term == term0 + 1 and n.vote == "n1"
+    assert n.role == Role.CANDIDATE and n.term == term0 + 1 and n.vote == "n1"
     votes = [m for r in readies for m in msgs_of(r, RequestVote)]
     assert {m.dst for m in votes} == {"n2", "n3"}
     assert all((m.term, m.last_log_index, m.last_log_term) == (n.term, 2, 1) for m in votes)
@@ -105,7 +105,7 @@ def test_5_2_election_timeout_is_randomized():
     for seed in range(50):
         n = make_node("n1", P3, seed=seed)
         ticks = 0
-        while n.role == FOLLOWER:
+        while n.role == Role.FOLLOWER:
             n.tick()
             ticks += 1
         fired.add(ticks)
@@ -117,14 +117,14 @@ def test_5_2_election_timeout_is_randomized():
 @pytest.mark.parametrize(
     ("size", "votes", "role"),
     [
-        (1, {}, LEADER),
-        (3, {"n2": True}, LEADER),
-        (3, {"n2": True, "n3": False}, LEADER),
-        (3, {"n2": False, "n3": False}, FOLLOWER),
-        (3, {}, CANDIDATE),
-        (5, {"n2": True, "n3": True}, LEADER),
-        (5, {"n2": True, "n3": False, "n4": False}, CANDIDATE),
-        (5, {"n2": True, "n3": False, "n4": False, "n5": False}, FOLLOWER),
+        (1, {}, Role.LEADER),
+        (3, {"n2": True}, Role.LEADER),
+        (3, {"n2": True, "n3": False}, Role.LEADER),
+        (3, {"n2": False, "n3": False}, Role.FOLLOWER),
+        (3, {}, Role.CANDIDATE),
+        (5, {"n2": True, "n3": True}, Role.LEADER),
+        (5, {"n2": True, "n3": False, "n4": False}, Role.CANDIDATE),
+        (5, {"n2": True, "n3": False, "n4": False, "n5": False}, Role.FOLLOWER),
     ],
 )
 def test_5_2_leader_election_in_one_round(size, votes, role):
@@ -152,7 +152,7 @@ def test_5_2_candidate_falls_back_on_append_from_leader():
     n = make_node("n1", ids(3))
     n.campaign()
     n.step(AppendEntries(n.term, "n3", "n1", "t", 0, 0, (), 0))
-    assert (n.role, n.leader_id, n.term) == (FOLLOWER, "n3", 1)
+    assert (n.role, n.leader_id, n.term) == (Role.FOLLOWER, "n3", 1)
 
 
 def test_5_2_split_votes_resolve():
@@ -207,7 +207,7 @@ def test_5_3_leader_commits_preceding_entries():
     net = Net(3, logs={"n1": [1, 1, 2], "n2": [1], "n3": []}, terms={"n1": 2, "n2": 2, "n3": 2})
     net.campaign("n1")
     leader = net.nodes["n1"]
-    assert leader.role == LEADER and leader.commit_index == 4
+    assert leader.role == Role.LEADER and leader.commit_index == 4
     assert [(e.index, e.term) for e in net.applied["n1"]] == [(1, 1), (2, 1), (3, 2), (4, 3)]
 
 
@@ -348,7 +348,7 @@ def test_figure_7_followers_with_divergent_logs_are_brought_into_line():
     net = Net(7, logs=logs, terms=dict.fromkeys(logs, 7))
     net.campaign("n1")
     leader = net.nodes["n1"]
-    assert leader.role == LEADER and leader.term == 8
+    assert leader.role == Role.LEADER and leader.term == 8
     net.tick_all(5)
     want = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 8]
     for i, node in net.nodes.items():
@@ -376,7 +376,7 @@ def test_5_4_1_vote_only_for_up_to_date_log(last_term, last_index, granted):
 def test_5_4_1_candidate_missing_committed_entries_cannot_win():
     net = Net(3, logs={"n1": [1], "n2": [1, 2], "n3": [1, 2]}, terms=dict.fromkeys(P3, 2))
     net.campaign("n1")
-    assert net.nodes["n1"].role != LEADER
+    assert net.nodes["n1"].role != Role.LEADER
 
 
 def test_5_4_2_leader_only_commits_current_term_by_counting():
@@ -415,7 +415,7 @@ def test_figure_8_old_term_entry_on_majority_can_still_be_overwritten():
 
     net.deliver(filt=no_op_lost)
     s1 = net.nodes["n1"]
-    assert s1.role == LEADER and s1.term == 4
+    assert s1.role == Role.LEADER and s1.term == 4
     on_majority = [i for i in net.ids if net.nodes[i].log.term_at(2) == 2]
     assert sorted(on_majority) == ["n1", "n2", "n3", "n4"]
     assert s1.commit_index == 0  # not committed although a majority stores it

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from raftkit.impl.sim import SimConfig, Simulation, run_seed
+from raftkit.impl.testing.sim import SimConfig, Simulation, run_seed
 
 CHUNK = 40
 

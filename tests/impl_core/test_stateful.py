@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from raftkit.impl.node import LEADER
-from raftkit.impl.sim import SimConfig, Simulation
+from raftkit.impl.node import Role
+from raftkit.impl.testing.sim import SimConfig, Simulation
 
 NODES = 3
 QUIET = SimConfig(
@@ -90,7 +90,7 @@ class Cluster(RuleBasedStateMachine):
     def one_leader_per_term(self):
         seen = {}
         for srv in self.sim.servers.values():
-            if srv is not None and srv.node.role == LEADER:
+            if srv is not None and srv.node.role == Role.LEADER:
                 assert seen.setdefault(srv.node.term, srv.node.id) == srv.node.id
 
     def teardown(self):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from raftkit.impl.client import Client, ClientError
-from raftkit.impl.proc_cluster import free_ports
+from raftkit.impl.testing.proc_cluster import free_ports
 
 
 class Scripted:
@@ -114,3 +114,9 @@ def test_a_refused_request_is_not_retried():
 def test_missing_key_reads_as_none():
     with Scripted([(404, {"key": "x", "value": None})]) as s:
         assert Client([s.endpoint]).get("x") is None
+
+
+def test_a_redirect_to_nowhere_is_an_error_not_a_crash():
+    with Scripted([(307, {"leader": "n2"}, ("Location", "http://garbage/kv/x"))] * 50) as s:
+        with pytest.raises(ClientError, match="garbage"):
+            Client([s.endpoint], attempts_deadline=0.5).get("x")

@@ -7,14 +7,14 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from raftkit.impl.client import Client, ClientError
-from raftkit.impl.linearizability import HistoryRecorder, check
-from raftkit.impl.proc_cluster import SECRET, ProcCluster
+from raftkit.impl.client import Client
 from raftkit.impl.storage import encode_record
+from raftkit.impl.testing.linearizability import HistoryRecorder, check
+from raftkit.impl.testing.nemesis import Workload, lost_writes
+from raftkit.impl.testing.proc_cluster import SECRET, ProcCluster
 
 
 def test_three_nodes_serve_redirect_survive_leader_kill_and_catch_up(tmp_path):
@@ -50,69 +50,16 @@ def test_three_nodes_serve_redirect_survive_leader_kill_and_catch_up(tmp_path):
         assert c.status(leader)["role"] == "follower"
 
 
-def _worker(cid, endpoints, rec, stop, acked, keys, rnd):
-    cl = Client(endpoints, timeout=1.0, attempts_deadline=3.0, client_id=f"c{cid}")
-    n = 0
-    while not stop.is_set():
-        n += 1
-        key = rnd.choice(keys)
-        kind = rnd.choice(["get", "put", "put", "cas", "unique"])
-        try:
-            if kind == "get":
-                op = rec.invoke(cid, "get", key)
-                rec.ok(op, cl.get(key))
-            elif kind == "put":
-                v = f"{cid}-{n}"
-                op = rec.invoke(cid, "put", key, value=v)
-                cl.put(key, v)
-                rec.ok(op)
-            elif kind == "cas":
-                cur = rnd.choice([None, f"{cid}-{n - 1}", f"{rnd.randrange(8)}-{n - 2}"])
-                v = f"{cid}-{n}"
-                op = rec.invoke(cid, "cas", key, value=v, expected=cur)
-                rec.ok(op, cl.cas(key, cur, v))
-            else:
-                # Keys written once and never again: each acknowledged one must survive.
-                k = f"u-{cid}-{n}"
-                op = rec.invoke(cid, "put", k, value=n)
-                cl.put(k, n)
-                rec.ok(op)
-                acked.append((k, n))
-        except ClientError as exc:
-            if exc.unknown:
-                rec.info(op)
-            else:
-                rec.fail(op)
-            # A fresh session: the abandoned request may still apply; a new id keeps the
-            # sequence numbers of this client unambiguous.
-            cl = Client(endpoints, timeout=1.0, attempts_deadline=3.0,
-                        client_id=f"c{cid}-{n}")  # fmt: skip
-    cl.close()
-
-
 def run_nemesis(c: ProcCluster, duration: float, clients: int, nemesis, seed: int = 1):
-    rec = HistoryRecorder()
-    stop = threading.Event()
-    acked: list[tuple[str, int]] = []
     keys = ["a", "b", "c"]
-    threads = [
-        threading.Thread(
-            target=_worker,
-            args=(i, c.endpoints, rec, stop, acked, keys, random.Random(seed * 100 + i)),
-            daemon=True,
-        )
-        for i in range(clients)
-    ]
-    for t in threads:
-        t.start()
+    work = Workload(c.endpoints, clients, seed, lambda: keys)
+    work.start()
     try:
         nemesis(c, time.monotonic() + duration)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(15)
-    assert not any(t.is_alive() for t in threads), "a client thread hung"
-    return rec, acked
+        finished = work.finish()
+    assert finished, "a client thread hung"
+    return work.rec, work.acked
 
 
 def verify(c: ProcCluster, rec: HistoryRecorder, acked):
@@ -121,8 +68,7 @@ def verify(c: ProcCluster, rec: HistoryRecorder, acked):
     result = check(rec.ops, timeout=120)
     assert result.ok, result.detail
     assert not result.unknown_keys
-    cl = Client(c.endpoints, attempts_deadline=20)
-    lost = [(k, v) for k, v in acked if cl.get(k) != v]
+    lost = lost_writes(c.endpoints, acked)
     assert not lost, f"acknowledged writes lost: {lost[:5]}"
     return len(oks)
 

@@ -8,7 +8,7 @@ import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from raftkit.impl.linearizability import HistoryRecorder, Operation, check
+from raftkit.impl.testing.linearizability import HistoryRecorder, Operation, check
 
 
 def op(client, kind, key, call, ret, *, value=None, expected=None, output=None, status="ok"):

@@ -4,79 +4,22 @@ scenario, passes."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import pytest
 from aiohttp import web
 from raftkit.impl.client import Client
-from raftkit.impl.linearizability import HistoryRecorder, check
-from raftkit.impl.proc_cluster import free_ports
-from raftkit.impl.server import NodeAddress, Server, ServerConfig
+from raftkit.impl.client_api import ClientAPI
+from raftkit.impl.server import Server
+from raftkit.impl.testing.linearizability import HistoryRecorder, check
+
+from .inproc import InProcCluster
 
 
-class InProcCluster:
-    """Three Server objects on one event loop in a background thread."""
-
-    def __init__(self, root: str, n: int = 3) -> None:
-        ports = free_ports(2 * n)
-        ids = [f"n{i + 1}" for i in range(n)]
-        cluster = {
-            i: NodeAddress(i, "127.0.0.1", ports[k], ports[n + k]) for k, i in enumerate(ids)
-        }
-        self.ids = ids
-        self.cluster = cluster
-        self.cfgs = [
-            ServerConfig(i, cluster, f"{root}/{i}", b"secret", tick_ms=20, fsync=False) for i in ids
-        ]
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.servers: dict[str, Server] = {}
-
-    def run(self, coro, timeout: float = 10.0):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def __enter__(self) -> InProcCluster:
-        self.thread.start()
-        for cfg in self.cfgs:
-            s = Server(cfg)
-            self.run(s.start())
-            self.servers[cfg.node_id] = s
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for s in self.servers.values():
-            self.run(s.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    def endpoint(self, node: str) -> str:
-        return self.cluster[node].http_endpoint
-
-    def leader(self, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for i, s in self.servers.items():
-                if s.node is not None and s.node.is_leader:
-                    return i
-            time.sleep(0.05)
-        raise AssertionError("no leader")
-
-    def isolate(self, node: str) -> None:
-        async def cut() -> None:
-            for i, s in self.servers.items():
-                assert s.transport is not None
-                s.transport.blocked = set(self.ids) - {node} if i == node else {node}
-
-        self.run(cut())
-
-
-async def _local_read(self: Server, request: web.Request) -> web.Response:
+async def _local_read(self: ClientAPI, request: web.Request) -> web.Response:
     """The planted bug: answer reads from the local replica, on any node, without ReadIndex."""
     key = request.match_info["key"]
-    return web.json_response({"key": key, "value": self.kv.data.get(key)})
+    return web.json_response({"key": key, "value": self.server.kv.data.get(key)})
 
 
 def _stale_read_scenario(c: InProcCluster) -> HistoryRecorder:
@@ -111,7 +54,7 @@ def test_real_server_redirects_the_read_and_stays_linearizable(tmp_path):
 
 
 def test_planted_local_read_bug_is_caught_by_the_checker(tmp_path, monkeypatch):
-    monkeypatch.setattr(Server, "_h_get", _local_read)
+    monkeypatch.setattr(ClientAPI, "_h_get", _local_read)
     with InProcCluster(str(tmp_path)) as c:
         rec = _stale_read_scenario(c)
     assert rec.ops[-1].output == "before"  # the stale value the bug serves

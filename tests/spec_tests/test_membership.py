@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.engine.trace import replay
 from raftkit.spec.actions import NEXT
@@ -168,3 +170,11 @@ def test_concurrent_changes_are_caught_with_a_shortest_counterexample():
     replay(model, result.violation.trace)
     labels = [str(label) for label, _s in result.violation.trace[1:]]
     assert sum(label.startswith("RemoveServer") for label in labels) == 2
+
+
+@given(st.sets(st.integers(0, 4), min_size=1), st.sets(st.integers(0, 4), min_size=1))
+def test_different_configurations_hash_differently(a, b):
+    # The checker keys a state by its hash: two configurations alike in hash would merge states.
+    ea, eb = config_entry(2, a), config_entry(2, b)
+    assert members(ea) == tuple(sorted(a))
+    assert (hash(ea) == hash(eb)) == (a == b)

@@ -10,6 +10,7 @@ without, and renaming within the classes commutes with
 
 from __future__ import annotations
 
+from collections import defaultdict
 from itertools import permutations
 
 import pytest
@@ -40,17 +41,15 @@ CASES = {
 
 
 def reachable(p: Params) -> set:
-    """Every state the checker stores without symmetry: states outside the bounds are kept
-    (and checked) but not expanded."""
+    """Every state the checker stores without symmetry: the states within the bounds (one
+    outside them is checked but neither stored nor expanded, as TLC does with a constraint)."""
     seen = {init_state(p)}
     frontier = list(seen)
     while frontier:
         nxt = []
         for s in frontier:
-            if not within_bounds(p, s):
-                continue
             for _label, t in next_steps(p, s):
-                if t not in seen:
+                if t not in seen and within_bounds(p, t):
                     seen.add(t)
                     nxt.append(t)
         frontier = nxt
@@ -102,16 +101,16 @@ def test_the_count_with_symmetry_is_the_number_of_orbits(name):
     assert reduced.sometimes["ConfigurationCommitted"]
 
 
-@pytest.mark.parametrize("name", ["spares", "spare", "candidates"])
-def test_renaming_servers_of_different_classes_would_merge_orbits(name):
-    # raft.tla's symmetry (every renaming) on the same states finds fewer classes than there
-    # are orbits: it would take a spare for a member, and the reduction would not be exact.
-    states = states_of(name)
+@pytest.mark.parametrize("name", ["spare", "candidates"])
+def test_raft_tla_canonical_form_would_merge_different_orbits(name):
+    # raft.tla's symmetry takes every renaming alike (and leaves configuration entries as they
+    # are): it gives one key to reachable states of different orbits, whose futures differ, so
+    # the checker would explore one of them only.
     group = list(member_permutations(server_classes(CASES[name])))
-    everything = {min(relabel_members(s, perm) for perm in permutations(range(3))) for s in states}
-    assert len(everything) < len({brute_force(s, group) for s in states})
-    # (raft.tla's canonical form does not even rename configuration entries.)
-    assert any(canonical(s) != canonical_members(s, server_classes(CASES[name])) for s in states)
+    orbits_by_key = defaultdict(set)
+    for s in states_of(name):
+        orbits_by_key[canonical(s)].add(brute_force(s, group))
+    assert any(len(orbits) > 1 for orbits in orbits_by_key.values())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

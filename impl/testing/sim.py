@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import events as ev
-from .config import Config
-from .events import Event
-from .kv import Command, KVStore, Result
-from .messages import (
+from .. import events as ev
+from ..config import Config
+from ..events import Event
+from ..kv import Command, KVStore, Result
+from ..messages import (
     AppendEntries,
     AppendEntriesResponse,
     Entry,
@@ -45,7 +45,7 @@ from .messages import (
     RequestVoteResponse,
     Snapshot,
 )
-from .node import LEADER, HardState, Node, NotLeader, Ready
+from ..node import HardState, Node, NotLeader, Ready, Role
 
 
 class SafetyViolation(AssertionError):
@@ -274,7 +274,7 @@ class Simulation:
                     self.leader_logs.append(
                         (e.state.term, i, node.log.snapshot_index, node.log.terms())
                     )
-            elif e.kind == ev.LOG_TRUNCATED and e.state.role == LEADER:
+            elif e.kind == ev.LOG_TRUNCATED and e.state.role is Role.LEADER:
                 self._fail(f"Leader Append-Only: leader {i} truncated its log")
             elif e.kind == ev.ADVANCE_COMMIT_INDEX:
                 srv = self.servers[i]

@@ -1,5 +1,8 @@
-"""Real raftkv node processes on 127.0.0.1, for tests and benchmarks (not for production:
-every node gets --admin, and the secret is a fixed test value)."""
+"""Real raftkv node processes on 127.0.0.1, for tests, benchmarks and the nemesis (not for
+production: the secret is a fixed test value).
+
+Partitions need no root: ``block`` writes the node's ``blocked-peers`` file, which the node reads
+every 100 ms (``raftkit.impl.server``)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import sys
 import time
 import urllib.request
 from typing import Any
+
+from ..server import PEER_BLOCK_FILE
 
 SECRET = "test-cluster-secret"
 
@@ -51,7 +56,7 @@ class ProcCluster:
             f"{i}=127.0.0.1:{self.raft_ports[i]}:{self.http_ports[i]}" for i in self.ids
         )
         self.opts = ["--tick-ms", str(tick_ms), "--election-ticks", str(election_ticks),
-                     "--snapshot-every", str(snapshot_every), "--admin"]  # fmt: skip
+                     "--snapshot-every", str(snapshot_every)]  # fmt: skip
         if not fsync:
             self.opts.append("--no-fsync")
         self.opts += extra or []
@@ -144,8 +149,14 @@ class ProcCluster:
         raise AssertionError(f"no leader within {timeout}s; logs in {self.root}")
 
     def block(self, node: str, peers: list[str]) -> None:
-        """Cut node's links to peers, both directions as seen from node."""
-        self.http(node, "POST", "/admin/block", {"peers": peers})
+        """Cut node's links to peers, both directions as seen from node (``[]`` heals them).
+        Takes effect within the node's poll interval, also while the node is down."""
+        path = os.path.join(self.data_dir(node), PEER_BLOCK_FILE)
+        os.makedirs(self.data_dir(node), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(sorted(peers), f)
+        os.replace(tmp, path)
 
     def wait_applied(
         self, index: int, nodes: list[str] | None = None, timeout: float = 15.0
