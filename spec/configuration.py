@@ -9,12 +9,12 @@ majority of a configuration is. ``membership.py`` has the actions that change co
 A configuration entry is an ordinary :class:`~.state.Entry` whose value is negative: minus one
 minus the bit mask of its members (server ``k`` is bit ``k``). Not minus the mask: Python hashes
 -1 as -2, so the configurations {s1} (mask 1) and {s2} (mask 2) would hash alike, and with them
-every pair of states that differ only there: the checker's fingerprints would merge them. Client values are 1..Params.values and the
-no-op is 0, so the three never meet, and a log stays a tuple of two-integer entries that the
-checker hashes and orders as before. Every server starts with the initial configuration
-(``Params.init_config`` servers, s1..sN; the others are spares that may join): it is the
-configuration of a log without configuration entries, as if each server had been started with
-it.
+every pair of states that differ only there: the checker's fingerprints would merge them.
+Client values are 1..Params.values and the no-op is 0, so the three never meet, and a log
+stays a tuple of two-integer entries that the checker hashes and orders as before. Every server
+starts with the initial configuration (``Params.init_config`` servers, s1..sN; the others are
+spares that may join): it is the configuration of a log without configuration entries, as if
+each server had been started with it.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import ALL_MUTANTS
 from raftkit.spec.next import action_names, next_table
 from raftkit.spec.params import Params
+from raftkit.spec.properties import election_safety
 from raftkit.spec.state import Role, init_state
 
 from .membership_runs import commit, elect, enabled, replicate, step
@@ -178,3 +179,22 @@ def test_different_configurations_hash_differently(a, b):
     ea, eb = config_entry(2, a), config_entry(2, b)
     assert members(ea) == tuple(sorted(a))
     assert (hash(ea) == hash(eb)) == (a == b)
+
+
+def test_the_2015_bug_by_hand_two_leaders_in_one_term():
+    # Ongaro's raft-dev scenario with four servers, one removal per leader: s1 (term 2) removes
+    # s4 but tells no one; s2 (term 3) removes s3 and tells no one; in term 4 s1 wins {s1, s3}
+    # of {s1, s2, s3} and s2 wins {s2, s4} of {s1, s2, s4}.
+    bug = Params(servers=4, membership=True, values=0, max_term=4, max_log=1,
+                 mutant="config-change-before-noop-commit")
+    fixed = Params(**{**bug.describe(), "mutant": None})
+    s = elect(bug, init_state(bug), 0, (0, 2, 3))
+    assert not enabled(fixed, s, "RemoveServer", 0, 3)  # nothing of term 2 is committed
+    s = step(bug, s, "RemoveServer", 0, 3)
+    s = elect(bug, step(bug, s, "Timeout", 1), 1, (1, 2, 3))
+    assert s.servers[1].currentTerm == 3
+    s = step(bug, s, "RemoveServer", 1, 2)
+    s = elect(bug, step(bug, s, "Timeout", 0), 0, (0, 2))
+    s = elect(bug, s, 1, (1, 3))
+    assert [(srv.state, srv.currentTerm) for srv in s.servers[:2]] == [(Role.Leader, 4)] * 2
+    assert not election_safety(s)
