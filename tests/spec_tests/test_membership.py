@@ -183,18 +183,23 @@ def test_different_configurations_hash_differently(a, b):
 
 def test_the_2015_bug_by_hand_two_leaders_in_one_term():
     # Ongaro's raft-dev scenario with four servers, one removal per leader: s1 (term 2) removes
-    # s4 but tells no one; s2 (term 3) removes s3 and tells no one; in term 4 s1 wins {s1, s3}
-    # of {s1, s2, s3} and s2 wins {s2, s4} of {s1, s2, s4}.
+    # s4 and tells no one; s2 (term 3) removes s3 and tells s4 only; in term 4 s1 wins {s1, s3}
+    # of {s1, s2, s3} and s4 wins {s2, s4} of {s1, s2, s4}.
     bug = Params(servers=4, membership=True, values=0, max_term=4, max_log=1,
                  mutant="config-change-before-noop-commit")
     fixed = Params(**{**bug.describe(), "mutant": None})
     s = elect(bug, init_state(bug), 0, (0, 2, 3))
     assert not enabled(fixed, s, "RemoveServer", 0, 3)  # nothing of term 2 is committed
     s = step(bug, s, "RemoveServer", 0, 3)
-    s = elect(bug, step(bug, s, "Timeout", 1), 1, (1, 2, 3))
-    assert s.servers[1].currentTerm == 3
-    s = step(bug, s, "RemoveServer", 1, 2)
-    s = elect(bug, step(bug, s, "Timeout", 0), 0, (0, 2))
-    s = elect(bug, s, 1, (1, 3))
-    assert [(srv.state, srv.currentTerm) for srv in s.servers[:2]] == [(Role.Leader, 4)] * 2
+    # s2 times out twice (s3 and s4 voted in term 2); s1 hears term 3 and refuses its vote.
+    s = elect(bug, step(bug, s, "Timeout", 1), 1, (1, 0, 2, 3))
+    assert s.servers[1].state == Role.Leader and s.servers[1].currentTerm == 3
+    assert not enabled(fixed, s, "RemoveServer", 1, 2)
+    s = replicate(bug, step(bug, s, "RemoveServer", 1, 2), 1, 3)
+    assert configuration(bug, s.servers[3].log) == (0, 1, 3)
+    s = elect(bug, s, 0, (0, 2))
+    s = elect(bug, s, 3, (3, 1))
+    assert [(srv.state, srv.currentTerm) for srv in s.servers] == [
+        (Role.Leader, 4), (Role.Follower, 4), (Role.Follower, 4), (Role.Leader, 4)
+    ]
     assert not election_safety(s)
