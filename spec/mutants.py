@@ -171,19 +171,22 @@ MEMBERSHIP_MUTANTS: dict[Mutant, Variant] = {
     for m in (
         Variant(
             name=Mutant.CONFIG_CHANGE_BEFORE_NOOP_COMMIT,
-            breaks="ElectionSafety",
+            breaks="ElectableLogsHoldCommitted",
             description=(
                 "AddServer and RemoveServer do not wait until an entry of the leader's term is "
-                "committed: the single-server change rule as the dissertation gave it before "
-                "the fix of 2015. Two leaders of successive terms each remove a different "
-                "server from the configuration they inherited, and in the next term each of "
-                "the two new configurations elects a leader (option membership)."
+                "committed: the single-server rule as the dissertation gave it before the fix "
+                "of 2015. Two leaders of successive terms each remove a different server from "
+                "the four they inherited; the second change commits in its configuration while "
+                "the first leader, in its own, can still win an election (the lemma), and in "
+                "the next term each configuration elects a leader (ElectionSafety, max term 4; "
+                "option membership)."
             ),
             bounds={
                 "membership": True,
                 "servers": 4,
+                "values": 0,
                 "candidates": 2,
-                "max_term": 4,
+                "max_term": 3,
                 "max_log": 1,
                 "max_inflight": 1,
             },  # fmt: skip

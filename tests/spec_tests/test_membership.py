@@ -23,7 +23,7 @@ from raftkit.spec.params import Params
 from raftkit.spec.properties import election_safety
 from raftkit.spec.state import Role, init_state
 
-from .membership_runs import commit, elect, enabled, replicate, step
+from .membership_runs import commit, elect, enabled, replicate, step, story_2015
 
 # Three servers, s1 and s2 in the initial configuration, s3 a spare.
 P = Params(servers=3, membership=True, init_config=2, max_term=3, max_log=3)
@@ -182,24 +182,22 @@ def test_different_configurations_hash_differently(a, b):
 
 
 def test_the_2015_bug_by_hand_two_leaders_in_one_term():
-    # Ongaro's raft-dev scenario with four servers, one removal per leader: s1 (term 2) removes
-    # s4 and tells no one; s2 (term 3) removes s3 and tells s4 only; in term 4 s1 wins {s1, s3}
-    # of {s1, s2, s3} and s4 wins {s2, s4} of {s1, s2, s4}.
     bug = Params(servers=4, membership=True, values=0, max_term=4, max_log=1,
                  mutant="config-change-before-noop-commit")
-    fixed = Params(**{**bug.describe(), "mutant": None})
-    s = elect(bug, init_state(bug), 0, (0, 2, 3))
-    assert not enabled(fixed, s, "RemoveServer", 0, 3)  # nothing of term 2 is committed
-    s = step(bug, s, "RemoveServer", 0, 3)
-    # s2 times out twice (s3 and s4 voted in term 2); s1 hears term 3 and refuses its vote.
-    s = elect(bug, step(bug, s, "Timeout", 1), 1, (1, 0, 2, 3))
-    assert s.servers[1].state == Role.Leader and s.servers[1].currentTerm == 3
-    assert not enabled(fixed, s, "RemoveServer", 1, 2)
-    s = replicate(bug, step(bug, s, "RemoveServer", 1, 2), 1, 3)
-    assert configuration(bug, s.servers[3].log) == (0, 1, 3)
-    s = elect(bug, s, 0, (0, 2))
-    s = elect(bug, s, 3, (3, 1))
+    trace = story_2015(bug)
+    s = trace[-1][1]
     assert [(srv.state, srv.currentTerm) for srv in s.servers] == [
-        (Role.Leader, 4), (Role.Follower, 4), (Role.Follower, 4), (Role.Leader, 4)
+        (Role.Leader, 4), (Role.Follower, 4), (Role.Leader, 4), (Role.Follower, 4)
     ]
     assert not election_safety(s)
+    assert all(election_safety(t) for _label, t in trace[:-1])
+    # Every step is one the spec takes, and every state is within the bounds.
+    model = RaftModel(bug, symmetry=False)
+    replay(model, trace)
+    assert all(within_bounds(bug, t) for _label, t in trace)
+    # The fixed spec refuses both configuration changes where the story makes them.
+    fixed = Params(**{**bug.describe(), "mutant": None})
+    changes = [k for k, (label, _t) in enumerate(trace) if label and label.name == "RemoveServer"]
+    assert len(changes) == 2
+    for k in changes:
+        assert not enabled(fixed, trace[k - 1][1], *trace[k][0])
