@@ -176,6 +176,12 @@ def run_check(args: argparse.Namespace) -> int:
         from .symbolic import wrap_model
 
         model = wrap_model(model, params, workers=args.workers)
+    if getattr(params, "membership", False) and not (args.reference or args.json):
+        # Said (once every usage check has passed) because membership changes what a majority
+        # is: the compiled tables count majorities of all servers, so they never run it.
+        sys.stderr.write(
+            "raftmc: --membership has no compiled form; running the readable spec (slower)\n"
+        )
     parameters = parameters_json(params, args)
 
     console = Console(highlight=False)
@@ -321,12 +327,6 @@ def make_model(params: Any, args: argparse.Namespace) -> Any:
                 "--workers, --checkpoint, --resume and --ray need the compiled model, which does "
                 "not cover these options"
             )
-    elif getattr(params, "membership", False) and not (args.reference or args.json or args.z3):
-        # Said because membership changes what a majority is: the compiled tables count
-        # majorities of all servers, so they never run it.
-        sys.stderr.write(
-            "raftmc: --membership has no compiled form; running the readable spec (slower)\n"
-        )
     from ...spec.model import RaftModel
 
     return RaftModel(params, symmetry=args.symmetry)
