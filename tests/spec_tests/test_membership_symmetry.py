@@ -14,6 +14,8 @@ from collections import defaultdict
 from itertools import permutations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from raftkit.modelcheck.engine import check
 from raftkit.spec.configuration import server_classes
 from raftkit.spec.model import RaftModel, within_bounds
@@ -27,6 +29,8 @@ from raftkit.spec.symmetry import (
     member_permutations,
     relabel_members,
 )
+
+from .membership_runs import commit, elect, replicate, step
 
 CASES = {
     # s1 founds the cluster; s2 and s3 are spares that may join (and are alike).
@@ -142,3 +146,30 @@ def test_a_mutant_has_the_same_verdict_and_length_with_and_without_symmetry():
     without = check(RaftModel(p, symmetry=False))
     assert with_sym.violation.property == without.violation.property == m.breaks
     assert len(with_sym.violation.trace) == len(without.violation.trace)
+
+
+WALK = Params(servers=4, membership=True, init_config=3, max_changes=2, max_term=4, max_log=3,
+              max_inflight=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=60), st.data())
+def test_random_walks_keep_the_properties_and_one_canonical_form(choices, data):
+    # Beyond what the exhaustive runs reach (four servers, two changes): from a state where s1
+    # leads and has just added s4, every state of a random walk satisfies every invariant, and
+    # all its renamings within the classes share its canonical form.
+    model = RaftModel(WALK, symmetry=True)
+    invariants = model.properties().invariants
+    classes = server_classes(WALK)
+    group = list(member_permutations(classes))
+    s = step(WALK, elect(WALK, init_state(WALK), 0, (0, 1)), "ClientRequest", 0, 1)
+    s = step(WALK, commit(WALK, replicate(WALK, s, 0, 1), 0), "AddServer", 0, 3)
+    for c in choices:
+        steps = [t for _label, t in next_steps(WALK, s) if within_bounds(WALK, t)]
+        if not steps:
+            break
+        s = steps[c % len(steps)]
+        for inv in invariants:
+            assert inv.holds(s), inv.name
+    perm = data.draw(st.sampled_from(group))
+    assert canonical_members(relabel_members(s, perm), classes) == canonical_members(s, classes)
