@@ -177,8 +177,8 @@ MEMBERSHIP_MUTANTS: dict[Mutant, Variant] = {
                 "committed: the single-server rule as the dissertation gave it before the fix "
                 "of 2015. Two leaders of successive terms each remove a different server from "
                 "the four they inherited; the second change commits in its configuration while "
-                "the first leader, in its own, can still win an election (the lemma), and in "
-                "the next term each configuration elects a leader (ElectionSafety, max term 4; "
+                "the first leader, in its own, can still win an election (the lemma); one term "
+                "later each configuration elects a leader, ElectionSafety (the README's story; "
                 "option membership)."
             ),
             bounds={

@@ -201,3 +201,19 @@ def test_the_2015_bug_by_hand_two_leaders_in_one_term():
     assert len(changes) == 2
     for k in changes:
         assert not enabled(fixed, trace[k - 1][1], *trace[k][0])
+
+
+@pytest.mark.slow
+def test_the_2015_bug_is_found_by_breadth_first_search():
+    # The figures of the README (measured with `raftmc check --mutant ... --json`).
+    m = ALL_MUTANTS["config-change-before-noop-commit"]
+    model = RaftModel(Params(mutant=m.name, **m.bounds), symmetry=True)
+    result = check(model)
+    assert result.result == "violation"
+    assert result.violation.property == m.breaks == "ElectableLogsHoldCommitted"
+    assert (len(result.violation.trace), result.distinct_states) == (34, 158_106)
+    replay(model, result.violation.trace)
+    labels = [str(label) for label, _s in result.violation.trace[1:]]
+    assert [label for label in labels if label.startswith("RemoveServer")] == [
+        "RemoveServer(s1, s2)", "RemoveServer(s2, s1)"
+    ]
