@@ -128,5 +128,10 @@ def flags_text(values: dict[str, Any]) -> str:
 def parameters_json(params: Params, args: argparse.Namespace) -> dict[str, Any]:
     """The run's parameters as JSON: the spec's, and whether symmetry was on."""
     out = dict(dataclasses.asdict(params))
+    if not params.membership:
+        # The membership option's bounds mean nothing without it: runs without it print what
+        # they printed before the option existed (and "membership": false).
+        for name in ("init_config", "max_changes", "candidates"):
+            del out[name]
     out["symmetry"] = args.symmetry
     return out
