@@ -60,3 +60,15 @@ def test_mutants_lists_the_membership_mutants(capsys):
     listed = {m["name"]: m for m in json.loads(out.out)}
     for name, m in MEMBERSHIP_MUTANTS.items():
         assert listed[name]["breaks"] == m.breaks
+
+
+def test_itf_shows_a_configuration_entry_as_the_set_of_its_members(tmp_path, capsys):
+    itf = tmp_path / "trace.itf.json"
+    status, _out = _run(["check", "--mutant", "concurrent-config-changes", "--itf", str(itf)],
+                        capsys)
+    assert status == 1
+    states = json.loads(itf.read_text())["states"]
+    values = [e["value"] for s in states for log in s["log"]["#map"] for e in log[1]]
+    configs = [v["#set"] for v in values if isinstance(v, dict)]
+    assert configs and all(isinstance(m, list) and m for m in configs)
+    assert all(v.startswith("v") and not v.startswith("v-") for v in values if isinstance(v, str))
