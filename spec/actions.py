@@ -15,6 +15,8 @@ messages) are kept only with ``p.history``; our ghost variables only with ``p.gh
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from .action import ActionDef, Arg, each_server, each_value, local, network, receiving, register
 from .mutants import Mutant
 from .params import Params
@@ -193,6 +195,13 @@ def become_leader(p: Params, s: State, i: int) -> State | None:
     srv = s.servers[i]
     if srv.state != Role.Candidate or not is_quorum(srv.votesGranted, p.servers):
         return None
+    return lead(p, s, i)
+
+
+def lead(p: Params, s: State, i: int) -> State:
+    """What BecomeLeader(i) does once the votes are counted: i becomes leader with Figure 2's
+    reinitialized volatile state (and, with history, its election is recorded)."""
+    srv = s.servers[i]
     n = p.servers
     new = srv._replace(
         state=Role.Leader,
@@ -236,22 +245,32 @@ def advance_commit_index(p: Params, s: State, i: int) -> State | None:
     if srv.state != Role.Leader:
         return None
     n = p.servers
+    new_commit = agreed_commit_index(p, srv, i, range(n), lambda agree: is_quorum(agree, n))
+    return _set_server(s, i, srv._replace(commitIndex=new_commit))
+
+
+def agreed_commit_index(
+    p: Params, srv: Server, i: int, voters: Iterable[int], majority: Callable[[tuple], bool]
+) -> int:
+    """The commitIndex of AdvanceCommitIndex for leader ``srv`` (server i): the largest N whose
+    entry ``majority`` of ``voters`` stores, if that entry is of the current term; else the
+    commitIndex it had."""
     log = srv.log
     match = srv.matchIndex
+    voters = tuple(voters)
 
     def agree(index: int) -> tuple[int, ...]:
         # The leader counts itself: its own log always has the entry.
-        return tuple(k for k in range(n) if k == i or match[k] >= index)
+        return tuple(k for k in voters if k == i or match[k] >= index)
 
-    agree_indexes = [index for index in range(1, len(log) + 1) if is_quorum(agree(index), n)]
-    new_commit = srv.commitIndex
+    agree_indexes = [index for index in range(1, len(log) + 1) if majority(agree(index))]
     if agree_indexes:
         top = max(agree_indexes)
         if log[top - 1].term == srv.currentTerm or p.mutant is Mutant.COMMIT_OLD_TERM:
             # (The mutant is the BUG of Figure 8: counting replicas of an entry from an earlier
             # term does not make it committed.)
-            new_commit = top
-    return _set_server(s, i, srv._replace(commitIndex=new_commit))
+            return top
+    return srv.commitIndex
 
 
 # --- message handlers: i = recipient, j = sender, m = message --------------------------------

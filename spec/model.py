@@ -20,7 +20,9 @@ from ..modelcheck.engine.model import (
 )
 from . import properties as props
 from .action import Action
+from .configuration import config_count, is_config, members, server_classes
 from .liveness import LIVENESS, RAFT_FAIRNESS
+from .membership_properties import membership_properties
 from .next import action_names, next_steps
 from .params import Params
 from .state import (
@@ -34,13 +36,16 @@ from .state import (
     init_state,
     server_name,
 )
-from .symmetry import canonical
+from .symmetry import canonical, canonical_members
 
 
 def within_bounds(p: Params, s: State) -> bool:
-    """The state constraint: terms, log lengths, copies of a message and messages in flight."""
+    """The state constraint: terms, log lengths, copies of a message and messages in flight
+    (with membership: configuration entries in a log)."""
     for srv in s.servers:
         if srv.currentTerm > p.max_term or len(srv.log) > p.max_log:
+            return False
+        if p.membership and config_count(srv.log) > p.max_changes:
             return False
     if len(s.messages) > p.max_inflight:
         return False
@@ -54,6 +59,8 @@ class RaftModel:
         params.validate()
         self.params = params
         self.symmetry = symmetry
+        # With membership, servers fall in classes only renamings within a class keep.
+        self.classes = server_classes(params) if params.membership else ()
 
     def init_states(self) -> Iterator[State]:
         yield init_state(self.params)
@@ -65,15 +72,22 @@ class RaftModel:
         return within_bounds(self.params, state)
 
     def canonical(self, state: State) -> Hashable:
-        return canonical(state) if self.symmetry else state
+        if not self.symmetry:
+            return state
+        if self.params.membership:
+            return canonical_members(state, self.classes)
+        return canonical(state)
 
     def properties(self) -> Properties[State]:
+        invariants, sometimes = props.INVARIANTS, props.SOMETIMES
+        if self.params.membership:
+            invariants, sometimes = membership_properties(self.params, invariants, sometimes)
         return Properties(
-            invariants=tuple(Invariant(p.name, p.predicate, p.doc) for p in props.INVARIANTS),
+            invariants=tuple(Invariant(p.name, p.predicate, p.doc) for p in invariants),
             action_properties=tuple(
                 ActionProperty(p.name, p.predicate, p.doc) for p in props.ACTION_PROPERTIES
             ),
-            sometimes=tuple(Sometimes(p.name, p.predicate, p.doc) for p in props.SOMETIMES),
+            sometimes=tuple(Sometimes(p.name, p.predicate, p.doc) for p in sometimes),
             sometimes_steps=tuple(
                 SometimesStep(p.name, p.predicate, p.doc) for p in props.SOMETIMES_STEPS
             ),
@@ -96,8 +110,12 @@ class RaftModel:
 # --- for people and programs -------------------------------------------------------------------
 
 
-def _log_json(log: Log) -> list[list[int]]:
-    return [[e.term, e.value] for e in log]
+def _log_json(log: Log) -> list[list[Any]]:
+    """Entries as ``[term, value]``; a configuration entry's value is ``{"config": [...]}``."""
+    return [
+        [e.term, {"config": [server_name(k) for k in members(e)]} if is_config(e) else e.value]
+        for e in log
+    ]
 
 
 def message_json(m: Message, history: bool = True) -> dict[str, Any]:

@@ -28,6 +28,9 @@ class Mutant(StrEnum):
     APPEND_IGNORES_CONFLICTS = "append-ignores-conflicts"
     COMPACT_UNCOMMITTED = "compact-uncommitted"
     STEPDOWN_FORGETS_VOTE = "stepdown-forgets-vote"
+    # The membership option's (spec/membership.py).
+    CONFIG_CHANGE_BEFORE_NOOP_COMMIT = "config-change-before-noop-commit"
+    CONCURRENT_CONFIG_CHANGES = "concurrent-config-changes"
 
 
 @dataclass(frozen=True)
@@ -191,4 +194,54 @@ LIVENESS_MUTANTS: dict[Mutant, Variant] = {
     )
 }
 
-ALL_MUTANTS: dict[Mutant, Variant] = {**MUTANTS, **OPTION_MUTANTS, **LIVENESS_MUTANTS}
+# Mutants of the membership option (spec/membership.py), kept apart because their bounds, four
+# servers for the first, take the readable spec far longer than the other options' mutants.
+MEMBERSHIP_MUTANTS: dict[Mutant, Variant] = {
+    m.name: m
+    for m in (
+        Variant(
+            name=Mutant.CONFIG_CHANGE_BEFORE_NOOP_COMMIT,
+            breaks="ElectableLogsHoldCommitted",
+            description=(
+                "AddServer and RemoveServer do not wait until an entry of the leader's term is "
+                "committed: the single-server rule as the dissertation gave it before the fix "
+                "of 2015. Two leaders of successive terms each remove a different server from "
+                "the four they inherited; the second change commits in its configuration while "
+                "the first leader, in its own, can still win an election (the lemma); one term "
+                "later each configuration elects a leader, ElectionSafety (the README's story; "
+                "option membership)."
+            ),
+            bounds={
+                "membership": True,
+                "servers": 4,
+                "values": 0,
+                "candidates": 2,
+                "max_term": 3,
+                "max_log": 1,
+                "max_inflight": 1,
+            },  # fmt: skip
+        ),
+        Variant(
+            name=Mutant.CONCURRENT_CONFIG_CHANGES,
+            breaks="ElectableLogsHoldCommitted",
+            description=(
+                "AddServer and RemoveServer do not wait until the previous configuration entry "
+                "is committed (Figure 4.3 of the dissertation, step 3): a leader of three "
+                "servers removes two in a row, commits alone in a configuration of one, and a "
+                "server that lacks those entries can still win an election in the old "
+                "configuration (option membership)."
+            ),
+            bounds={
+                "membership": True,
+                "max_changes": 2,
+                "max_term": 2,
+                "max_log": 3,
+                "max_inflight": 1,
+            },  # fmt: skip
+        ),
+    )
+}
+
+ALL_MUTANTS: dict[Mutant, Variant] = {
+    **MUTANTS, **OPTION_MUTANTS, **LIVENESS_MUTANTS, **MEMBERSHIP_MUTANTS
+}

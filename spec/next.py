@@ -1,10 +1,10 @@
 """raft.tla's ``Next``: every enabled action instance of the table, and its successor.
 
 The table is ``actions.NEXT`` (raft.tla), overlaid by the options that are on
-(``options.next_table``). This module only walks it, in the table's order: each local action
-for every server and argument, then every alternative of Receive for every message in the
-network, then the network's own steps; and after every step it updates the variables that
-record the past (raft.tla's ``allLogs``, our ghost variables).
+(``options.overlay``, then ``membership.overlay``). This module only walks it, in the table's
+order: each local action for every server and argument, then every alternative of Receive
+for every message in the network, then the network's own steps; and after every step it
+updates the variables that record the past (raft.tla's ``allLogs``, our ghost variables).
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from .state import Ghost, Message, MType, State, set_add
 def next_table(p: Params) -> tuple[ActionDef, ...]:
     """The rows of ``Next`` for these parameters: raft.tla's, overlaid by the options that are
     on, without the faults unless ``p.faults``."""
-    return _table(p.faults, p.batch, p.prevote, p.noop, p.snapshots, p.stepdown, actions.NEXT)
+    return _table(p.faults, p.batch, p.prevote, p.noop, p.snapshots, p.stepdown, p.membership,
+                  actions.NEXT)
 
 
 @cache
 def _table(
     faults: bool, batch: int, prevote: bool, noop: bool, snapshots: bool, stepdown: bool,
-    base: tuple[ActionDef, ...],
+    membership: bool, base: tuple[ActionDef, ...],
 ) -> tuple[ActionDef, ...]:
     rows = base
     if batch or prevote or noop or snapshots or stepdown:
@@ -35,6 +36,11 @@ def _table(
 
         rows = overlay(rows, batch=bool(batch), prevote=prevote, noop=noop,
                        snapshots=snapshots, stepdown=stepdown)
+    if membership:
+        # Last: it guards whichever form of an action the options above put in.
+        from . import membership as M
+
+        rows = M.overlay(rows)
     return tuple(d for d in rows if faults or not d.fault)
 
 

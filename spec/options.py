@@ -118,6 +118,13 @@ def timeout(p: Params, s: State, i: int) -> State | None:
     srv = s.servers[i]
     if srv.state != Role.PreCandidate or not is_quorum(srv.votesGranted, p.servers):
         return None
+    return start_election(p, s, i)
+
+
+def start_election(p: Params, s: State, i: int) -> State:
+    """What Timeout(i) does with PreVote once the pre-votes are counted: candidate of the next
+    term, with no votes yet (its own vote travels as a RequestVote, as in raft.tla)."""
+    srv = s.servers[i]
     votes: tuple[int, ...] = ()
     if p.mutant is Mutant.PREVOTE_KEEPS_TALLY:
         # BUG: pre-votes promise nothing; counting them as votes elects two leaders in a term.

@@ -37,6 +37,15 @@ class Params:
     noop: bool = False
     snapshots: bool = False
     stepdown: bool = False
+    # Membership changes, one server at a time (spec/membership.py): the initial configuration
+    # is s1..s{init_config} (0: every server), the others may join; no log holds more than
+    # ``max_changes`` configuration entries (a bound, like max_log).
+    membership: bool = False
+    init_config: int = 0
+    max_changes: int = 1
+    # With membership: only s1..s{candidates} ever start an election (0: every server). An action
+    # constraint, like TLC's ACTION_CONSTRAINT: it keeps runs of four servers small.
+    candidates: int = 0
 
     def __post_init__(self) -> None:
         # A mutant given by name becomes the enum the actions compare with; an unknown name
@@ -46,18 +55,35 @@ class Params:
 
     @property
     def extended(self) -> bool:
-        """True if any option of ``spec/options.py`` is on (the readable spec then runs it)."""
-        return bool(self.batch or self.prevote or self.noop or self.snapshots or self.stepdown)
+        """True if any option (``spec/options.py``, ``spec/membership.py``) is on (the readable
+        spec then runs it)."""
+        return bool(
+            self.batch or self.prevote or self.noop or self.snapshots or self.stepdown
+            or self.membership
+        )
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a one-line message naming the CLI flag at fault."""
         _in_range("--servers", self.servers, 1, 5)
-        _in_range("--values", self.values, 1, 3)
+        # No client values at all only with membership: configuration entries are then the only
+        # entries, which keeps the runs that need four servers small.
+        _in_range("--values", self.values, 0 if self.membership else 1, 3)
         _in_range("--max-term", self.max_term, 1, 20)
         _in_range("--max-log", self.max_log, 0, 20)
         _in_range("--max-dup", self.max_dup, 1, 20)
         _in_range("--max-inflight", self.max_inflight, 1, 50)
         _in_range("--batch", self.batch, 0, 20)
+        _in_range("--init-config", self.init_config, 0, self.servers)
+        _in_range("--max-changes", self.max_changes, 0, 20)
+        _in_range("--candidates", self.candidates, 0, self.servers)
+        if not self.membership:
+            for flag, given in (
+                ("--init-config", self.init_config),
+                ("--max-changes", self.max_changes != 1),
+                ("--candidates", self.candidates),
+            ):
+                if given:
+                    raise ValueError(f"{flag} needs --membership")
         if self.snapshots and not self.batch:
             raise ValueError("--snapshots needs --batch (a leader anchors at its snapshot)")
         if self.extended and self.history:

@@ -342,7 +342,9 @@ def message_brief(m: Message) -> str:
     if isinstance(m, RequestVoteResponse | PreVoteResponse):
         return f"{head} {'granted' if m.mvoteGranted else 'denied'}"
     if isinstance(m, AppendEntriesRequest):
-        entries = ",".join(f"{e.term}:v{e.value}" for e in m.mentries)
+        from .configuration import value_text  # (it builds on this module)
+
+        entries = ",".join(f"{e.term}:{value_text(e)}" for e in m.mentries)
         return (
             f"{head} prev {m.mprevLogIndex}@{m.mprevLogTerm}"
             f" entries [{entries}] commit {m.mcommitIndex}"

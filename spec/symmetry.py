@@ -10,6 +10,14 @@ all N! permutations: only over those that sort the servers by a signature that r
 change (term, role, log, commitIndex, ...). Two states of one class have the same set of such
 sorted relabellings, so the least one is the same: the result is exact, and usually one
 relabelling is enough because signatures rarely tie.
+
+With the membership option (``membership.py``) servers are no longer all alike. The initial
+configuration is a constant of the spec (the configuration of a log without configuration
+entries), so only renamings that map it onto itself keep behaviours: its members among
+themselves, the spares among themselves. Configuration entries name servers, so renaming also
+renames their members (``relabel_members``), and the signature (``member_signature``) says
+which class a server is in, whether it is in its own configuration, and its log with each
+configuration entry reduced to what such renamings keep.
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from itertools import permutations, product
 
+from .configuration import members, relabel_entry, relabel_log
 from .state import (
     NIL,
+    AppendEntriesRequest,
     Election,
     Ghost,
     History,
+    InstallSnapshotRequest,
     Message,
     Server,
     State,
@@ -132,6 +143,75 @@ def permutations_sorting(sigs: Sequence, order: Sequence[int]) -> Iterator[tuple
 def canonical(s: State) -> State:
     """The representative of ``s``'s class under renaming servers (exact: one per class)."""
     return min(relabel(s, perm) for perm in sorting_permutations(s))
+
+
+def relabel_members(s: State, perm: tuple[int, ...]) -> State:
+    """``relabel``, and the members of every configuration entry renamed too: in logs, in
+    messages' entries and snapshots, and in the ghost record of commits."""
+    t = relabel(s, perm)
+    servers = tuple(srv._replace(log=relabel_log(srv.log, perm)) for srv in t.servers)
+    messages = tuple(sorted((_relabel_entries(m, perm), c) for m, c in t.messages))
+    ghost = t.ghost
+    if ghost:
+        committed = ghost.committed
+        committed = tuple(sorted((k, relabel_entry(e, perm), term) for k, e, term in committed))
+        ghost = ghost._replace(committed=committed)
+    return t._replace(servers=servers, messages=messages, ghost=ghost)
+
+
+def _relabel_entries(m: Message, perm: tuple[int, ...]) -> Message:
+    if isinstance(m, AppendEntriesRequest):
+        return m._replace(mentries=relabel_log(m.mentries, perm))
+    if isinstance(m, InstallSnapshotRequest):
+        return m._replace(msnapshot=relabel_log(m.msnapshot, perm))
+    return m
+
+
+def member_signature(i: int, srv: Server, classes: Sequence[tuple]) -> tuple:
+    """What renamings that keep every server in its class (``classes[k]`` is server k's; see
+    ``configuration.server_classes``) cannot change about server ``i``: its class, whether the
+    latest configuration entry of its log names it, and ``signature``'s fields with each
+    configuration entry reduced to its term, how many members it has in each class and whether
+    it names ``i``."""
+    kinds = sorted(set(classes))
+    shape = []
+    mine = False
+    for e in srv.log:
+        if e.value >= 0:
+            shape.append((e.term, e.value))
+        else:
+            m = members(e)
+            mine = i in m  # the last one decides: the configuration is the latest entry
+            counts = tuple(sum(1 for k in m if classes[k] == c) for c in kinds)
+            shape.append((e.term, -1, counts, mine))
+    return (
+        classes[i],
+        mine,
+        srv.currentTerm,
+        srv.state,
+        tuple(shape),
+        srv.commitIndex,
+        len(srv.votesResponded),
+        len(srv.votesGranted),
+    )
+
+
+def canonical_members(s: State, classes: Sequence[tuple]) -> State:
+    """The representative of ``s``'s class under the renamings that keep every server in its
+    class (exact: one per class). ``classes`` must not decrease with the server's number: the
+    signature then sorts each class into its own positions, so every sorting permutation keeps
+    the classes."""
+    sigs = [member_signature(i, srv, classes) for i, srv in enumerate(s.servers)]
+    order = sorted(range(len(sigs)), key=sigs.__getitem__)
+    return min(relabel_members(s, perm) for perm in permutations_sorting(sigs, order))
+
+
+def member_permutations(classes: Sequence[tuple]) -> Iterator[tuple[int, ...]]:
+    """Every renaming that keeps every server in its class (for tests and brute force)."""
+    n = len(classes)
+    for perm in permutations(range(n)):
+        if all(classes[perm[k]] == classes[k] for k in range(n)):
+            yield perm
 
 
 def all_permutations(n: int) -> Iterator[tuple[int, ...]]:

@@ -190,6 +190,12 @@ def run_check(args: argparse.Namespace) -> int:
         from .symbolic import wrap_model
 
         model = wrap_model(model, params, workers=args.workers)
+    if getattr(params, "membership", False) and not (args.reference or args.json):
+        # Said (once every usage check has passed) because membership changes what a majority
+        # is: the compiled tables count majorities of all servers, so they never run it.
+        sys.stderr.write(
+            "raftmc: --membership has no compiled form; running the readable spec (slower)\n"
+        )
     parameters = parameters_json(params, args)
 
     console = Console(highlight=False)

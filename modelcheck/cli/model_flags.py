@@ -28,6 +28,11 @@ _PARAM_FLAGS: tuple[tuple[str, str], ...] = (
     ("noop", "option: a new leader appends a no-op entry (dissertation 6.4)"),
     ("snapshots", "option: log compaction and InstallSnapshot (needs --batch)"),
     ("stepdown", "option: leaders and candidates may return to follower in their term"),
+    ("membership", "option: single-server membership changes (dissertation 4.1, fixed 2015)"),
+    ("init_config", "membership: the initial configuration is s1..sN, the others may join "
+     "(0: every server)"),
+    ("max_changes", "membership bound: no log holds more than N configuration entries"),
+    ("candidates", "membership bound: only s1..sN ever start an election (0: every server)"),
 )
 
 
@@ -126,5 +131,10 @@ def flags_text(values: dict[str, Any]) -> str:
 def parameters_json(params: Params, args: argparse.Namespace) -> dict[str, Any]:
     """The run's parameters as JSON: the spec's, and whether symmetry was on."""
     out = dict(dataclasses.asdict(params))
+    if not params.membership:
+        # The membership option's bounds mean nothing without it: runs without it print what
+        # they printed before the option existed (and "membership": false).
+        for name in ("init_config", "max_changes", "candidates"):
+            del out[name]
     out["symmetry"] = args.symmetry
     return out

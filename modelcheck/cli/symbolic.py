@@ -157,6 +157,10 @@ def wrap_model(model: Any, params: Any, workers: int = 1) -> Any:
 
     if params.ghost:
         raise UsageError("--z3: the ghost forms of the properties have no Z3 formula yet")
+    if getattr(params, "membership", False):
+        from ..symbolic.bmc import MEMBERSHIP_UNSUPPORTED
+
+        raise UsageError(MEMBERSHIP_UNSUPPORTED)
     if getattr(params, "extended", False):
         raise UsageError("--z3: the options beyond raft.tla have no symbolic encoding")
     try:

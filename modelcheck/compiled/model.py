@@ -28,7 +28,9 @@ class FastRaftModel:
     def __init__(self, params: Params, symmetry: bool = True) -> None:
         if params.extended:
             # The options add actions the tables do not know; the readable spec runs them.
-            raise Uncompiled("the options of spec/options.py have no compiled form")
+            raise Uncompiled(
+                "the options of spec/options.py and spec/membership.py have no compiled form"
+            )
         missing = uncompiled(PROPERTIES)
         if missing:
             raise Uncompiled(f"no compiled form of {', '.join(missing)} (spec/properties.py)")

@@ -24,6 +24,7 @@ from html import escape as _html
 from typing import Any
 
 from ...spec.action import Arg, Kind, definition
+from ...spec.configuration import is_config, value_text
 from ...spec.state import (
     NIL,
     AppendEntriesRequest,
@@ -82,9 +83,11 @@ _MSG_ABBREV = {
 
 
 def _entries(log: Sequence[Any], show_values: bool) -> str:
-    if show_values:
-        return " ".join(f"{e.term}v{e.value}" for e in log)
-    return " ".join(str(e.term) for e in log)
+    # A configuration entry (the membership option) always shows its members: they are what
+    # the reader needs to follow the majorities.
+    return " ".join(
+        f"{e.term}{value_text(e)}" if show_values or is_config(e) else str(e.term) for e in log
+    )
 
 
 def message_text(m: Message, show_values: bool = True) -> str:

@@ -10,7 +10,8 @@ A Raft state is written with raft.tla's variables and types, so a trace reads li
 Apalache on raft.tla: ``currentTerm`` is a function from servers to terms (a ``#map``), the vote
 sets are ``#set``s, logs are sequences of ``[term, value]`` records, and ``messages`` is the bag
 as raft.tla has it, a function from message records to counts. Servers are the strings
-``"s1"``..., client values ``"v1"``..., and raft.tla's ``Nil`` the string ``"Nil"``.
+``"s1"``..., client values ``"v1"``..., and raft.tla's ``Nil`` the string ``"Nil"``. With the
+membership option, a configuration entry's value is the ``#set`` of its members.
 
 Any other model's state is written from its ``describe()`` (objects become records, arrays
 sequences), so every trace of the checker can be exported.
@@ -25,6 +26,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from ...spec.configuration import is_config, members
 from ...spec.state import NIL, Entry, Message, MType, Role, State, server_name
 from ..engine.model import Label
 from .files import write_file
@@ -65,7 +67,14 @@ def _map(pairs: Sequence[tuple[Any, Any]]) -> dict[str, list[list[Any]]]:
 
 
 def _log(log: Sequence[Entry]) -> list[dict[str, Any]]:
-    return [{"term": itf_int(e.term), "value": f"v{e.value}"} for e in log]
+    return [{"term": itf_int(e.term), "value": _value(e)} for e in log]
+
+
+def _value(e: Entry) -> Any:
+    # A configuration entry (the membership option) is the set of its members.
+    if is_config(e):
+        return {"#set": [server_name(k) for k in members(e)]}
+    return f"v{e.value}"
 
 
 def _servers(ids: Sequence[int]) -> dict[str, list[Any]]:

@@ -47,6 +47,12 @@ from .symstate import (
     within_bounds,
 )
 
+#: Why Z3 refuses --membership: its formulas count majorities of a fixed set of servers.
+MEMBERSHIP_UNSUPPORTED = (
+    "--membership: the Z3 formulas (prove, bmc, check --z3) count majorities of all servers; "
+    "configurations that change are not encoded (docs/z3-proofs.md)"
+)
+
 
 def check_supported(p: Params) -> None:
     """Raise :class:`SymbolicUnsupported` (naming the flag) for options without an encoding."""
@@ -54,6 +60,8 @@ def check_supported(p: Params) -> None:
         raise SymbolicUnsupported("--history: history variables have no symbolic encoding")
     if p.ghost:
         raise SymbolicUnsupported("--ghost: ghost variables have no symbolic encoding")
+    if getattr(p, "membership", False):
+        raise SymbolicUnsupported(MEMBERSHIP_UNSUPPORTED)
     if getattr(p, "extended", False):
         raise SymbolicUnsupported(
             "the options beyond raft.tla (--batch, --prevote, ...) have no symbolic encoding"

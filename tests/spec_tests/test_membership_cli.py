@@ -1,0 +1,74 @@
+"""The membership option as users meet it: Z3 refuses it in one line, the compiled model refuses
+it and the checker says it runs the readable spec instead, the mutants are listed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from raftkit.modelcheck.cli.app import main
+from raftkit.modelcheck.compiled import FastRaftModel, Uncompiled
+from raftkit.spec.mutants import MEMBERSHIP_MUTANTS
+from raftkit.spec.params import Params
+
+
+def _run(argv, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    return status, capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["prove", "--membership", "--invariant", "ElectionSafety"],
+        ["bmc", "--membership", "--depth", "2"],
+        ["check", "--membership", "--z3", "--servers", "2"],
+    ],
+)
+def test_z3_refuses_membership_in_one_line(argv, capsys):
+    pytest.importorskip("z3")
+    status, out = _run(argv, capsys)
+    assert status == 2
+    assert out.err.count("\n") == 1 and "--membership" in out.err and "Traceback" not in out.err
+
+
+def test_the_compiled_model_refuses_membership():
+    with pytest.raises(Uncompiled, match="membership"):
+        FastRaftModel(Params(membership=True))
+
+
+def test_check_says_it_runs_the_readable_spec(capsys):
+    status, out = _run(["check", "--membership", "--servers", "2", "--max-term", "2"], capsys)
+    assert status == 0
+    assert "--membership has no compiled form; running the readable spec" in out.err
+    assert "ConfigurationCommitted" in out.out
+
+
+def test_membership_flags_without_the_option_are_usage_errors(capsys):
+    status, out = _run(["check", "--max-changes", "2"], capsys)
+    assert status == 2 and "--max-changes needs --membership" in out.err
+    status, out = _run(["check", "--values", "0"], capsys)
+    assert status == 2 and "--values" in out.err
+
+
+def test_mutants_lists_the_membership_mutants(capsys):
+    status, out = _run(["mutants", "--json"], capsys)
+    assert status == 0
+    listed = {m["name"]: m for m in json.loads(out.out)}
+    for name, m in MEMBERSHIP_MUTANTS.items():
+        assert listed[name]["breaks"] == m.breaks
+
+
+def test_itf_shows_a_configuration_entry_as_the_set_of_its_members(tmp_path, capsys):
+    itf = tmp_path / "trace.itf.json"
+    status, _out = _run(["check", "--mutant", "concurrent-config-changes", "--itf", str(itf)],
+                        capsys)
+    assert status == 1
+    states = json.loads(itf.read_text())["states"]
+    values = [e["value"] for s in states for log in s["log"]["#map"] for e in log[1]]
+    configs = [v["#set"] for v in values if isinstance(v, dict)]
+    assert configs and all(isinstance(m, list) and m for m in configs)
+    assert all(v.startswith("v") and not v.startswith("v-") for v in values if isinstance(v, str))
