@@ -356,3 +356,23 @@ def test_one_server_runs_compiled_with_workers_and_as_the_readable_spec():
         runs.append((out["result"], out["distinct_states"], out["states_generated"], out["depth"]))
     assert runs[0] == runs[1] == runs[2]
     assert runs[0][1] > 1
+
+
+def test_check_runs_where_z3_cannot_be_imported():
+    # The README's first command installs no extra: raftmc check must not need z3-solver, and
+    # prove says how to get it.
+    blocked = (
+        "import sys; sys.modules['z3'] = None; "
+        "from raftkit.modelcheck.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    run = [sys.executable, "-c", blocked]
+    checked = subprocess.run([*run, "check", "--max-term", "1"], capture_output=True, text=True,
+                             timeout=300)
+    assert checked.returncode == 0, checked.stderr
+    assert "no violation" in checked.stdout
+    proved = subprocess.run([*run, "prove", "--invariant", "ElectionSafety"],
+                            capture_output=True, text=True, timeout=300)
+    assert proved.returncode == 2
+    assert proved.stderr.count("\n") == 1 and "raftkit[z3]" in proved.stderr
+    helped = subprocess.run([*run, "prove", "--help"], capture_output=True, text=True, timeout=300)
+    assert helped.returncode == 0 and "they need Z3" in helped.stdout

@@ -22,13 +22,20 @@ from ..engine.trace import trace_lines, trace_to_json
 from .errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, UsageError, check_max_seconds
 from .model_flags import add_model_flags, params_from_args
 
+#: How to get Z3, an extra: a ``raftkv`` user or one who only runs ``raftmc check`` needs none.
+Z3_HINT = "pip install 'raftkit[z3]' (or pip install z3-solver)"
+
 
 def add_commands(commands: Any) -> None:
     """The ``prove`` and ``bmc`` subcommands."""
-    from ..symbolic.lemmas import DEFAULT_LEMMAS
-
-    def shipped(name: str, lemmas: Sequence[str]) -> str:
-        return f"  {name}: {', '.join(lemmas)}"
+    # The lemma sets live beside their Z3 formulas; without the z3 extra the help says how to
+    # get them, and every other command still runs.
+    try:
+        from ..symbolic.lemmas import DEFAULT_LEMMAS
+    except ImportError:
+        shipped_sets = [f"  (they need Z3: {Z3_HINT})"]
+    else:
+        shipped_sets = [f"  {k}: {', '.join(v)}" for k, v in DEFAULT_LEMMAS.items()]
 
     fmt = argparse.RawDescriptionHelpFormatter
     prove = commands.add_parser(
@@ -41,7 +48,7 @@ def add_commands(commands: Any) -> None:
             "reachable state, for behaviours of any length. If not, print a counterexample to\n"
             "induction: pre-state, action, post-state, and the property broken.\n\n"
             "Shipped lemma sets (used unless --lemma or --no-lemmas is given):\n"
-            + "\n".join(shipped(k, v) for k, v in DEFAULT_LEMMAS.items())
+            + "\n".join(shipped_sets)
         ),
         formatter_class=fmt,
         allow_abbrev=False,
@@ -141,10 +148,7 @@ def need_z3(command: str) -> None:
     """Refuse, in one line, a Z3 command when z3-solver is not installed (it is an extra: a
     ``raftkv`` user or one who only runs ``raftmc check`` does not need it)."""
     if importlib.util.find_spec("z3") is None:
-        raise UsageError(
-            f"{command} needs Z3, which is not installed: pip install 'raftkit[z3]' "
-            "(or pip install z3-solver)"
-        )
+        raise UsageError(f"{command} needs Z3, which is not installed: {Z3_HINT}")
 
 
 def wrap_model(model: Any, params: Any, workers: int = 1) -> Any:
