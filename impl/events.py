@@ -33,12 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .messages import Message, NodeId
-
-if TYPE_CHECKING:
-    from .node import Role
+from .role import Role
 
 RESTART = "Restart"
 BECOME_FOLLOWER = "BecomeFollower"

@@ -47,8 +47,9 @@ from .events import Event
 from .kv import KVStore
 from .kv import Result as KVResult
 from .messages import Entry, Message, Snapshot, WireError, message_from_wire
-from .node import HardState as CoreHardState
-from .node import Node, NotLeader, Ready
+from .node import Node, NotLeader
+from .ready import HardState as CoreHardState
+from .ready import Ready
 from .storage import HardState, Storage, StoredEntry
 from .storage import Snapshot as StoredSnapshot
 from .trace import trace_line

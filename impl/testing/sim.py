@@ -45,7 +45,9 @@ from ..messages import (
     RequestVoteResponse,
     Snapshot,
 )
-from ..node import HardState, Node, NotLeader, Ready, Role
+from ..node import Node, NotLeader
+from ..ready import HardState, Ready
+from ..role import Role
 
 
 class SafetyViolation(AssertionError):
