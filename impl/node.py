@@ -36,6 +36,8 @@ from .events import (
     BECOME_LEADER,
     BECOME_PRECANDIDATE,
     COMPACTED,
+    CONFIGURATION_CHANGED,
+    CONFIGURATION_COMMITTED,
     ENTRIES_APPENDED,
     LOG_TRUNCATED,
     RECEIVE,
@@ -47,6 +49,8 @@ from .events import (
     Observer,
 )
 from .log import RaftLog
+from .membership import Configurations, Membership, initial_membership
+from .membership_changes import MembershipChanges
 from .messages import (
     ENTRY_NOOP,
     ENTRY_NORMAL,
@@ -62,24 +66,20 @@ from .messages import (
     RequestVote,
     RequestVoteResponse,
     Snapshot,
+    TimeoutNow,
 )
 from .quorum import VoteOutcome
 from .read_only import ReadOnly
 from .ready import HardState, Outbox, Ready
 from .replication import Replication
-from .role import Role
+from .role import NotLeader, Role
 from .tracker import Progress, ProgressTracker
 
-
-class NotLeader(Exception):
-    """Raised by ``propose`` / ``read_index`` on a node that is not the leader."""
-
-    def __init__(self, leader_id: NodeId | None) -> None:
-        super().__init__(f"not the leader; leader is {leader_id!r}")
-        self.leader_id = leader_id
+# Messages only a leader sends: their sender is the leader of their term.
+_FROM_LEADER = (AppendEntries, InstallSnapshot, TimeoutNow)
 
 
-class Node(Replication):
+class Node(Replication, MembershipChanges):
     """One Raft server's protocol state machine. See the module docstring for the contract."""
 
     def __init__(
@@ -121,7 +121,14 @@ class Node(Replication):
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         self._randomized_timeout = self._new_timeout()
-        self.tracker = ProgressTracker(self.id, config.peers)
+        self._initial = initial_membership(config.peers, config.addresses)
+        base = self._initial
+        if snapshot is not None and snapshot.membership:
+            base = Membership.decode(snapshot.membership, "snapshot")
+        self.configs = Configurations(self.log.snapshot_index, base, self.log.entries())
+        self.tracker = ProgressTracker(self.id, self.configs.latest.ids)
+        self._catch_up = None
+        self._transfer = None
         self.reads = ReadOnly()
         self._started = False
         # Output accumulated during one call, returned (and emptied) by _take_ready.
@@ -142,24 +149,26 @@ class Node(Replication):
             self._tick_leader()
         else:
             self._election_elapsed += 1
-            if self._election_elapsed >= self._randomized_timeout:
+            if self._election_elapsed >= self._randomized_timeout and self._may_campaign():
                 self._campaign()
         return self._take_ready()
 
     def campaign(self) -> Ready:
         """Start an election now, as if the election timeout had fired (PreVote first if on)."""
         self._ensure_started()
-        if self.role != Role.LEADER:
+        if self.role != Role.LEADER and self._may_campaign():
             self._campaign()
         return self._take_ready()
 
     def step(self, msg: Message) -> Ready:
-        """Handle a message from a peer. Messages for another node or from a non-member are
-        ignored; stale ones are answered or dropped as Figure 2 says."""
+        """Handle a message from a peer. Messages for another node are ignored; stale ones are
+        answered or dropped as Figure 2 says. The sender's membership is not consulted (§4.1:
+        "servers process incoming RPC requests without consulting their current
+        configurations"): a new server must answer a leader it has never been told of."""
         self._ensure_started()
         if self._observer is not None:
             self._emit(RECEIVE, msg)
-        if msg.dst != self.id or msg.src not in self.config.peers or msg.src == self.id:
+        if msg.dst != self.id or msg.src == self.id:
             return self._take_ready()
         self._step(msg)
         return self._take_ready()
@@ -175,6 +184,8 @@ class Node(Replication):
         self._ensure_started()
         if self.role != Role.LEADER:
             raise NotLeader(self.leader_id)
+        if self._transfer is not None:
+            raise NotLeader(None)  # §3.10: no new commands while leadership is handed over
         base = self.log.last_index
         self._leader_append(
             [Entry(self.term, base + i + 1, bytes(d), ENTRY_NORMAL) for i, d in enumerate(datas)]
@@ -208,8 +219,10 @@ class Node(Replication):
             return self._take_ready()
         term = self.log.term_at(index)
         assert term is not None
+        membership = self.configs.at(index).encode()
         self.log.compact(index, term)
-        self._snapshot = Snapshot(index, term, bytes(data))
+        self.configs.compacted(index)
+        self._snapshot = Snapshot(index, term, bytes(data), membership)
         self._out.snapshot = self._snapshot
         if self._observer is not None:
             self._emit(COMPACTED, index=index, term=term)
@@ -299,12 +312,17 @@ class Node(Replication):
             "last_index": self.log.last_index,
             "last_term": self.log.last_term,
             "snapshot_index": self.log.snapshot_index,
+            "configuration": list(self.configs.latest.ids),
+            "configuration_index": self.configs.latest_index,
+            "configuration_committed": self.configuration_committed,
         }
         if self.role == Role.LEADER:
             out["progress"] = {
                 p: {"match": pr.match, "next": pr.next, "state": pr.state.value}
                 for p, pr in self.progress.items()
             }
+            out["learner"] = self.learner
+            out["transferring_to"] = self.transferring_to
         return out
 
     # ------------------------------------------------------------------ output plumbing
@@ -316,8 +334,16 @@ class Node(Replication):
         if self._snapshot is not None:
             self._out.restore = self._snapshot
         if self._observer is not None:
-            # The peers tell a trace validator the cluster (and so the quorum) from the trace alone.
+            # The peers tell a trace validator the initial configuration (and so the quorum) from
+            # the trace alone; a log that changed it says so next.
             self._emit(RESTART, boot=self._boot, peers=list(self.config.peers))
+            if self.configs.latest != self._initial:
+                self._emit(
+                    CONFIGURATION_CHANGED,
+                    members=list(self.configs.latest.ids),
+                    index=self.configs.latest_index,
+                    cause="restart",
+                )
 
     def _emit(self, kind: str, msg: Message | None = None, **info: Any) -> None:
         # Callers guard with `if self._observer is not None` so that an unobserved node does not
@@ -357,7 +383,7 @@ class Node(Replication):
         self._election_elapsed = 0
         self._randomized_timeout = self._new_timeout()
 
-    def _become_follower(self, term: int, leader: NodeId | None) -> None:
+    def _become_follower(self, term: int, leader: NodeId | None, removed: bool = False) -> None:
         was_leader = self.role == Role.LEADER
         changed = term != self.term or self.role != Role.FOLLOWER or leader != self.leader_id
         if term != self.term:
@@ -367,10 +393,28 @@ class Node(Replication):
         self.leader_id = leader
         self._reset_election_timer()
         if was_leader:
+            self._leadership_lost()
             self.tracker.clear_progress()
             self._out.dropped.extend(self.reads.drop_all())
         if changed and self._observer is not None:
-            self._emit(BECOME_FOLLOWER, leader=leader)
+            if removed:
+                self._emit(BECOME_FOLLOWER, leader=leader, removed=True)
+            else:
+                self._emit(BECOME_FOLLOWER, leader=leader)
+
+    def _may_campaign(self) -> bool:
+        """Whether this node may start an election: it is in its configuration, or it was in
+        the one before and the entry that left it out is not known to be committed (§4.2.2:
+        such a server "should still start new elections, as it might still be needed until the
+        Cnew entry is committed"; its own vote does not count). A spare never campaigns."""
+        if self.tracker.is_voter:
+            return True
+        before = self.configs.previous
+        return (
+            before is not None
+            and self.id in before
+            and self.commit_index < self.configs.latest_index
+        )
 
     def _campaign(self) -> None:
         if self.config.pre_vote:
@@ -389,7 +433,7 @@ class Node(Replication):
         if self.tracker.tally() is VoteOutcome.WON:
             self._become_candidate()
             return
-        for peer in self.config.others:
+        for peer in self.tracker.peers():
             self._send(
                 PreVote(
                     self.term + 1,
@@ -401,7 +445,7 @@ class Node(Replication):
                 )
             )
 
-    def _become_candidate(self) -> None:
+    def _become_candidate(self, transfer: bool = False) -> None:
         # §5.2: increment currentTerm, vote for self, reset the election timer, ask everyone.
         self.role = Role.CANDIDATE
         self.term += 1
@@ -410,11 +454,14 @@ class Node(Replication):
         self._reset_election_timer()
         self.tracker.reset_votes()
         if self._observer is not None:
-            self._emit(BECOME_CANDIDATE)
+            if transfer:
+                self._emit(BECOME_CANDIDATE, transfer=True)
+            else:
+                self._emit(BECOME_CANDIDATE)
         if self.tracker.tally() is VoteOutcome.WON:
             self._become_leader()
             return
-        for peer in self.config.others:
+        for peer in self.tracker.peers():
             self._send(
                 RequestVote(
                     self.term,
@@ -432,7 +479,7 @@ class Node(Replication):
         self._heartbeat_elapsed = 0
         self._election_elapsed = 0
         nxt = self.log.last_index + 1
-        self.tracker.reset_progress(self.config.others, nxt)
+        self.tracker.reset_progress(nxt)
         if self._observer is not None:
             self._emit(BECOME_LEADER)
         # §6.4 / §5.4.2: the leader cannot count replicas of earlier terms' entries; committing
@@ -444,6 +491,12 @@ class Node(Replication):
         self.commit_index = index
         if self._observer is not None:
             self._emit(ADVANCE_COMMIT_INDEX, old=old, new=index)
+            if old < self.configs.entry_index <= index:
+                self._emit(
+                    CONFIGURATION_COMMITTED,
+                    members=list(self.configs.latest.ids),
+                    index=self.configs.entry_index,
+                )
 
     # ------------------------------------------------------------------ message handling
 
@@ -455,7 +508,9 @@ class Node(Replication):
                 pass
             else:
                 # Figure 2, all servers: a higher term makes us a follower of that term.
-                leader = m.src if isinstance(m, AppendEntries | InstallSnapshot) else None
+                leader = (
+                    m.src if isinstance(m, AppendEntries | InstallSnapshot | TimeoutNow) else None
+                )
                 self._become_follower(m.term, leader)
         elif m.term < self.term:
             # Stale sender. Answer requests so that an old leader or candidate learns the newer
@@ -505,6 +560,8 @@ class Node(Replication):
             self._handle_install_snapshot(m)
         elif isinstance(m, InstallSnapshotResponse):
             self._handle_snapshot_response(m)
+        elif isinstance(m, TimeoutNow):
+            self._handle_timeout_now(m)
 
     def _log_up_to_date(self, last_index: int, last_term: int) -> bool:
         # §5.4.1: compare last terms; with equal terms the longer log is more up to date.
@@ -577,7 +634,9 @@ class Node(Replication):
             return
         # Receiver rules 3 and 4: drop a conflicting suffix, append what is new. Entries that
         # already match are kept, so a duplicated or reordered message never truncates them.
+        # Configuration entries take effect as they are appended (or removed), committed or not.
         new: list[Entry] = []
+        truncated = False
         for i, e in enumerate(entries):
             t = self.log.term_at(e.index)
             if t is None:
@@ -592,6 +651,7 @@ class Node(Replication):
                 self._record_truncate(e.index)
                 if self._observer is not None:
                     self._emit(LOG_TRUNCATED, from_index=e.index)
+                truncated = self.configs.truncated(e.index)
                 new = list(entries[i:])
                 break
         if new:
@@ -599,6 +659,9 @@ class Node(Replication):
             self._out.entries.extend(new)
             if self._observer is not None:
                 self._emit(ENTRIES_APPENDED, first=new[0].index, last=new[-1].index)
+        appended = self.configs.appended(new)
+        if truncated or appended:
+            self._config_changed("append" if appended else "truncate")
         last_new = prev + len(entries)
         # Receiver rule 5: commitIndex = min(leaderCommit, index of last new entry).
         if m.leader_commit > self.commit_index:
@@ -630,7 +693,11 @@ class Node(Replication):
             keeps_suffix = self.log.matches(idx, term)
             had_last = self.log.last_index
             self.log.compact(idx, term)
-            snap = Snapshot(idx, term, bytes(m.data))
+            membership = self._initial
+            if m.membership:
+                membership = Membership.decode(m.membership, "InstallSnapshot.membership")
+            changed = self.configs.installed(idx, membership, keeps_suffix)
+            snap = Snapshot(idx, term, bytes(m.data), m.membership)
             self._snapshot = snap
             self._out.snapshot = snap
             self._out.restore = snap
@@ -645,6 +712,8 @@ class Node(Replication):
             self.applied_index = idx
             if self._observer is not None:
                 self._emit(SNAPSHOT_INSTALLED, index=idx, term=term)
+            if changed:
+                self._config_changed("snapshot")
         self._send(
             InstallSnapshotResponse(
                 self.term, self.id, m.src, self._next_id(), self.commit_index, m.round

@@ -16,6 +16,9 @@ For each ``Ready``, **in order**:
    ``committed_entries`` in order.
 5. Serve ``read_states``: each says "request may be answered from the state machine now"
    (step 4 already brought it up to the read's index). ``dropped_reads`` must be retried elsewhere.
+   Each of ``changes`` answers a membership change asked with ``add_node``/``remove_node``:
+   its configuration entry was appended at ``index`` (it has taken effect once that entry is
+   applied, as a write has), or it failed with ``error``.
 
 Readys must be handled in the order they were returned, before the next is handled (a caller that
 batches several Readys into one fsync performs steps 1-2 of each, one fsync, then steps 3-5 of
@@ -49,6 +52,16 @@ class ReadState:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What became of a membership change: ``request`` is the token it was asked with; its
+    configuration entry is at ``index`` (0 if it failed, and then ``error`` says why)."""
+
+    request: Any
+    index: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ready:
     """The IO a call asks for. See the module docstring for the order the caller must follow."""
 
@@ -61,6 +74,7 @@ class Ready:
     committed_entries: tuple[Entry, ...] = ()
     read_states: tuple[ReadState, ...] = ()
     dropped_reads: tuple[Any, ...] = ()
+    changes: tuple[ChangeResult, ...] = ()
 
     @property
     def must_persist(self) -> bool:
@@ -81,6 +95,7 @@ class Ready:
             or self.committed_entries
             or self.read_states
             or self.dropped_reads
+            or self.changes
         )
 
 
@@ -88,7 +103,10 @@ class Outbox:
     """The IO one call into the core accumulates, turned into a ``Ready`` (and emptied) by
     ``take``."""
 
-    __slots__ = ("messages", "entries", "truncate_from", "snapshot", "restore", "reads", "dropped")
+    __slots__ = (
+        "messages", "entries", "truncate_from", "snapshot", "restore", "reads", "dropped",
+        "changes",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
@@ -98,6 +116,7 @@ class Outbox:
         self.restore: Snapshot | None = None
         self.reads: list[ReadState] = []
         self.dropped: list[Any] = []
+        self.changes: list[ChangeResult] = []
 
     def truncate(self, index: int) -> None:
         """Stored entries ``>= index`` must go, and so must entries of this call not yet
@@ -119,6 +138,7 @@ class Outbox:
             committed_entries=committed,
             read_states=tuple(self.reads),
             dropped_reads=tuple(self.dropped),
+            changes=tuple(self.changes),
         )
         self.messages = []
         self.entries = []
@@ -129,4 +149,6 @@ class Outbox:
             self.reads = []
         if self.dropped:
             self.dropped = []
+        if self.changes:
+            self.changes = []
         return ready

@@ -37,6 +37,7 @@ from .tracker import Progress, ProgressState, ProgressTracker
 
 if TYPE_CHECKING:
     from .config import Config
+    from .membership import Configurations
 
 
 class Replication:
@@ -56,14 +57,20 @@ class Replication:
         _out: Outbox
         _election_elapsed: int
         _heartbeat_elapsed: int
+        configs: Configurations
 
         def _send(self, msg: Message) -> None: ...
         def _next_id(self) -> str: ...
         def _emit(self, kind: str, msg: Message | None = None, **info: Any) -> None: ...
         def _set_commit(self, index: int) -> None: ...
-        def _become_follower(self, term: int, leader: NodeId | None) -> None: ...
+        def _become_follower(
+            self, term: int, leader: NodeId | None, removed: bool = False
+        ) -> None: ...
+        def _tick_changes(self) -> None: ...
+        def _learner_answered(self, peer: NodeId, pr: Progress) -> None: ...
 
     def _tick_leader(self) -> None:
+        self._tick_changes()
         self._heartbeat_elapsed += 1
         self._election_elapsed += 1
         if self._election_elapsed >= self.config.election_tick:
@@ -82,7 +89,7 @@ class Replication:
             for e in entries:
                 self._emit(CLIENT_REQUEST, index=e.index, term=e.term, entry_kind=e.kind)
         self._maybe_commit()
-        for peer in self.config.others:
+        for peer in list(self.tracker.progress):
             self._send_append(peer)
 
     def _broadcast_heartbeat(self) -> None:
@@ -171,6 +178,7 @@ class Replication:
                 snap.term,
                 snap.data,
                 self.reads.round,
+                snap.membership,
             )
         )
         return True
@@ -185,10 +193,13 @@ class Replication:
             self._set_commit(n)
             if first_of_term and self.reads.waiting_commit:
                 self._register_reads(self.reads.take_waiting())
+            if not self.tracker.is_voter and self.commit_index >= self.configs.latest_index:
+                # §4.2.2: a leader that the committed configuration leaves out steps down.
+                self._become_follower(self.term, None, removed=True)
 
     def _register_reads(self, requests: list[Any]) -> None:
         index = self.commit_index
-        if self.tracker.quorum == 1:
+        if self.tracker.alone:
             for r in requests:
                 self._confirm_read(r, index)
             return
@@ -215,7 +226,9 @@ class Replication:
     def _handle_append_response(self, m: AppendEntriesResponse) -> None:
         if self.role != Role.LEADER:
             return
-        pr = self.tracker[m.src]
+        pr = self.tracker.get(m.src)
+        if pr is None:
+            return  # a server this leader no longer replicates to (removed, or a dropped learner)
         pr.recent_active = True
         if m.round > pr.acked_round:
             pr.acked_round = m.round
@@ -223,11 +236,15 @@ class Replication:
         if m.success:
             if pr.accepted(m.match_index):
                 self._maybe_commit()
-            while self._send_append(m.src):
+            if self.role != Role.LEADER:
+                return  # the commit removed this leader
+            self._learner_answered(m.src, pr)
+            while m.src in self.tracker.progress and self._send_append(m.src):
                 if pr.state != ProgressState.REPLICATE:
                     break
             return
         # Rejected. Ignore answers to messages older than what we already know.
+        self._learner_answered(m.src, pr)
         if pr.is_stale_rejection(m.prev_log_index):
             return
         hint = m.conflict_index
@@ -241,7 +258,9 @@ class Replication:
     def _handle_snapshot_response(self, m: InstallSnapshotResponse) -> None:
         if self.role != Role.LEADER:
             return
-        pr = self.tracker[m.src]
+        pr = self.tracker.get(m.src)
+        if pr is None:
+            return
         pr.recent_active = True
         if m.round > pr.acked_round:
             pr.acked_round = m.round
@@ -249,6 +268,11 @@ class Replication:
         if m.match_index > pr.match:
             pr.match = m.match_index
             self._maybe_commit()
-        if pr.state == ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
+            if self.role != Role.LEADER:
+                return
+        installed = pr.state == ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot
+        if installed:
             pr.become_probe(pr.match + 1)
+        self._learner_answered(m.src, pr)
+        if installed and m.src in self.tracker.progress:
             self._send_append(m.src)

@@ -8,7 +8,7 @@ whose majorities count (``quorum``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 
 from .messages import NodeId
@@ -133,7 +133,9 @@ class Progress:
 
 class ProgressTracker:
     """The followers' progress (on a leader), the votes (on a (pre-)candidate) and the voters
-    whose majorities decide both."""
+    whose majorities decide both: the members of the node's configuration (§4.1: "majorities
+    counted in the configuration"). A leader also tracks learners, servers it replicates to
+    that do not count until a configuration names them."""
 
     __slots__ = ("id", "voters", "progress", "votes")
 
@@ -148,24 +150,63 @@ class ProgressTracker:
         """Size of a majority of the voters."""
         return majority(len(self.voters))
 
+    @property
+    def is_voter(self) -> bool:
+        """True if this node is one of the voters."""
+        return self.id in self.voters
+
+    @property
+    def alone(self) -> bool:
+        """True if this node alone is a majority (a configuration of one: itself)."""
+        return self.voters == (self.id,)
+
     def __iter__(self) -> Iterator[tuple[NodeId, Progress]]:
         return iter(self.progress.items())
 
     def __getitem__(self, peer: NodeId) -> Progress:
         return self.progress[peer]
 
-    def reset_progress(self, peers: tuple[NodeId, ...], next_index: int) -> None:
-        """A new leader: every follower starts probing at ``next_index``."""
-        self.progress = {p: Progress(next_index) for p in peers}
+    def get(self, peer: NodeId) -> Progress | None:
+        """The progress of ``peer``; None if this node does not replicate to it."""
+        return self.progress.get(peer)
+
+    def peers(self) -> tuple[NodeId, ...]:
+        """The voters other than this node (whom a candidate asks, and a leader replicates to)."""
+        return tuple(p for p in self.voters if p != self.id)
+
+    def reset_progress(self, next_index: int) -> None:
+        """A new leader: every other voter starts probing at ``next_index``."""
+        self.progress = {p: Progress(next_index) for p in self.peers()}
 
     def clear_progress(self) -> None:
         """No longer the leader."""
         self.progress = {}
 
+    def sync_progress(self, next_index: int, learner: NodeId | None) -> None:
+        """On a leader whose configuration changed: a new voter starts probing at
+        ``next_index``; a server that is neither a voter nor ``learner`` is dropped."""
+        for p in self.peers():
+            if p not in self.progress:
+                self.progress[p] = Progress(next_index)
+        for p in [p for p in self.progress if p not in self.voters and p != learner]:
+            del self.progress[p]
+
+    def add_learner(self, peer: NodeId, next_index: int) -> Progress:
+        """Start replicating to ``peer``, which does not count in majorities."""
+        pr = self.progress[peer] = Progress(next_index)
+        return pr
+
     def committed_index(self, own_last: int) -> int:
         """The largest index a majority of the voters has stored (this node's own log counts with
-        ``own_last``)."""
-        return committed_index([own_last] + [pr.match for pr in self.progress.values()])
+        ``own_last`` if it is a voter)."""
+        indices = []
+        for v in self.voters:
+            if v == self.id:
+                indices.append(own_last)
+            else:
+                pr = self.progress.get(v)
+                indices.append(pr.match if pr is not None else 0)
+        return committed_index(indices)
 
     def reset_votes(self) -> None:
         """A new election: this node votes for itself."""
@@ -183,18 +224,27 @@ class ProgressTracker:
         """The voters who granted their vote, sorted."""
         return sorted(p for p, ok in self.votes.items() if ok)
 
+    def _count(self, heard: Callable[[Progress], bool]) -> int:
+        # The voters that ``heard`` says answered, this node included if it is one.
+        n = 0
+        for v in self.voters:
+            if v == self.id:
+                n += 1
+            else:
+                pr = self.progress.get(v)
+                if pr is not None and heard(pr):
+                    n += 1
+        return n
+
     def quorum_active(self) -> bool:
-        """True if a majority (this node included) was heard from since the last check; starts
-        the next check."""
-        active = 1 + sum(1 for pr in self.progress.values() if pr.recent_active)
-        if active < self.quorum:
+        """True if a majority of the voters was heard from since the last check; starts the next
+        check."""
+        if self._count(lambda pr: pr.recent_active) < self.quorum:
             return False
         for pr in self.progress.values():
             pr.recent_active = False
         return True
 
     def acknowledged(self, round_: int) -> bool:
-        """True if a majority (this node included) acknowledged a message of ``round_`` or
-        later."""
-        acks = 1 + sum(1 for pr in self.progress.values() if pr.acked_round >= round_)
-        return acks >= self.quorum
+        """True if a majority of the voters acknowledged a message of ``round_`` or later."""
+        return self._count(lambda pr: pr.acked_round >= round_) >= self.quorum
