@@ -169,7 +169,7 @@ class MembershipChanges:
             raise ConfigChangeRefused(f"{node} is the last member", retry=False)
         self._check_change()
         index = self._append_configuration(config.removing(node), REMOVE_SERVER, node)
-        self._out.changes.append(ChangeResult(request, index))
+        self._out.changes.append(ChangeResult(request, index, self.term))
         return self._take_ready()
 
     def transfer_leadership(self, target: NodeId) -> Any:
@@ -294,10 +294,11 @@ class MembershipChanges:
         if outcome == "added":
             new = self.configs.latest.adding(c.node, c.address)
             index = self._append_configuration(new, ADD_SERVER, c.node)
-            self._out.changes.append(ChangeResult(c.request, index))
+            self._out.changes.append(ChangeResult(c.request, index, self.term))
             return
         self.tracker.progress.pop(c.node, None)
-        self._out.changes.append(ChangeResult(c.request, 0, reason or outcome))
+        retry = outcome == "leadership lost"
+        self._out.changes.append(ChangeResult(c.request, 0, 0, reason or outcome, retry))
 
     def _tick_changes(self) -> None:
         """A leader's tick: a learner that stays silent too long is dropped; a transfer that

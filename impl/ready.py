@@ -17,8 +17,8 @@ For each ``Ready``, **in order**:
 5. Serve ``read_states``: each says "request may be answered from the state machine now"
    (step 4 already brought it up to the read's index). ``dropped_reads`` must be retried elsewhere.
    Each of ``changes`` answers a membership change asked with ``add_node``/``remove_node``:
-   its configuration entry was appended at ``index`` (it has taken effect once that entry is
-   applied, as a write has), or it failed with ``error``.
+   its configuration entry was appended at ``index`` (the change is done once an entry of that
+   ``term`` is applied there, as a write is), or it failed with ``error``.
 
 Readys must be handled in the order they were returned, before the next is handled (a caller that
 batches several Readys into one fsync performs steps 1-2 of each, one fsync, then steps 3-5 of
@@ -54,11 +54,14 @@ class ReadState:
 @dataclass(frozen=True, slots=True)
 class ChangeResult:
     """What became of a membership change: ``request`` is the token it was asked with; its
-    configuration entry is at ``index`` (0 if it failed, and then ``error`` says why)."""
+    configuration entry is at ``index`` with ``term`` (0 if it failed, and then ``error`` says
+    why, and ``retry`` whether asking again, of the new leader, may succeed)."""
 
     request: Any
     index: int
+    term: int = 0
     error: str | None = None
+    retry: bool = False
 
 
 @dataclass(frozen=True, slots=True)
