@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system programs raftkit's pictures and their tests need, when they are missing:
+# Installs the system programs raftkit's pictures, TLC and their tests need, when they are missing:
 #   dot (Debian's graphviz)           renders state graphs and cluster diagrams to SVG/PNG
 #   chromium + chromium-driver        opens the HTML report in a real browser in the tests
+#   java (Debian's default-jre-headless) runs TLC beside raftmc (raftmc bench --tlc, the tests
+#                                     that compare their counts); the jar comes with pip
 # Idempotent: a machine that has them is left alone and nothing is downloaded.
 # Needs root (or sudo) only when something is missing; Debian/Ubuntu (apt-get) only.
 set -euo pipefail
@@ -10,6 +12,7 @@ missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

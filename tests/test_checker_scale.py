@@ -158,14 +158,27 @@ def test_raftmc_bench_json_matches_tlc():
     assert row["tlc_seconds"] is None and row["times_tlc"] is None
 
 
-def test_bench_rows_compare_with_tlc_seconds():
-    from raftkit.modelcheck.cli.bench import CONFIGS, Row, table
+def test_bench_rows_compare_with_tlc_measured_beside_them():
+    from raftkit.modelcheck.benchmark.runs import Row, side_by_side, table
 
     row = Row("D", False, 1, True, 705_532, 8_683_474, 39, 7.3, 10.2, 123, 0.8, True,
-              tlc_seconds=CONFIGS["D"]["tlc_s"][0], all_seconds=[6.1, 7.3, 9.0])
-    assert row.times_tlc == pytest.approx(73 / 7.3)
-    line = table([row]).splitlines()[-1]
-    assert "| 7.3 | 6.1-9.0 (3) |" in line and "| 73 | 10.0 | match |" in line
+              tlc_seconds=36.5, all_seconds=[6.1, 7.3, 9.0],
+              cpu_seconds=8.1, tlc_all_seconds=[35.0, 36.5, 40.0], wall_seconds=8.0,
+              tlc_wall_seconds=37.6, tlc_counts=(705_532, 8_683_474, 39), tlc_cpu_seconds=40.5)
+    assert row.times_tlc == pytest.approx(36.5 / 7.3)
+    assert row.times_tlc_wall == pytest.approx(37.6 / 8.0)
+    assert row.times_tlc_cpu == pytest.approx(40.5 / 8.1)
+    line = side_by_side([row]).splitlines()[-1]
+    assert (
+        "| 36.5 | 35.0-40.0 (3) | 7.3 | 6.1-9.0 (3) | 5.0 | 37.6 | 8.0 | 4.7 | 40.5 | 8.1 | 5.0 "
+        "| match |"
+    ) in line
+    # Without TLC beside it, no time of TLC's is shown: only the counts are compared.
+    plain = table([row]).splitlines()
+    assert "TLC s" not in plain[0] and plain[-1].endswith("| 0.8 | match |")
+    differ = Row("D", False, 1, True, 705_531, 8_683_474, 39, 7.3, 10.2, 123, 0.8, False,
+                 tlc_seconds=36.5, tlc_counts=(705_532, 8_683_474, 39))
+    assert side_by_side([differ]).endswith("| MISMATCH (TLC 705,532 / 8,683,474 / 39) |")
 
 
 @pytest.mark.parametrize(

@@ -135,3 +135,26 @@ def graph(
         props=props(**properties),
         names=["E"],
     )
+
+
+def actions_graph(
+    nodes: int,
+    edges: Sequence[tuple[int, int, str, int]],
+    inits: Sequence[int],
+    out_of_bounds: Iterable[int] = (),
+    properties: Properties | None = None,
+) -> Toy:
+    """An explicit graph with named actions: edge (src, dst, name, arg) is action (name, arg)
+    from src to dst. An edge from a node to itself is a stuttering step (the state stays)."""
+    outgoing: dict[int, list[tuple[Label, int]]] = {n: [] for n in range(nodes)}
+    for src, dst, name, arg in edges:
+        if ((name, arg), dst) not in outgoing[src]:
+            outgoing[src].append(((name, arg), dst))
+    oob = frozenset(out_of_bounds)
+    return Toy(
+        inits=list(inits),
+        step=lambda s: outgoing[s],
+        bounds=lambda s: s not in oob,
+        props=properties or Properties(),
+        names=sorted({name for _, _, name, _ in edges}),
+    )

@@ -23,6 +23,9 @@ from .result import Result
 from .store import Store, make_store
 
 MAX_WORKERS = 64
+#: Below this many states the frontier would spill to disk every few states: never what a
+#: search wants, and most likely a typo.
+MIN_FRONTIER_BUDGET = 100
 
 
 class OptionsError(ValueError):
@@ -35,6 +38,19 @@ class OptionsError(ValueError):
         super().__init__(f"{option} {message}")
         self.option = option
         self.message = message
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process of the search died or failed: its share of the states is lost, so the
+    search cannot go on. ``worker`` is its number, ``pid`` its process id."""
+
+    def __init__(self, worker: int, pid: int | None, reason: str) -> None:
+        where = f"worker {worker}" + (f" (pid {pid})" if pid is not None else "")
+        super().__init__(f"{where} {reason}; the search stopped: that worker's share of the "
+                         "states is lost")
+        self.worker = worker
+        self.pid = pid
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -80,9 +96,10 @@ class Options:
             raise OptionsError(
                 "workers", f"must be between 1 and {MAX_WORKERS} (got {self.workers})"
             )
-        if self.frontier_budget is not None and self.frontier_budget < 1000:
+        if self.frontier_budget is not None and self.frontier_budget < MIN_FRONTIER_BUDGET:
             raise OptionsError(
-                "frontier_budget", f"must be at least 1000 (got {self.frontier_budget})"
+                "frontier_budget",
+                f"must be at least {MIN_FRONTIER_BUDGET} (got {self.frontier_budget})",
             )
         if self.checkpoint_every < 0:
             raise OptionsError(
@@ -93,7 +110,9 @@ class Options:
         if self.checkpoint and self.workers > 1 and not self.ray:
             raise OptionsError("checkpoint", "with more than one worker needs ray")
         if self.store not in ("fingerprint", "exact") and not hasattr(self.store, "parents"):
-            raise OptionsError("store", f"must be 'fingerprint' or 'exact' (got {self.store!r})")
+            raise OptionsError(
+                "store", f"is an unknown store {self.store!r} (expected 'fingerprint' or 'exact')"
+            )
         if model is None:
             return
         batch = hasattr(model, "batch") and self.store == "fingerprint"

@@ -26,7 +26,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-# 2: keys became XORs of mixed parts (spec/compiled.py): a format-1 checkpoint's fingerprints
+# 2: keys became XORs of mixed parts (modelcheck/compiled): a format-1 checkpoint's fingerprints
 # would not match the states the search makes now, so it is refused rather than resumed.
 FORMAT = 2
 _PREFIX = "ckpt-"

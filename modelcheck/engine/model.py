@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 S = TypeVar("S", bound=Hashable)
 
@@ -59,12 +59,84 @@ class SometimesStep(Generic[S]):
     doc: str = ""
 
 
+FairnessKind = Literal["weak", "strong"]
+
+
+@dataclass(frozen=True)
+class Fairness:
+    r"""Weak or strong fairness of the steps of some named actions, as TLA+'s WF and SF.
+
+    A step "of" the fairness is a step whose label names one of ``actions`` and that changes the
+    state (TLA+'s ``<<A>>_vars``: a step that leaves the state as it was is stuttering, and neither
+    enables nor takes the action). Weak: a behaviour in which such a step is possible in every
+    state from some point on must take one infinitely often. Strong: one that is possible in
+    infinitely many states must be taken infinitely often.
+
+    ``per_instance`` False is one condition for the actions as a whole, whatever their arguments
+    (``WF_vars(\E i : A(i))``); True is one condition per label, each instance on its own
+    (``\A i : WF_vars(A(i))``), which is stronger: no instance can be starved while others run.
+    """
+
+    kind: FairnessKind
+    actions: tuple[str, ...]
+    per_instance: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("weak", "strong"):
+            raise ValueError(f"fairness kind must be 'weak' or 'strong' (got {self.kind!r})")
+        actions = (self.actions,) if isinstance(self.actions, str) else tuple(self.actions)
+        object.__setattr__(self, "actions", actions)
+        if not self.actions or not all(isinstance(a, str) for a in self.actions):
+            raise ValueError(f"fairness needs one or more action names (got {self.actions!r})")
+
+    @property
+    def name(self) -> str:
+        """``WF(A)``, ``SF(A|B)``; per instance: ``WF(A(..))``."""
+        args = "(..)" if self.per_instance else ""
+        inner = "|".join(f"{a}{args}" for a in self.actions)
+        return f"{'WF' if self.kind == 'weak' else 'SF'}({inner})"
+
+
+@dataclass(frozen=True)
+class Eventually(Generic[S]):
+    """``<>P``: every fair behaviour, from every initial state, reaches a state where ``holds``.
+
+    ``fairness`` is assumed for this property on top of :attr:`Properties.fairness`.
+    """
+
+    name: str
+    holds: Callable[[S], bool]
+    doc: str = ""
+    fairness: Sequence[Fairness] = ()
+
+
+@dataclass(frozen=True)
+class LeadsTo(Generic[S]):
+    """``P ~> Q``: in every fair behaviour, every state where ``p`` holds is followed (or is
+    itself) a state where ``q`` holds.
+
+    ``fairness`` is assumed for this property on top of :attr:`Properties.fairness`.
+    """
+
+    name: str
+    p: Callable[[S], bool]
+    q: Callable[[S], bool]
+    doc: str = ""
+    fairness: Sequence[Fairness] = ()
+
+
 @dataclass(frozen=True)
 class Properties(Generic[S]):
     invariants: Sequence[Invariant[S]] = field(default_factory=tuple)
     action_properties: Sequence[ActionProperty[S]] = field(default_factory=tuple)
     sometimes: Sequence[Sometimes[S]] = field(default_factory=tuple)
     sometimes_steps: Sequence[SometimesStep[S]] = field(default_factory=tuple)
+    #: Temporal properties, checked by :mod:`.liveness` over fair behaviours.
+    eventually: Sequence[Eventually[S]] = field(default_factory=tuple)
+    leads_to: Sequence[LeadsTo[S]] = field(default_factory=tuple)
+    #: The model's fairness (TLA+'s ``WF``/``SF`` conjuncts of ``Spec``), assumed by every
+    #: temporal property. Without any, a behaviour may stop (stutter) anywhere.
+    fairness: Sequence[Fairness] = field(default_factory=tuple)
 
 
 class Model(Protocol[S]):
@@ -94,7 +166,7 @@ class Model(Protocol[S]):
         ...
 
     def properties(self) -> Properties[S]:
-        """The always, action and sometimes properties to check."""
+        """The always, action, sometimes and temporal properties to check, and the fairness."""
         ...
 
     def describe(self, state: S) -> Mapping[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from ...spec.state import NIL, Entry, Message, MType, Role, State, server_name
 from ..engine.model import Label
+from .files import write_file
 
 Step = tuple[Label | None, Any]
 
@@ -182,15 +183,32 @@ def trace_to_itf(
     describe: Callable[[Any], Mapping[str, Any]] | None = None,
     description: str = "",
     parameters: Mapping[str, Any] | None = None,
+    loop: int | None = None,
 ) -> dict[str, Any]:
     """Any trace (``(label or None, state)`` steps) as an ITF object.
 
     Raft states are written as raft.tla's variables; other states through ``describe`` (which
     is then required). Each state's ``#meta`` holds its index and, when ``format_label`` is
     given, the action that led to it.
+
+    A lasso (a liveness counterexample, :class:`~raftkit.modelcheck.engine.result.Violation` with a
+    ``loop``) is written with ITF's ``loop``: the index of the state where the repetition
+    starts, the last state being followed by that one again. So the trace's last step, back to
+    that state, is not written as a state; its action goes in the top ``#meta`` as
+    ``loopAction`` ("stuttering" when the last state repeats itself).
     """
     states = []
     var_names: list[str] = []
+    closing: str | None = None
+    if loop is not None:
+        if not 0 <= loop < len(steps):
+            raise ValueError(f"loop {loop} is not the index of a step (of {len(steps)})")
+        if len(steps) > loop + 1:
+            label = steps[-1][0]
+            closing = str(label) if format_label is None or label is None else format_label(label)
+            steps = steps[:-1]
+        else:
+            closing = "stuttering"
     for index, (label, state) in enumerate(steps):
         if isinstance(state, State):
             values = raft_state_to_itf(state)
@@ -214,7 +232,10 @@ def trace_to_itf(
     }
     if parameters is not None:
         top["parameters"] = json_to_itf(dict(parameters))
-    return {"#meta": top, "vars": var_names, "states": states}
+    if loop is None:
+        return {"#meta": top, "vars": var_names, "states": states}
+    top["loopAction"] = closing
+    return {"#meta": top, "vars": var_names, "states": states, "loop": loop}
 
 
 def write_itf(
@@ -224,7 +245,5 @@ def write_itf(
 ) -> Path:
     """Write :func:`trace_to_itf` of ``steps`` to ``path``; options as for that function."""
     out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True)
-    out.write_text(json.dumps(trace_to_itf(steps, **options), indent=1) + "\n", encoding="utf-8")
+    write_file(out, json.dumps(trace_to_itf(steps, **options), indent=1) + "\n")
     return out

@@ -1,6 +1,6 @@
 """Known bugs are found with shortest counterexamples; the unmutated spec passes the same bounds.
 
-The searches run on the compiled model that ``raftmc check`` uses (``spec/compiled.py``, proven
+The searches run on the compiled model that ``raftmc check`` uses (``modelcheck/compiled``, proven
 identical to the readable spec by its own tests); every counterexample is then converted back
 and replayed through the readable spec, which is the reference.
 """
