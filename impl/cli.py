@@ -570,4 +570,9 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # Run as ``python -m raftkit.impl.cli`` this file is ``__main__``, a second copy of the
+    # module: cli_client raises the UsageError of ``raftkit.impl.cli``, which only that copy's
+    # ``main`` catches.
+    from raftkit.impl.cli import run as _run
+
+    _run()

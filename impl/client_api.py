@@ -13,8 +13,9 @@ Routes (JSON in, JSON out)::
 
 Membership changes go to the leader (followers redirect). A change that cannot start now (another
 is in progress, the leader's first entry is not committed yet) gets 503 with the reason: retry;
-one that cannot be made (not a member, the new node did not catch up) gets 409. Adding a member
-or removing a non-member answers ``"changed": false``, so a retry after a lost answer is safe.
+one that cannot be made (not a member, a node the leader never knew of, the new node did not
+catch up) gets 409. Adding a member at the same address, or removing a former member, answers
+``"changed": false``, so a retry after a lost answer is safe.
 
 A follower answers 307 with ``Location`` at the leader's API and a JSON body naming it; with no
 leader known, 503. A write that does not commit in time gets 504: its outcome is unknown, and a

@@ -305,6 +305,12 @@ class Server:
             await self._stopped.wait()
         finally:
             await self.stop()
+            # Before asyncio.run closes the loop's self-pipe: a second signal (raftkv cluster
+            # sends SIGTERM after the terminal's SIGINT) arriving while the pipe is closed but
+            # still the wakeup fd prints a traceback from inside asyncio.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+                    loop.remove_signal_handler(sig)
         if self.fatal is not None:
             raise self.fatal
 
@@ -630,6 +636,10 @@ class Server:
                 _settle(fut, {"changed": False, "members": list(config.ids)})
                 return
             if op == "remove" and node not in config:
+                if node not in self.addresses:
+                    # Not a member this node ever heard of: a typo, not a retry of a removal.
+                    members = ", ".join(config.ids)
+                    raise ConfigChangeRefused(f"unknown node {node} (members: {members})", False)
                 _settle(fut, {"changed": False, "members": list(config.ids)})
                 return
             token = next(self._change_ids)

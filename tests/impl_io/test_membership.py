@@ -20,6 +20,14 @@ from raftkit.modelcheck.conformance.traceformat import EVENT_KINDS
 
 # The machine is shared and loaded: deadlines are generous; the assertions are not.
 ADMIN_DEADLINE = 90.0
+SNAPSHOT_EVERY = 20
+
+
+def _wait(what: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, f"not within {timeout}s"
+        time.sleep(0.2)
 
 
 def _wait_members(c: ProcCluster, members: list[str], timeout: float = 60.0) -> dict[str, Any]:
@@ -46,13 +54,16 @@ def grown_and_shrunk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     """Run the scenario once: the tests below look at what it did."""
     root = tmp_path_factory.mktemp("membership")
     steps: dict[str, Any] = {"root": str(root)}
-    with ProcCluster(str(root), 3, spares=2, trace=True) as c:
+    # Snapshots every SNAPSHOT_EVERY entries: by the time the spares are added the leader's log
+    # no longer starts at index 1, so they catch up by InstallSnapshot.
+    with ProcCluster(str(root), 3, spares=2, trace=True, snapshot_every=SNAPSHOT_EVERY) as c:
         c.wait_leader(timeout=60)
         work = Workload(list(c.endpoints), 3, seed=7, keys=lambda: ["a", "b", "c"])
         admin = Client(c.endpoints, timeout=ADMIN_DEADLINE, attempts_deadline=ADMIN_DEADLINE)
         work.start()
         try:
             time.sleep(1.0)
+            _wait(lambda: (st := c.status(c.leader() or "n1")) and st["snapshot_index"] > 0)
             steps["add"] = [admin.add_node(s, c.address(s)) for s in ("n4", "n5")]
             steps["five"] = _wait_members(c, c.ids)
             steps["t_five"] = time.monotonic()
@@ -123,6 +134,9 @@ def test_the_traces_record_the_membership_events_in_order(grown_and_shrunk):
                 ev = json.loads(line)
                 events.setdefault(ev["node"], []).append(ev)
     kinds = [e["event"] for evs in events.values() for e in evs]
+    # The leader had compacted its log: both new nodes started from its snapshot.
+    for node in ("n4", "n5"):
+        assert any(e["event"] == "SnapshotInstalled" for e in events[node]), node
     assert kinds.count("AddServer") == 2 and kinds.count("RemoveServer") == 2
     assert kinds.count("TransferLeadership") == 1
     assert sum(1 for e in kinds if e == "CatchUpStarted") >= 2

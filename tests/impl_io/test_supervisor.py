@@ -161,6 +161,26 @@ def test_changing_the_membership(tmp_path):
         wrong = raftkv("transfer-leader", "n1", cwd=tmp_path)
         assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
         assert "n1 is not a member" in wrong.stderr
+        # Bad input: one line and a documented status each, nothing changed.
+        typo = raftkv("remove-node", "n9", cwd=tmp_path)
+        assert (typo.returncode, typo.stderr.count("\n")) == (1, 1), typo.stderr
+        assert "unknown node n9 (members: n2, n3, n5)" in typo.stderr
+        bad = raftkv("add-node", "n6", "127.0.0.1:7506", cwd=tmp_path)
+        assert (bad.returncode, bad.stderr.strip()) == (
+            2, "bad ADDR '127.0.0.1:7506': expected host:raft_port:http_port")  # fmt: skip
+        # A change asked while another is in progress (a node nobody runs, which the leader
+        # tries to catch up for 100 ticks before giving up) waits its turn, up to --timeout.
+        first = subprocess.Popen(
+            [*RAFTKV, "add-node", "n6", "127.0.0.1:1:2"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert c.until(lambda: any(r.get("learner") == "n6" for r in c.rows().values()), 20)
+        busy = raftkv("remove-node", "n5", "--timeout", "1", cwd=tmp_path)
+        _, first_err = first.communicate(timeout=60)
+        assert (busy.returncode, busy.stderr.count("\n")) == (1, 1), busy.stderr
+        assert "n6 is being added" in busy.stderr
+        assert first.returncode == 1 and "no answer from n6" in first_err, first_err
+        assert members() == ["n2", "n3", "n5"]
     finally:
         out, err = c.stop()
     assert "started 3 nodes and 2 spares" in out and "Traceback" not in err, err
