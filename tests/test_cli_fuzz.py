@@ -98,7 +98,10 @@ def argvs(draw: st.DrawFn, tmp: str) -> list[str]:
             st.sampled_from(["--configs", "--workers", "--scaling", "--repeat"]).flatmap(
                 lambda f: _flag_and_value(f, st.one_of(VALUES, st.just("A,B")))
             ),
-            st.sampled_from(["on", "off", "both", "x"]).map(lambda s: ["--symmetry", s]),
+            st.sampled_from(["on", "off", "both", "x"]).flatmap(
+                lambda s: st.sampled_from([["--symmetry", s], ["--history", s]])
+            ),
+            st.just(["--tlc"]),
         ]
     elif command in ("prove", "bmc"):
         tokens += [
@@ -146,8 +149,8 @@ def tmp():
 def test_random_arguments_end_in_a_documented_status_without_traceback(data, tmp, capsys):
     argv = data.draw(argvs(tmp), label="argv")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench, "run", lambda *args, **kwargs: [])
-        patch.setattr(bench, "scaling", lambda *args, **kwargs: [])
+        patch.setattr(bench.runs, "run", lambda *args, **kwargs: [])
+        patch.setattr(bench.runs, "scaling", lambda *args, **kwargs: [])
         status = _status(argv)
     out, err = capsys.readouterr()
     assert "Traceback" not in err and "Traceback" not in out, argv

@@ -302,6 +302,31 @@ def build_graph(
     finally:
         if gc_was_enabled:
             gc.enable()
+    return _assemble(
+        log, keys, initial, parent, depth, offsets, labels, values,
+        generated=generated, stuttering=stuttering, symmetry=symmetry, reduced=reduced,
+        stopped_by=stopped_by, seconds=perf_counter() - start,
+    )
+
+
+def _assemble(
+    log: _EdgeLog,
+    keys: list[Hashable],
+    initial: list[int],
+    parent: array[int],
+    depth: array[int],
+    offsets: array[int],
+    labels: list[Label],
+    values: list[bytearray],
+    *,
+    generated: int,
+    stuttering: int,
+    symmetry: bool,
+    reduced: bool,
+    stopped_by: str | None,
+    seconds: float,
+) -> StateGraph:
+    """The explored states and steps as a :class:`StateGraph` of numpy columns."""
     # States found but never expanded (an early stop) get no steps.
     while len(offsets) <= len(keys):
         offsets.append(len(log))
@@ -331,7 +356,7 @@ def build_graph(
         symmetry=symmetry,
         reducible=reduced,
         stopped_by=stopped_by,
-        seconds=perf_counter() - start,
+        seconds=seconds,
         _keep=[*keep, parent, depth, offsets],
     )
 
