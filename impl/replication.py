@@ -116,19 +116,7 @@ class Replication:
             # The match point was compacted away; anchor at the snapshot instead. A follower that
             # lacks it rejects, which leads to probing and then to an InstallSnapshot.
             prev, prev_term = self.log.snapshot_index, self.log.snapshot_term
-        self._send(
-            AppendEntries(
-                self.term,
-                self.id,
-                peer,
-                self._next_id(),
-                prev,
-                prev_term,
-                (),
-                min(self.commit_index, prev),
-                self.reads.round,
-            )
-        )
+        self._send_append_entries(peer, prev, prev_term, (), min(self.commit_index, prev))
 
     def _send_append(self, peer: NodeId, heartbeat: bool = False) -> bool:
         """Send what ``peer`` needs next, if flow control allows. Returns True if sent."""
@@ -147,21 +135,18 @@ class Replication:
             entries = self.log.slice(
                 pr.next, last, self.config.max_entries_per_msg, self.config.max_bytes_per_msg
             )
-        self._send(
-            AppendEntries(
-                self.term,
-                self.id,
-                peer,
-                self._next_id(),
-                prev,
-                prev_term,
-                entries,
-                self.commit_index,
-                self.reads.round,
-            )
-        )
+        self._send_append_entries(peer, prev, prev_term, entries, self.commit_index)
         pr.sent_entries(entries[-1].index if entries else None)
         return True
+
+    def _send_append_entries(
+        self, peer: NodeId, prev: int, prev_term: int, entries: tuple[Entry, ...], commit: int
+    ) -> None:
+        msg = AppendEntries(
+            self.term, self.id, peer, self._next_id(), prev, prev_term, entries, commit,
+            self.reads.round,
+        )  # fmt: skip
+        self._send(msg)
 
     def _send_snapshot(self, peer: NodeId, pr: Progress) -> bool:
         snap = self._snapshot

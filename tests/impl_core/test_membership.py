@@ -5,10 +5,12 @@ restarts and snapshots; and the wire form of configurations."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import rule
 from raftkit.impl.kv import Command
 from raftkit.impl.membership import Configurations, Membership, config_entry, initial_membership
 from raftkit.impl.membership_changes import ConfigChangeRefused
@@ -27,6 +29,7 @@ from raftkit.impl.testing.scenarios import before_2015_fix, config_change_before
 from raftkit.impl.testing.sim import SimConfig, Simulation
 
 from .harness import Net, msgs_of
+from .test_stateful import QUIET, Cluster
 
 
 def put(key: str, value: int, seq: int) -> bytes:
@@ -444,76 +447,14 @@ def test_random_membership_configurations(
 
 # ---------------------------------------------------------------- schedules chosen by hypothesis
 
-QUIET = SimConfig(
-    nodes=3,
-    spares=2,
-    drop_rate=0.0,
-    duplicate_rate=0.0,
-    crash_rate=0.0,
-    partition_rate=0.0,
-    clients=2,
-    write_rate=0.7,
-    read_rate=0.3,
-    client_timeout=15,
-    snapshot_every=4,
-    max_entries_per_msg=2,
-    max_inflight=2,
-    election_tick=4,
-)
-server_ix = st.integers(0, QUIET.nodes + QUIET.spares - 1)
-msg_ix = st.integers(0, 10_000)
 
+class MembershipSchedules(Cluster):
+    """test_stateful's machine (hypothesis picks every step: ticks, which message arrives, is
+    lost or duplicated, crashes and restarts, client requests) with two spares and one more
+    rule: membership changes asked of the leader. The simulation's checks run on every step;
+    teardown heals the cluster and checks the acknowledged writes."""
 
-class MembershipSchedules(RuleBasedStateMachine):
-    """Hypothesis picks every step: ticks, which message arrives, is lost or duplicated, crashes
-    and restarts, client requests, and membership changes asked of the leader. The simulation's
-    checks run on every step; teardown heals the cluster and checks the acknowledged writes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sim = Simulation(QUIET, seed=0)
-        self.ids = self.sim.ids
-
-    @rule(n=st.integers(1, 15))
-    def advance(self, n):
-        for _ in range(n):
-            self.sim.step()
-
-    @rule(i=server_ix, n=st.integers(1, 8))
-    def tick(self, i, n):
-        for _ in range(n):
-            self.sim.tick_node(self.ids[i])
-
-    @precondition(lambda self: self.sim.pending() > 0)
-    @rule(k=msg_ix, n=st.integers(1, 20))
-    def deliver(self, k, n):
-        for j in range(n):
-            if not self.sim.pending():
-                break
-            self.sim.deliver_nth(k + j)
-
-    @precondition(lambda self: self.sim.pending() > 0)
-    @rule(k=msg_ix)
-    def drop(self, k):
-        self.sim.drop_nth(k)
-
-    @precondition(lambda self: self.sim.pending() > 0)
-    @rule(k=msg_ix)
-    def duplicate(self, k):
-        self.sim.duplicate_nth(k)
-
-    @rule(i=server_ix)
-    def crash(self, i):
-        self.sim.crash_node(self.ids[i])
-
-    @rule(i=server_ix)
-    def restart(self, i):
-        self.sim.restart_node(self.ids[i])
-
-    @rule(c=st.integers(0, 1))
-    def client(self, c):
-        self.sim.now += 1
-        self.sim.client_step(c)
+    CONFIG = replace(QUIET, spares=2)
 
     @rule(kind=st.sampled_from(["add", "remove", "transfer"]), k=st.integers(0, 4))
     def change(self, kind, k):
@@ -523,16 +464,6 @@ class MembershipSchedules(RuleBasedStateMachine):
         fits = [i for i in self.ids if (i in members) != (kind == "add")] or list(self.ids)
         ok = self.sim.change_membership(kind, fits[k % len(fits)])
         event(f"{kind}: {'asked' if ok else 'no leader, or refused'}")
-
-    @invariant()
-    def one_leader_per_term(self):
-        seen = {}
-        for srv in self.sim.servers.values():
-            if srv is not None and srv.node.role == Role.LEADER:
-                assert seen.setdefault(srv.node.term, srv.node.id) == srv.node.id
-
-    def teardown(self):
-        self.sim.finish()
 
 
 MembershipSchedules.TestCase.settings = settings(
