@@ -441,7 +441,9 @@ class Server:
             except (OSError, ValueError) as exc:
                 log.warning("%s: ignoring %s: %s", self.id, path, exc)
                 return
-            peers = {p for p in listed if p != self.id}
+            # Ids this node knows of (members, spares it heard from): a typo changes nothing.
+            known = self.addresses.keys() | (self.transport.peers if self.transport else {})
+            peers = {p for p in listed if p != self.id and p in known}
         if peers != self.transport.blocked:
             log.info("%s: blocked peers now %s", self.id, sorted(peers) or "none")
             self.transport.blocked = peers
