@@ -27,7 +27,9 @@ from .messages import (
     WireError,
     message_from_wire,
 )
-from .node import HardState, Node, NotLeader, ReadState, Ready, Role
+from .node import Node, NotLeader
+from .ready import HardState, ReadState, Ready
+from .role import Role
 from .storage import StorageCorruption, StorageLocked
 
 __all__ = [

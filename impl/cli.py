@@ -6,6 +6,9 @@
     raftkv cas x 1 2
     raftkv delete x
     raftkv status
+    raftkv add-node n4 127.0.0.1:7504:7404   # a spare of `raftkv cluster --spares 1`
+    raftkv transfer-leader n2
+    raftkv remove-node n1
 
 Every error is one line on stderr and an exit status from ``EXIT_CODES``, never a traceback.
 """
@@ -24,9 +27,7 @@ from typing import Any
 from .client import (
     DEFAULT_HTTP_BASE,
     DEFAULT_RAFT_BASE,
-    Client,
     ClientError,
-    parse_endpoint,
 )
 
 DEFAULT_DATA_DIR = "raftkv-data"
@@ -41,7 +42,8 @@ EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_NO: "the answer is no, or the work failed: key not found, cas did not swap, no node "
-    "answered, a node stopped on an error, the nemesis found a violation",
+    "answered, a node refused (e.g. a membership change), a node stopped on an error, the "
+    "nemesis found a violation",
     EXIT_USAGE: "bad usage: a wrong flag or value (nothing was done)",
     EXIT_REFUSED: "serve: refuses a damaged data directory; nemesis: no verdict in time",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
@@ -54,7 +56,7 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
-def _err(text: str) -> None:
+def print_error(text: str) -> None:
     """One line on stderr, whatever the user's input put in it (newlines come out escaped)."""
     safe = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
     print(safe, file=sys.stderr)
@@ -75,6 +77,16 @@ def _port(text: str, what: str) -> int:
     return int(text)
 
 
+def parse_address(addr: str, where: str) -> tuple[str, int, int]:
+    """``host:raft_port:http_port`` -> (host, raft_port, http_port); ``where`` names it in the
+    error."""
+    pieces = addr.rsplit(":", 2)
+    if len(pieces) != 3 or not pieces[0]:
+        raise UsageError(f"bad {where}: expected host:raft_port:http_port")
+    host, raft, http = pieces
+    return host, _port(raft, f"raft port in {where}"), _port(http, f"http port in {where}")
+
+
 def parse_cluster(spec: str) -> dict[str, tuple[str, int, int]]:
     """``id=host:raft_port:http_port,...`` -> {id: (host, raft_port, http_port)}."""
     out: dict[str, tuple[str, int, int]] = {}
@@ -83,12 +95,9 @@ def parse_cluster(spec: str) -> dict[str, tuple[str, int, int]]:
         if not part:
             continue
         node, sep, addr = part.partition("=")
-        pieces = addr.rsplit(":", 2)
-        if not sep or not node or len(pieces) != 3 or not pieces[0]:
+        if not sep or not node:
             raise UsageError(f"bad --cluster entry {part!r}: expected id=host:raft_port:http_port")
-        host, raft, http = pieces
-        entry = (host, _port(raft, f"raft port in --cluster entry {part!r}"),
-                 _port(http, f"http port in --cluster entry {part!r}"))  # fmt: skip
+        entry = parse_address(addr, f"--cluster entry {part!r}")
         if node in out:
             raise UsageError(f"node id {node!r} appears twice in --cluster")
         out[node] = entry
@@ -111,7 +120,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
@@ -121,17 +130,21 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="raftkv", description="A replicated key-value store on Raft.", epilog=EPILOG)
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-
+def _add_serve_parser(sub: Any) -> None:
     s = sub.add_parser("serve", help="run one node", epilog=EPILOG)
     s.add_argument("--id", required=True, help="this node's id, one of the --cluster ids")
     s.add_argument(
         "--cluster",
         default=None,
-        help="id=host:raft_port:http_port,... for every node "
+        help="id=host:raft_port:http_port,... for every node of the initial configuration "
         "(default: the local 3-node cluster of `raftkv cluster`)",
+    )
+    s.add_argument(
+        "--address",
+        default=None,
+        metavar="HOST:RAFT_PORT:HTTP_PORT",
+        help="start as a spare: a node outside --cluster that waits until `raftkv add-node` "
+        "adds it",
     )
     s.add_argument("--data-dir", default=None, help=f"default: {DEFAULT_DATA_DIR}/<id>")
     s.add_argument(
@@ -159,12 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snapshot-every", type=int, default=10000, help="entries between snapshots")
     s.add_argument("--log-level", default="WARNING")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="raftkv", description="A replicated key-value store on Raft.", epilog=EPILOG)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    _add_serve_parser(sub)
+
     c = sub.add_parser(
         "cluster",
         help="run a local cluster in subprocesses, restarting nodes that exit (Ctrl-C stops it)",
         epilog=EPILOG,
     )
     c.add_argument("--nodes", type=int, default=3)
+    c.add_argument(
+        "--spares",
+        type=int,
+        default=0,
+        help="also start this many spare nodes, which join only when added (raftkv add-node)",
+    )
     c.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--http-port", type=int, default=DEFAULT_HTTP_BASE, help="node 1's HTTP port")
@@ -185,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a real local cluster under kills, pauses and partitions, then check it",
         epilog=EPILOG,
     )
-    n.add_argument("--minutes", type=_positive_float, default=1.0, help="length of the run")
+    n.add_argument("--minutes", type=positive_float, default=1.0, help="length of the run")
     n.add_argument("--nodes", type=int, default=3, help="3 or 5")
     n.add_argument("--clients", type=int, default=4, help="concurrent clients (1-32)")
     n.add_argument("--seed", type=int, default=None, help="fault schedule seed (default: random)")
@@ -194,193 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     n.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
-    def client_opts(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--endpoints",
-            default=None,
-            help="host:port,... of node HTTP APIs (default: the local cluster's)",
-        )
-        sp.add_argument(
-            "--timeout", type=_positive_float, default=10.0, help="give up after (s, default 10)"
-        )
-        sp.add_argument(
-            "--token", default=None, help=f"the nodes' client token (default: ${TOKEN_ENV})"
-        )
-        sp.add_argument("--tls", action="store_true", help="talk HTTPS (system CA certificates)")
-        sp.add_argument("--ca", default=None, metavar="PEM", help="HTTPS, trusting this CA")
+    from .cli_client import add_parsers
 
-    g = sub.add_parser("get", help="read a key (linearizable)", epilog=EPILOG)
-    g.add_argument("key")
-    client_opts(g)
-    pu = sub.add_parser("put", help="write a key", epilog=EPILOG)
-    pu.add_argument("key")
-    pu.add_argument("value")
-    client_opts(pu)
-    d = sub.add_parser("delete", help="delete a key", epilog=EPILOG)
-    d.add_argument("key")
-    client_opts(d)
-    ca = sub.add_parser(
-        "cas", help="set KEY to NEW if it holds EXPECTED ('' for absent)", epilog=EPILOG
-    )
-    ca.add_argument("key")
-    ca.add_argument("expected")
-    ca.add_argument("new")
-    client_opts(ca)
-    st = sub.add_parser("status", help="who leads, terms, commit and apply indices", epilog=EPILOG)
-    client_opts(st)
-    st.add_argument("--json", action="store_true")
-    st.add_argument(
-        "--leader-pid",
-        action="store_true",
-        help="print only the leader's process id (exit 1 if there is no leader)",
-    )
+    add_parsers(sub)
     return p
-
-
-def _local_cluster() -> dict[str, Any]:
-    """What `raftkv cluster` started in this directory wrote about itself, if anything."""
-    path = os.path.join(DEFAULT_DATA_DIR, CLUSTER_FILE)
-    try:
-        with open(path) as f:
-            info = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def _endpoints(args: argparse.Namespace) -> list[str] | None:
-    if args.endpoints is not None:
-        eps = [e.strip() for e in args.endpoints.split(",") if e.strip()]
-        if not eps:
-            raise UsageError("--endpoints names no endpoint")
-        for ep in eps:
-            try:
-                parse_endpoint(ep)
-            except ValueError as exc:
-                raise UsageError(f"--endpoints: {exc}") from None
-        return eps
-    eps = _local_cluster().get("endpoints")
-    if isinstance(eps, list) and eps and all(isinstance(e, str) for e in eps):
-        try:
-            for ep in eps:
-                parse_endpoint(ep)
-        except ValueError:
-            return None
-        return eps
-    return None
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    if args.token is not None:
-        return args.token
-    if os.environ.get(TOKEN_ENV):
-        return os.environ[TOKEN_ENV]
-    path = _local_cluster().get("token_file")
-    if isinstance(path, str):
-        try:
-            with open(path) as f:
-                return f.read().strip() or None
-        except OSError:
-            return None
-    return None
-
-
-def _client_tls(args: argparse.Namespace) -> Any:
-    if not (args.tls or args.ca):
-        return None
-    import ssl
-
-    try:
-        return ssl.create_default_context(cafile=args.ca)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot use --ca {args.ca}: {exc}") from None
-
-
-def _client_cmd(args: argparse.Namespace) -> int:
-    key = getattr(args, "key", None)
-    if key is not None and not key:
-        raise UsageError(f"raftkv {args.cmd}: the key must not be empty")
-    client = Client(
-        _endpoints(args),
-        attempts_deadline=args.timeout,
-        timeout=min(5.0, args.timeout),
-        token=_token(args),
-        tls=_client_tls(args),
-    )
-    with client as c:
-        if args.cmd == "get":
-            v = c.get(args.key)
-            if v is None:
-                _err(f"{args.key}: not found")
-                return EXIT_NO
-            print(v if isinstance(v, str) else json.dumps(v))
-        elif args.cmd == "put":
-            c.put(args.key, args.value)
-            print("OK")
-        elif args.cmd == "delete":
-            c.delete(args.key)
-            print("OK")
-        elif args.cmd == "cas":
-            expected = None if args.expected == "" else args.expected
-            if c.cas(args.key, expected, args.new):
-                print("OK")
-            else:
-                _err(f"{args.key}: value is not {args.expected!r}, not changed")
-                return EXIT_NO
-        elif args.cmd == "status":
-            return _status(c, args)
-    return EXIT_OK
-
-
-def _status(c: Client, args: argparse.Namespace) -> int:
-    answers: dict[str, dict[str, Any]] = {}
-    members: dict[str, str] = {}  # id -> endpoint, as the nodes that answered know them
-    queue = list(c.endpoints)
-    seen: set[str] = set()
-    while queue:
-        ep = queue.pop(0)
-        if ep in seen:
-            continue
-        seen.add(ep)
-        try:
-            st = c.status(ep)
-        except ClientError as exc:
-            if "HTTP 401" in str(exc):
-                raise
-            continue
-        answers[ep] = st
-        for node, member_ep in st.get("members", {}).items():
-            members[node] = member_ep
-            queue.append(member_ep)  # a member we were not told about: ask it too
-    if not answers:
-        raise ClientError("no node answered at " + ",".join(c.endpoints))
-    # One row per member of the cluster; a member that did not answer is shown as down.
-    by_ep = {st["endpoint"]: st for st in answers.values()}
-    rows = [by_ep.get(ep) or {"id": node, "endpoint": ep, "error": "unreachable"}
-            for node, ep in sorted(members.items())]  # fmt: skip
-    if args.leader_pid:
-        leaders = [r for r in rows if r.get("role") == "leader"]
-        if not leaders:
-            _err("raftkv: no leader right now")
-            return EXIT_NO
-        print(max(leaders, key=lambda r: r["term"])["pid"])
-        return EXIT_OK
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    print(f"{'node':<6} {'role':<12} {'term':>5} {'leader':<7} {'commit':>7} {'applied':>7} "
-          f"{'last':>7} {'pid':>7}  endpoint")  # fmt: skip
-    for r in rows:
-        if "error" in r:
-            print(f"{r['id']:<6} {'down':<12} {'':>5} {'':<7} {'':>7} {'':>7} {'':>7} {'':>7}  "
-                  f"{r['endpoint']}")  # fmt: skip
-            continue
-        print(
-            f"{r['id']:<6} {r['role']:<12} {r['term']:>5} {str(r['leader'] or '-'):<7} "
-            f"{r['commit_index']:>7} {r['applied_index']:>7} {r['last_index']:>7} "
-            f"{r.get('pid', '-'):>7}  {r['endpoint']}"
-        )
-    return EXIT_OK
 
 
 def _read_small_file(path: str, flag: str) -> bytes:
@@ -410,8 +253,16 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import NodeAddress, ServerConfig
 
     cluster = parse_cluster(args.cluster or default_cluster_spec(3))
-    if args.id not in cluster:
-        raise UsageError(f"--id {args.id!r} is not in the cluster ({', '.join(cluster)})")
+    own = None
+    if args.address is not None:
+        if args.id in cluster:
+            raise UsageError(f"--id {args.id!r} is in --cluster; --address is for a spare")
+        own = parse_address(args.address, f"--address {args.address!r}")
+    elif args.id not in cluster:
+        raise UsageError(
+            f"--id {args.id!r} is not in the cluster ({', '.join(cluster)}); to start it as a "
+            "spare that joins when added, give --address host:raft_port:http_port"
+        )
     # Checked here, not when the node first ticks: a zero tick would spin, a zero snapshot
     # interval would snapshot after every entry, and the core needs election > heartbeat.
     if not 1 <= args.tick_ms <= 60_000:
@@ -423,7 +274,7 @@ def _serve(args: argparse.Namespace) -> int:
     level = logging.getLevelName(str(args.log_level).upper())
     if not isinstance(level, int):
         raise UsageError(f"--log-level: unknown level {args.log_level!r}")
-    host = cluster[args.id][0]
+    host = (own or cluster[args.id])[0]
     token = None
     if args.client_token_file:
         token = _read_small_file(args.client_token_file, "--client-token-file")
@@ -447,6 +298,7 @@ def _serve(args: argparse.Namespace) -> int:
     cfg = ServerConfig(
         node_id=args.id,
         cluster={k: NodeAddress(k, *v) for k, v in cluster.items()},
+        address=NodeAddress(args.id, *own) if own else None,
         data_dir=args.data_dir or os.path.join(DEFAULT_DATA_DIR, args.id),
         secret=_secret(args),
         tick_ms=args.tick_ms,
@@ -476,15 +328,15 @@ def _run_server(cfg: Any) -> int:
     try:
         asyncio.run(server.run_forever())
     except StorageCorruption as exc:
-        _err(f"raftkv serve: refusing to start: {exc}")
+        print_error(f"raftkv serve: refusing to start: {exc}")
         return EXIT_REFUSED
     except (StorageLocked, OSError) as exc:
-        _err(f"raftkv serve: {exc}")
+        print_error(f"raftkv serve: {exc}")
         return EXIT_NO
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - logged in full above; the last word is one line
-        _err(f"raftkv serve: stopped: {exc.__class__.__name__}: {exc}")
+        print_error(f"raftkv serve: stopped: {exc.__class__.__name__}: {exc}")
         return EXIT_NO
     return EXIT_OK
 
@@ -530,14 +382,22 @@ def _cluster(args: argparse.Namespace) -> int:
 
     if not 1 <= args.nodes <= MAX_NODES:
         raise UsageError(f"--nodes must be between 1 and {MAX_NODES}")
+    if not 0 <= args.spares <= MAX_NODES - args.nodes:
+        raise UsageError(f"--spares must be from 0 to {MAX_NODES - args.nodes} (at most "
+                         f"{MAX_NODES} nodes in all)")  # fmt: skip
+    total = args.nodes + args.spares
     for flag, base in (("--http-port", args.http_port), ("--raft-port", args.raft_port)):
-        if not 0 < base <= 65536 - args.nodes:
-            raise UsageError(f"{flag} must leave room for {args.nodes} ports below 65536")
-    if abs(args.http_port - args.raft_port) < args.nodes:
+        if not 0 < base <= 65536 - total:
+            raise UsageError(f"{flag} must leave room for {total} ports below 65536")
+    if abs(args.http_port - args.raft_port) < total:
         raise UsageError("--http-port and --raft-port ranges overlap")
-    spec = default_cluster_spec(args.nodes, args.host, args.http_port, args.raft_port)
+    # The spares get the ports after the members'; they are not in the initial configuration.
+    everyone = parse_cluster(default_cluster_spec(total, args.host, args.http_port,
+                                                  args.raft_port))  # fmt: skip
+    spec = ",".join(f"{n}={h}:{rp}:{hp}" for n, (h, rp, hp) in list(everyone.items())[: args.nodes])
     cluster = parse_cluster(spec)
-    for node, (h, rp, hp) in cluster.items():
+    spares = {n: a for n, a in everyone.items() if n not in cluster}
+    for node, (h, rp, hp) in everyone.items():
         for port in (rp, hp):
             if not port_free(h, port):
                 raise ClientError(
@@ -556,8 +416,11 @@ def _cluster(args: argparse.Namespace) -> int:
     # One secret per data directory, kept with it, so a restarted cluster still agrees.
     secret_path = os.path.join(args.data_dir, "secret")
     _write_new_secret(secret_path)
-    info: dict[str, Any] = {"cluster": spec, "endpoints": [f"{h}:{hp}" for h, _, hp in
-                                                           cluster.values()]}  # fmt: skip
+    info: dict[str, Any] = {
+        "cluster": spec,
+        "spares": {n: f"{h}:{rp}:{hp}" for n, (h, rp, hp) in spares.items()},
+        "endpoints": [f"{h}:{hp}" for h, _, hp in everyone.values()],
+    }
     auth: list[str] = []
     if not is_loopback(args.host):
         token_path = os.path.join(args.data_dir, TOKEN_FILE)
@@ -567,19 +430,27 @@ def _cluster(args: argparse.Namespace) -> int:
     with open(os.path.join(args.data_dir, CLUSTER_FILE), "w") as f:
         json.dump(info, f)
     commands: dict[str, list[str]] = {}
-    for node in cluster:
+    for node in everyone:
         cmd = [sys.executable, "-m", "raftkit.impl.cli", "serve", "--id", node,
                "--cluster", spec, "--data-dir", os.path.join(args.data_dir, node),
                "--secret-file", secret_path, "--log-level", args.log_level, *auth]  # fmt: skip
+        if node in spares:
+            cmd += ["--address", info["spares"][node]]
         if args.trace_dir:
             os.makedirs(args.trace_dir, exist_ok=True)
             cmd += ["--trace", os.path.join(args.trace_dir, f"{node}.jsonl")]
         commands[node] = cmd
     sup = Supervisor(commands, restart=not args.no_restart)
     sup.start_all()
-    print(f"raftkv: started {args.nodes} nodes; data in {os.path.abspath(args.data_dir)}")
-    for node, (h, rp, hp) in cluster.items():
-        print(f"  {node}: http://{h}:{hp}  (raft {h}:{rp})  pid {sup.pid(node)}")
+    spare_text = f" and {args.spares} spares" if args.spares else ""
+    print(f"raftkv: started {args.nodes} nodes{spare_text}; data in "
+          f"{os.path.abspath(args.data_dir)}")  # fmt: skip
+    for node, (h, rp, hp) in everyone.items():
+        what = "  spare: joins when added" if node in spares else ""
+        print(f"  {node}: http://{h}:{hp}  (raft {h}:{rp})  pid {sup.pid(node)}{what}")
+    if spares:
+        first = next(iter(spares))
+        print(f"add a spare with: raftkv add-node {first} {info['spares'][first]}")
     if auth:
         print(f"clients need the token in {info['token_file']} (--token or ${TOKEN_ENV})")
     restart = "left down" if args.no_restart else "restarted after a back-off"
@@ -614,7 +485,7 @@ def _simulate(args: argparse.Namespace) -> int:
         sim = Simulation(SimConfig(nodes=args.nodes, ticks=args.steps), args.seed, observer)
         res = sim.run()
     except SafetyViolation as exc:
-        _err(f"raftkv simulate: {exc}")
+        print_error(f"raftkv simulate: {exc}")
         return EXIT_NO
     finally:
         if out is not None:
@@ -654,13 +525,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate(args)
         if args.cmd == "nemesis":
             return _nemesis(args)
-        return _client_cmd(args)
+        from .cli_client import client_command
+
+        return client_command(args)
     except UsageError as exc:
-        _err(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
     except ClientError as exc:
         hint = f"; give it with --token or ${TOKEN_ENV}" if "(HTTP 401)" in str(exc) else ""
-        _err(f"raftkv: {exc}{hint}")
+        print_error(f"raftkv: {exc}{hint}")
         return EXIT_NO
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -670,10 +543,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_PIPE
     except OSError as exc:
-        _err(f"raftkv: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        print_error(f"raftkv: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_NO
     except Exception as exc:  # noqa: BLE001 - a bug still ends in one line, and says it is one
-        _err(f"raftkv: internal error: {exc.__class__.__name__}: {exc}")
+        print_error(f"raftkv: internal error: {exc.__class__.__name__}: {exc}")
         return EXIT_NO
 
 
@@ -697,4 +570,9 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # Run as ``python -m raftkit.impl.cli`` this file is ``__main__``, a second copy of the
+    # module: cli_client raises the UsageError of ``raftkit.impl.cli``, which only that copy's
+    # ``main`` catches.
+    from raftkit.impl.cli import run as _run
+
+    _run()

@@ -91,18 +91,32 @@ class Client:
 
     def get(self, key: str) -> Any:
         """The value, or None if the key is absent. Linearizable."""
-        return self._request("GET", key, None)["value"]
+        return self._request("GET", _kv(key), None)["value"]
 
     def put(self, key: str, value: Any) -> dict[str, Any]:
-        return self._request("PUT", key, {"value": value}, write=True)
+        return self._request("PUT", _kv(key), {"value": value}, write=True)
 
     def delete(self, key: str) -> dict[str, Any]:
-        return self._request("DELETE", key, {}, write=True)
+        return self._request("DELETE", _kv(key), {}, write=True)
 
     def cas(self, key: str, expected: Any, value: Any) -> bool:
         """Set key to value if it currently holds expected (None: absent). True if swapped."""
         body = {"expected": expected, "value": value}
-        return bool(self._request("POST", key, body, write=True, suffix="/cas")["swapped"])
+        return bool(self._request("POST", _kv(key) + "/cas", body, write=True)["swapped"])
+
+    def add_node(self, node: str, address: str) -> dict[str, Any]:
+        """Add ``node``, listening at ``address`` (``host:raft_port:http_port``), to the
+        cluster: ``{"changed", "members", ...}`` once the leader has caught it up and the change
+        is committed (``changed`` is false if it was a member already)."""
+        return self._request("POST", _members(node), {"address": address})
+
+    def remove_node(self, node: str) -> dict[str, Any]:
+        """Remove ``node`` from the cluster (``changed`` is false if it was not a member)."""
+        return self._request("DELETE", _members(node), {})
+
+    def transfer_leader(self, node: str) -> dict[str, Any]:
+        """Hand leadership to ``node``: ``{"leader", "term"}`` once it has moved."""
+        return self._request("POST", "/leader/" + urllib.parse.quote(node, safe=""), {})
 
     def status(self, endpoint: str | None = None) -> dict[str, Any]:
         """The status of one node (the first that answers if none is named)."""
@@ -132,15 +146,8 @@ class Client:
         return eps
 
     def _request(
-        self,
-        method: str,
-        key: str,
-        body: dict[str, Any] | None,
-        *,
-        write: bool = False,
-        suffix: str = "",
+        self, method: str, path: str, body: dict[str, Any] | None, *, write: bool = False
     ) -> dict[str, Any]:
-        path = "/kv/" + urllib.parse.quote(key, safe="") + suffix
         if write:
             self.seq += 1
             body = dict(body or {}, client=self.client_id, seq=self.seq)
@@ -240,6 +247,14 @@ class Client:
         if not isinstance(data, dict):
             data = {"value": data}
         return resp.status, data, resp.getheader("Location")
+
+
+def _kv(key: str) -> str:
+    return "/kv/" + urllib.parse.quote(key, safe="")
+
+
+def _members(node: str) -> str:
+    return "/members/" + urllib.parse.quote(node, safe="")
 
 
 def _why(last: object) -> str:

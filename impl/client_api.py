@@ -6,7 +6,16 @@ Routes (JSON in, JSON out)::
     PUT    /kv/<key>            {"value", "client"?, "seq"?}            -> {"ok", "value"}
     DELETE /kv/<key>            {"client"?, "seq"?}                     -> {"ok", "value"}
     POST   /kv/<key>/cas        {"expected", "value", "client"?, "seq"?} -> {"swapped", "value"}
-    GET    /status              -> role, term, leader, commit/apply indices, ...
+    GET    /status              -> role, term, leader, commit/apply indices, configuration, ...
+    POST   /members/<id>        {"address"}  -> add a node  {"changed", "index"?, "members"}
+    DELETE /members/<id>                     -> remove one  {"changed", "index"?, "members"}
+    POST   /leader/<id>                      -> hand leadership to a member  {"leader", "term"}
+
+Membership changes go to the leader (followers redirect). A change that cannot start now (another
+is in progress, the leader's first entry is not committed yet) gets 503 with the reason: retry;
+one that cannot be made (not a member, a node the leader never knew of, the new node did not
+catch up) gets 409. Adding a member at the same address, or removing a former member, answers
+``"changed": false``, so a retry after a lost answer is safe.
 
 A follower answers 307 with ``Location`` at the leader's API and a JSON body naming it; with no
 leader known, 503. A write that does not commit in time gets 504: its outcome is unknown, and a
@@ -42,7 +51,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from .addresses import NodeAddress
 from .kv import Command, check_value
+from .membership_changes import ConfigChangeRefused
 from .node import NotLeader
 
 if TYPE_CHECKING:
@@ -204,6 +215,9 @@ class ClientAPI:
                 web.put("/kv/{key}", self._h_put),
                 web.delete("/kv/{key}", self._h_delete),
                 web.post("/kv/{key}/cas", self._h_cas),
+                web.post("/members/{node}", self._h_add_member),
+                web.delete("/members/{node}", self._h_remove_member),
+                web.post("/leader/{node}", self._h_transfer),
                 web.route("*", "/kv/", self._h_no_key),
                 web.route("*", "/kv", self._h_no_key),
             ]
@@ -334,9 +348,9 @@ class ClientAPI:
     # ---- handlers ----------------------------------------------------------------------------
 
     def _not_leader(self, request: web.Request, leader: str | None) -> web.Response:
-        cluster = self.server.cfg.cluster
-        if leader and leader in cluster and leader != self.server.id:
-            url = f"{self.scheme}://{cluster[leader].http_endpoint}{request.rel_url}"
+        known = self.server.addresses
+        if leader and leader in known and leader != self.server.id:
+            url = f"{self.scheme}://{known[leader].http_endpoint}{request.rel_url}"
             return _json(
                 {"error": "not the leader", "leader": leader, "leader_url": url},
                 status=307,
@@ -413,3 +427,33 @@ class ClientAPI:
             out["ok"] = True
             return _json(out)
         return resp
+
+    # ---- membership --------------------------------------------------------------------------
+
+    async def _change(self, request: web.Request, op: str, address: str = "") -> web.Response:
+        node = request.match_info["node"]
+        if len(node) > MAX_CLIENT_ID:
+            return _json({"error": f"a node id is at most {MAX_CLIENT_ID} characters"}, 400)
+        try:
+            out = await self.server.change_membership(op, node, address)
+        except NotLeader as exc:
+            return self._not_leader(request, exc.leader_id)
+        except ConfigChangeRefused as exc:
+            return _json({"error": exc.reason}, status=503 if exc.retry else 409)
+        except TimeoutError:
+            return _json({"error": "timed out waiting for the change; outcome unknown"}, 504)
+        return _json(out)
+
+    async def _h_add_member(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        address = body.get("address")
+        node = request.match_info["node"]
+        if not isinstance(address, str) or NodeAddress.parse(node, address) is None:
+            return _json({"error": 'body needs "address": "host:raft_port:http_port"'}, 400)
+        return await self._change(request, "add", address)
+
+    async def _h_remove_member(self, request: web.Request) -> web.Response:
+        return await self._change(request, "remove")
+
+    async def _h_transfer(self, request: web.Request) -> web.Response:
+        return await self._change(request, "transfer")

@@ -26,19 +26,40 @@ AdvanceCommitIndex --                      ``old``, ``new`` commit index
 SnapshotInstalled  --                      ``index``, ``term`` of a snapshot from the leader
 Compacted          --                      ``index``, ``term``: local log compaction
 ReadIndexConfirmed --                      ``index``: a linearizable read may be served
+AddServer          --                      ``server``, ``index``, ``term``, ``members``: the
+                                           leader appended a configuration entry adding
+                                           ``server`` (``members``: the new configuration)
+RemoveServer       --                      the same, for a configuration entry removing
+                                           ``server``
+ConfigurationChanged --                    ``members``, ``index`` (of its entry; a snapshot's
+                                           index, or 0 for the initial configuration),
+                                           ``cause`` (``append``, ``truncate``, ``snapshot``,
+                                           ``restart``): the latest configuration in the log
+                                           is now this one (§4.1)
+ConfigurationCommitted --                  ``members``, ``index``: the commit index reached the
+                                           latest configuration entry
+CatchUpStarted     --                      ``server``: the leader replicates to ``server`` as a
+                                           learner before adding it (§4.2.1)
+CatchUpEnded       --                      ``server``, ``outcome`` (``added``, ``abandoned``,
+                                           ``leadership lost``), ``reason``
+TransferLeadership --                      ``target``: the leader hands leadership over
+                                           (§3.10); it sends ``TimeoutNow`` once the target's
+                                           log is up to date
 ================== ======================= ================================================
+
+``BecomeFollower`` has ``removed: true`` in its info when a leader steps down because the
+committed configuration no longer names it (§4.2.2), and ``BecomeCandidate`` has
+``transfer: true`` when a ``TimeoutNow`` started the election (no PreVote round).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .messages import Message, NodeId
-
-if TYPE_CHECKING:
-    from .node import Role
+from .role import Role
 
 RESTART = "Restart"
 BECOME_FOLLOWER = "BecomeFollower"
@@ -54,11 +75,20 @@ ADVANCE_COMMIT_INDEX = "AdvanceCommitIndex"
 SNAPSHOT_INSTALLED = "SnapshotInstalled"
 COMPACTED = "Compacted"
 READ_INDEX_CONFIRMED = "ReadIndexConfirmed"
+ADD_SERVER = "AddServer"
+REMOVE_SERVER = "RemoveServer"
+CONFIGURATION_CHANGED = "ConfigurationChanged"
+CONFIGURATION_COMMITTED = "ConfigurationCommitted"
+CATCH_UP_STARTED = "CatchUpStarted"
+CATCH_UP_ENDED = "CatchUpEnded"
+TRANSFER_LEADERSHIP = "TransferLeadership"
 
 EVENT_KINDS = (
     RESTART, BECOME_FOLLOWER, BECOME_PRECANDIDATE, BECOME_CANDIDATE, BECOME_LEADER, SEND,
     RECEIVE, CLIENT_REQUEST, ENTRIES_APPENDED, LOG_TRUNCATED, ADVANCE_COMMIT_INDEX,
-    SNAPSHOT_INSTALLED, COMPACTED, READ_INDEX_CONFIRMED,
+    SNAPSHOT_INSTALLED, COMPACTED, READ_INDEX_CONFIRMED, ADD_SERVER, REMOVE_SERVER,
+    CONFIGURATION_CHANGED, CONFIGURATION_COMMITTED, CATCH_UP_STARTED, CATCH_UP_ENDED,
+    TRANSFER_LEADERSHIP,
 )  # fmt: skip
 
 

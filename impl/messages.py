@@ -26,10 +26,12 @@ from typing import Any, ClassVar
 NodeId = str
 
 # Entry kinds. A NOOP is what a new leader appends (dissertation §6.4) so that it can commit
-# an entry of its own term, which commits everything before it.
+# an entry of its own term, which commits everything before it. A CONFIG entry's data is a
+# configuration (``membership.Membership``): a node is in the latest one its log holds (§4.1).
 ENTRY_NORMAL = "normal"
 ENTRY_NOOP = "noop"
-ENTRY_KINDS = (ENTRY_NORMAL, ENTRY_NOOP)
+ENTRY_CONFIG = "config"
+ENTRY_KINDS = (ENTRY_NORMAL, ENTRY_NOOP, ENTRY_CONFIG)
 
 
 class WireError(ValueError):
@@ -72,11 +74,13 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """State machine state covering every entry up to and including ``index`` (of ``term``)."""
+    """State machine state covering every entry up to and including ``index`` (of ``term``),
+    and the configuration in force at ``index`` (its encoding; empty: the initial one)."""
 
     index: int
     term: int
     data: bytes
+    membership: bytes = b""
 
 
 def _check_int(value: Any, name: str) -> None:
@@ -213,6 +217,9 @@ class InstallSnapshot(Message):
     last_included_term: int = 0
     data: bytes = b""
     round: int = 0
+    # The configuration in force at last_included_index (dissertation §5.1: a snapshot
+    # "includes the latest configuration as of the last included index").
+    membership: bytes = b""
 
     @property
     def leader_id(self) -> NodeId:
@@ -229,6 +236,15 @@ class InstallSnapshotResponse(Message):
     round: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TimeoutNow(Message):
+    """Leadership transfer (dissertation §3.10): the leader tells a follower whose log is up to
+    date to start an election at once, without waiting for its timeout or asking for
+    pre-votes."""
+
+    TYPE: ClassVar[str] = "TimeoutNow"
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
     for cls in (
@@ -240,6 +256,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         AppendEntriesResponse,
         InstallSnapshot,
         InstallSnapshotResponse,
+        TimeoutNow,
     )
 }
 
@@ -276,14 +293,23 @@ def message_from_wire(obj: Any) -> Message:
             if not isinstance(v, list | tuple):
                 raise WireError(f"{where}: expected a list, got {type(v).__name__}")
             v = tuple(Entry.from_wire(e, f"{where}[{i}]") for i, e in enumerate(v))
-        elif f.name == "data":
+        elif f.name in ("data", "membership"):
             if not isinstance(v, bytes):
                 raise WireError(f"{where}: expected bytes, got {type(v).__name__}")
         kwargs[f.name] = v
     msg = cls(**kwargs)
     if isinstance(msg, AppendEntries):
         _check_append_entries(msg)
+    elif isinstance(msg, InstallSnapshot) and msg.membership:
+        _check_configuration(msg.membership, "InstallSnapshot.membership")
     return msg
+
+
+def _check_configuration(data: bytes, where: str) -> None:
+    # A configuration that does not decode would stop the node that adopts it: refuse it here.
+    from .membership import Membership  # it builds on this module's Entry
+
+    Membership.decode(data, where)
 
 
 def _check_append_entries(m: AppendEntries) -> None:
@@ -301,4 +327,6 @@ def _check_append_entries(m: AppendEntries) -> None:
                 f"{where}.term: {e.term} is outside [{prev_term}, {m.term}] (previous entry's "
                 "term, message term)"
             )
+        if e.kind == ENTRY_CONFIG:
+            _check_configuration(e.data, f"{where}.data")
         prev_index, prev_term = e.index, e.term

@@ -8,30 +8,14 @@ A ``Node`` owns no socket, clock, thread or file. The caller feeds it inputs:
 - ``read_index(request)``: a linearizable read (leader only),
 - ``compact(index, data)``: the application took a snapshot of its state machine,
 
-and every call returns a ``Ready``: the IO the caller must now perform. Given the same config,
-RNG seed and inputs, a node produces the same outputs (tests and traces rely on this).
+and every call returns a ``Ready``: the IO the caller must now perform, persisting before sending
+(``ready.py`` states the contract). Given the same config, RNG seed and inputs, a node produces
+the same outputs (tests and traces rely on this).
 
-The caller's contract (persist before send)
---------------------------------------------
-For each ``Ready``, **in order**:
-
-1. ``snapshot``: if set, save it durably. Log entries with index <= ``snapshot.index`` may then be
-   discarded from storage.
-2. ``truncate_from``: if set, delete stored log entries with index >= it; then append
-   ``entries``; then save ``hard_state`` if set. Make all of this durable (fsync) **before step 3**.
-3. Send ``messages``. They may depend on step 2: a granted vote on the persisted vote, an
-   AppendEntries success on the persisted entries, a leader's entries on its own durable copy.
-   Sending first and crashing before the fsync lets a node vote twice in a term or forget entries
-   a leader counted as replicated — the safety properties break (see the tests).
-4. If ``restore_snapshot`` is set, replace the state machine's state with it; then apply
-   ``committed_entries`` in order.
-5. Serve ``read_states``: each says "request may be answered from the state machine now"
-   (step 4 already brought it up to the read's index). ``dropped_reads`` must be retried elsewhere.
-
-Readys must be handled in the order they were returned, before the next is handled (a caller that
-batches several Readys into one fsync performs steps 1-2 of each, one fsync, then steps 3-5 of
-each). Restart a node from what was persisted: ``Node(config, rng, hard_state=..., snapshot=...,
-entries=..., boot=n)`` and handle ``start()``'s Ready first.
+The node's parts are kept apart as etcd/raft keeps them: the log (``log.py``), the followers'
+progress and the votes (``tracker.py``), majorities (``quorum.py``), ReadIndex reads
+(``read_only.py``) and the Ready with the IO a call accumulates (``ready.py``). This module holds
+the roles and the handling of every input and message.
 
 The protocol follows Figure 2 of the Raft paper and chapter 3 of Ongaro's dissertation, with
 PreVote and leader stickiness (§9.6), the leader's no-op entry (§6.4), ReadIndex (§6.4),
@@ -42,8 +26,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from .config import Config
@@ -53,11 +35,11 @@ from .events import (
     BECOME_FOLLOWER,
     BECOME_LEADER,
     BECOME_PRECANDIDATE,
-    CLIENT_REQUEST,
     COMPACTED,
+    CONFIGURATION_CHANGED,
+    CONFIGURATION_COMMITTED,
     ENTRIES_APPENDED,
     LOG_TRUNCATED,
-    READ_INDEX_CONFIRMED,
     RECEIVE,
     RESTART,
     SEND,
@@ -67,6 +49,8 @@ from .events import (
     Observer,
 )
 from .log import RaftLog
+from .membership import Configurations, Membership, initial_membership
+from .membership_changes import MembershipChanges
 from .messages import (
     ENTRY_NOOP,
     ENTRY_NORMAL,
@@ -82,137 +66,20 @@ from .messages import (
     RequestVote,
     RequestVoteResponse,
     Snapshot,
+    TimeoutNow,
 )
+from .quorum import VoteOutcome
+from .read_only import ReadOnly
+from .ready import HardState, Outbox, Ready
+from .replication import Replication
+from .role import NotLeader, Role
+from .tracker import Progress, ProgressTracker
+
+# Messages only a leader sends: their sender is the leader of their term.
+_FROM_LEADER = (AppendEntries, InstallSnapshot, TimeoutNow)
 
 
-class Role(Enum):
-    """Figure 2's server states, plus the pre-candidate of PreVote (dissertation §9.6). The value
-    is the name traces and ``/status`` use."""
-
-    FOLLOWER = "follower"
-    PRECANDIDATE = "precandidate"
-    CANDIDATE = "candidate"
-    LEADER = "leader"
-
-
-class VoteOutcome(Enum):
-    """Where a (pre-)election stands: a majority granted, a majority refused, or neither yet."""
-
-    WON = "won"
-    LOST = "lost"
-    PENDING = "pending"
-
-
-class ProgressState(Enum):
-    """Replication progress of one follower, as seen by the leader."""
-
-    PROBE = "probe"  # one AppendEntries at a time until we find where the logs match
-    REPLICATE = "replicate"  # logs match: stream entries, up to max_inflight messages ahead
-    SNAPSHOT = "snapshot"  # the entries it needs are compacted: an InstallSnapshot is on its way
-
-
-class NotLeader(Exception):
-    """Raised by ``propose`` / ``read_index`` on a node that is not the leader."""
-
-    def __init__(self, leader_id: NodeId | None) -> None:
-        super().__init__(f"not the leader; leader is {leader_id!r}")
-        self.leader_id = leader_id
-
-
-@dataclass(frozen=True, slots=True)
-class HardState:
-    """What Figure 2 calls persistent state, apart from the log: currentTerm and votedFor."""
-
-    term: int = 0
-    vote: NodeId | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReadState:
-    """A confirmed ReadIndex read: ``request`` may be answered once entries up to ``index`` are
-    applied (which the Ready that carries it guarantees after its step 4)."""
-
-    request: Any
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    """The IO a call asks for. See the module docstring for the order the caller must follow."""
-
-    hard_state: HardState | None = None
-    snapshot: Snapshot | None = None
-    truncate_from: int | None = None
-    entries: tuple[Entry, ...] = ()
-    messages: tuple[Message, ...] = ()
-    restore_snapshot: Snapshot | None = None
-    committed_entries: tuple[Entry, ...] = ()
-    read_states: tuple[ReadState, ...] = ()
-    dropped_reads: tuple[Any, ...] = ()
-
-    @property
-    def must_persist(self) -> bool:
-        """True if steps 1-2 have something to write (and fsync) before sending."""
-        return bool(
-            self.hard_state is not None
-            or self.snapshot is not None
-            or self.truncate_from is not None
-            or self.entries
-        )
-
-    def is_empty(self) -> bool:
-        """True if there is nothing at all to do."""
-        return not (
-            self.must_persist
-            or self.messages
-            or self.restore_snapshot is not None
-            or self.committed_entries
-            or self.read_states
-            or self.dropped_reads
-        )
-
-
-class Progress:
-    """The leader's view of one follower (Figure 2's nextIndex and matchIndex, plus flow
-    control)."""
-
-    __slots__ = (
-        "match",
-        "next",
-        "state",
-        "paused",
-        "inflight",
-        "pending_snapshot",
-        "snapshot_wait",
-        "recent_active",
-        "acked_round",
-    )
-
-    def __init__(self, next_index: int) -> None:
-        self.match = 0
-        self.next = next_index
-        self.state = ProgressState.PROBE
-        self.paused = False
-        self.inflight: list[int] = []  # last index of each unacknowledged AppendEntries
-        self.pending_snapshot = 0
-        self.snapshot_wait = 0
-        self.recent_active = False
-        self.acked_round = 0
-
-    def __repr__(self) -> str:
-        return f"Progress(match={self.match}, next={self.next}, state={self.state})"
-
-
-class _PendingRead:
-    __slots__ = ("request", "index", "round")
-
-    def __init__(self, request: Any, index: int, round_: int) -> None:
-        self.request = request
-        self.index = index
-        self.round = round_
-
-
-class Node:
+class Node(Replication, MembershipChanges):
     """One Raft server's protocol state machine. See the module docstring for the contract."""
 
     def __init__(
@@ -254,20 +121,18 @@ class Node:
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         self._randomized_timeout = self._new_timeout()
-        self._votes: dict[NodeId, bool] = {}
-        self.progress: dict[NodeId, Progress] = {}
-        self._round = 0
-        self._reads: list[_PendingRead] = []
-        self._reads_waiting_commit: list[Any] = []
+        self._initial = initial_membership(config.peers, config.addresses)
+        base = self._initial
+        if snapshot is not None and snapshot.membership:
+            base = Membership.decode(snapshot.membership, "snapshot")
+        self.configs = Configurations(self.log.snapshot_index, base, self.log.entries())
+        self.tracker = ProgressTracker(self.id, self.configs.latest.ids)
+        self._catch_up = None
+        self._transfer = None
+        self.reads = ReadOnly()
         self._started = False
-        # Output accumulated during one call, returned (and reset) by _take_ready.
-        self._out_msgs: list[Message] = []
-        self._out_entries: list[Entry] = []
-        self._out_truncate: int | None = None
-        self._out_snapshot: Snapshot | None = None
-        self._out_restore: Snapshot | None = None
-        self._out_reads: list[ReadState] = []
-        self._out_dropped: list[Any] = []
+        # Output accumulated during one call, returned (and emptied) by _take_ready.
+        self._out = Outbox()
 
     # ------------------------------------------------------------------ public inputs
 
@@ -284,24 +149,26 @@ class Node:
             self._tick_leader()
         else:
             self._election_elapsed += 1
-            if self._election_elapsed >= self._randomized_timeout:
+            if self._election_elapsed >= self._randomized_timeout and self._may_campaign():
                 self._campaign()
         return self._take_ready()
 
     def campaign(self) -> Ready:
         """Start an election now, as if the election timeout had fired (PreVote first if on)."""
         self._ensure_started()
-        if self.role != Role.LEADER:
+        if self.role != Role.LEADER and self._may_campaign():
             self._campaign()
         return self._take_ready()
 
     def step(self, msg: Message) -> Ready:
-        """Handle a message from a peer. Messages for another node or from a non-member are
-        ignored; stale ones are answered or dropped as Figure 2 says."""
+        """Handle a message from a peer. Messages for another node are ignored; stale ones are
+        answered or dropped as Figure 2 says. The sender's membership is not consulted (§4.1:
+        "servers process incoming RPC requests without consulting their current
+        configurations"): a new server must answer a leader it has never been told of."""
         self._ensure_started()
         if self._observer is not None:
             self._emit(RECEIVE, msg)
-        if msg.dst != self.id or msg.src not in self.config.peers or msg.src == self.id:
+        if msg.dst != self.id or msg.src == self.id:
             return self._take_ready()
         self._step(msg)
         return self._take_ready()
@@ -317,6 +184,8 @@ class Node:
         self._ensure_started()
         if self.role != Role.LEADER:
             raise NotLeader(self.leader_id)
+        if self._transfer is not None:
+            raise NotLeader(None)  # §3.10: no new commands while leadership is handed over
         base = self.log.last_index
         self._leader_append(
             [Entry(self.term, base + i + 1, bytes(d), ENTRY_NORMAL) for i, d in enumerate(datas)]
@@ -334,7 +203,7 @@ class Node:
         if self.log.term_at(self.commit_index) != self.term:
             # Until an entry of its own term commits, a new leader's commit index may lag behind
             # what earlier leaders committed, so it cannot be a read index yet.
-            self._reads_waiting_commit.append(request)
+            self.reads.waiting_commit.append(request)
         else:
             self._register_reads([request])
         return self._take_ready()
@@ -350,14 +219,21 @@ class Node:
             return self._take_ready()
         term = self.log.term_at(index)
         assert term is not None
+        membership = self.configs.at(index).encode()
         self.log.compact(index, term)
-        self._snapshot = Snapshot(index, term, bytes(data))
-        self._out_snapshot = self._snapshot
+        self.configs.compacted(index)
+        self._snapshot = Snapshot(index, term, bytes(data), membership)
+        self._out.snapshot = self._snapshot
         if self._observer is not None:
             self._emit(COMPACTED, index=index, term=term)
         return self._take_ready()
 
     # ------------------------------------------------------------------ read-only views
+
+    @property
+    def progress(self) -> dict[NodeId, Progress]:
+        """The leader's view of each follower (empty on other roles)."""
+        return self.tracker.progress
 
     @property
     def is_leader(self) -> bool:
@@ -403,7 +279,7 @@ class Node:
         the spec step by step. ``log`` lists ``(term, kind)`` of the entries after the snapshot;
         ``votes_granted`` is meaningful for (pre)candidates, ``next_index`` and ``match_index`` for
         leaders (both include this node's own last index for uniformity)."""
-        granted = sorted(p for p, ok in self._votes.items() if ok)
+        granted = self.tracker.granted()
         out: dict[str, Any] = {
             "term": self.term,
             "vote": self.vote,
@@ -436,12 +312,17 @@ class Node:
             "last_index": self.log.last_index,
             "last_term": self.log.last_term,
             "snapshot_index": self.log.snapshot_index,
+            "configuration": list(self.configs.latest.ids),
+            "configuration_index": self.configs.latest_index,
+            "configuration_committed": self.configuration_committed,
         }
         if self.role == Role.LEADER:
             out["progress"] = {
                 p: {"match": pr.match, "next": pr.next, "state": pr.state.value}
                 for p, pr in self.progress.items()
             }
+            out["learner"] = self.learner
+            out["transferring_to"] = self.transferring_to
         return out
 
     # ------------------------------------------------------------------ output plumbing
@@ -451,10 +332,18 @@ class Node:
             return
         self._started = True
         if self._snapshot is not None:
-            self._out_restore = self._snapshot
+            self._out.restore = self._snapshot
         if self._observer is not None:
-            # The peers tell a trace validator the cluster (and so the quorum) from the trace alone.
+            # The peers tell a trace validator the initial configuration (and so the quorum) from
+            # the trace alone; a log that changed it says so next.
             self._emit(RESTART, boot=self._boot, peers=list(self.config.peers))
+            if self.configs.latest != self._initial:
+                self._emit(
+                    CONFIGURATION_CHANGED,
+                    members=list(self.configs.latest.ids),
+                    index=self.configs.latest_index,
+                    cause="restart",
+                )
 
     def _emit(self, kind: str, msg: Message | None = None, **info: Any) -> None:
         # Callers guard with `if self._observer is not None` so that an unobserved node does not
@@ -466,7 +355,7 @@ class Node:
         return f"{self.id}.{self._boot}.{self._msg_counter}"
 
     def _send(self, msg: Message) -> None:
-        self._out_msgs.append(msg)
+        self._out.messages.append(msg)
         if self._observer is not None:
             self._emit(SEND, msg)
 
@@ -479,32 +368,10 @@ class Node:
         if self.term != self._persisted_hs.term or self.vote != self._persisted_hs.vote:
             hs = HardState(self.term, self.vote)
             self._persisted_hs = hs
-        ready = Ready(
-            hard_state=hs,
-            snapshot=self._out_snapshot,
-            truncate_from=self._out_truncate,
-            entries=tuple(self._out_entries),
-            messages=tuple(self._out_msgs),
-            restore_snapshot=self._out_restore,
-            committed_entries=committed,
-            read_states=tuple(self._out_reads),
-            dropped_reads=tuple(self._out_dropped),
-        )
-        self._out_msgs = []
-        self._out_entries = []
-        self._out_truncate = None
-        self._out_snapshot = None
-        self._out_restore = None
-        if self._out_reads:
-            self._out_reads = []
-        if self._out_dropped:
-            self._out_dropped = []
-        return ready
+        return self._out.take(hs, committed)
 
     def _record_truncate(self, index: int) -> None:
-        self._out_entries = [e for e in self._out_entries if e.index < index]
-        if self._out_truncate is None or index < self._out_truncate:
-            self._out_truncate = index
+        self._out.truncate(index)
 
     # ------------------------------------------------------------------ roles
 
@@ -516,7 +383,7 @@ class Node:
         self._election_elapsed = 0
         self._randomized_timeout = self._new_timeout()
 
-    def _become_follower(self, term: int, leader: NodeId | None) -> None:
+    def _become_follower(self, term: int, leader: NodeId | None, removed: bool = False) -> None:
         was_leader = self.role == Role.LEADER
         changed = term != self.term or self.role != Role.FOLLOWER or leader != self.leader_id
         if term != self.term:
@@ -526,16 +393,28 @@ class Node:
         self.leader_id = leader
         self._reset_election_timer()
         if was_leader:
-            self.progress = {}
-            self._drop_reads()
+            self._leadership_lost()
+            self.tracker.clear_progress()
+            self._out.dropped.extend(self.reads.drop_all())
         if changed and self._observer is not None:
-            self._emit(BECOME_FOLLOWER, leader=leader)
+            if removed:
+                self._emit(BECOME_FOLLOWER, leader=leader, removed=True)
+            else:
+                self._emit(BECOME_FOLLOWER, leader=leader)
 
-    def _drop_reads(self) -> None:
-        self._out_dropped.extend(r.request for r in self._reads)
-        self._out_dropped.extend(self._reads_waiting_commit)
-        self._reads = []
-        self._reads_waiting_commit = []
+    def _may_campaign(self) -> bool:
+        """Whether this node may start an election: it is in its configuration, or it was in
+        the one before and the entry that left it out is not known to be committed (§4.2.2:
+        such a server "should still start new elections, as it might still be needed until the
+        Cnew entry is committed"; its own vote does not count). A spare never campaigns."""
+        if self.tracker.is_voter:
+            return True
+        before = self.configs.previous
+        return (
+            before is not None
+            and self.id in before
+            and self.commit_index < self.configs.latest_index
+        )
 
     def _campaign(self) -> None:
         if self.config.pre_vote:
@@ -548,13 +427,13 @@ class Node:
         self.role = Role.PRECANDIDATE
         self.leader_id = None
         self._reset_election_timer()
-        self._votes = {self.id: True}
+        self.tracker.reset_votes()
         if self._observer is not None:
             self._emit(BECOME_PRECANDIDATE)
-        if self._count_votes() is VoteOutcome.WON:
+        if self.tracker.tally() is VoteOutcome.WON:
             self._become_candidate()
             return
-        for peer in self.config.others:
+        for peer in self.tracker.peers():
             self._send(
                 PreVote(
                     self.term + 1,
@@ -566,20 +445,23 @@ class Node:
                 )
             )
 
-    def _become_candidate(self) -> None:
+    def _become_candidate(self, transfer: bool = False) -> None:
         # §5.2: increment currentTerm, vote for self, reset the election timer, ask everyone.
         self.role = Role.CANDIDATE
         self.term += 1
         self.vote = self.id
         self.leader_id = None
         self._reset_election_timer()
-        self._votes = {self.id: True}
+        self.tracker.reset_votes()
         if self._observer is not None:
-            self._emit(BECOME_CANDIDATE)
-        if self._count_votes() is VoteOutcome.WON:
+            if transfer:
+                self._emit(BECOME_CANDIDATE, transfer=True)
+            else:
+                self._emit(BECOME_CANDIDATE)
+        if self.tracker.tally() is VoteOutcome.WON:
             self._become_leader()
             return
-        for peer in self.config.others:
+        for peer in self.tracker.peers():
             self._send(
                 RequestVote(
                     self.term,
@@ -591,215 +473,30 @@ class Node:
                 )
             )
 
-    def _count_votes(self) -> VoteOutcome:
-        granted = sum(1 for v in self._votes.values() if v)
-        refused = len(self._votes) - granted
-        if granted >= self.config.quorum:
-            return VoteOutcome.WON
-        if refused >= self.config.quorum:
-            return VoteOutcome.LOST
-        return VoteOutcome.PENDING
-
     def _become_leader(self) -> None:
         self.role = Role.LEADER
         self.leader_id = self.id
         self._heartbeat_elapsed = 0
         self._election_elapsed = 0
         nxt = self.log.last_index + 1
-        self.progress = {p: Progress(nxt) for p in self.config.others}
+        self.tracker.reset_progress(nxt)
         if self._observer is not None:
             self._emit(BECOME_LEADER)
         # §6.4 / §5.4.2: the leader cannot count replicas of earlier terms' entries; committing
         # a no-op of its own term commits them, and also tells it its real commit index.
         self._leader_append([Entry(self.term, nxt, b"", ENTRY_NOOP)])
 
-    # ------------------------------------------------------------------ leader work
-
-    def _tick_leader(self) -> None:
-        self._heartbeat_elapsed += 1
-        self._election_elapsed += 1
-        if self._election_elapsed >= self.config.election_tick:
-            self._election_elapsed = 0
-            if self.config.check_quorum:
-                active = 1 + sum(1 for pr in self.progress.values() if pr.recent_active)
-                if active < self.config.quorum:
-                    self._become_follower(self.term, None)
-                    return
-                for pr in self.progress.values():
-                    pr.recent_active = False
-        if self._heartbeat_elapsed >= self.config.heartbeat_tick:
-            self._heartbeat_elapsed = 0
-            self._broadcast_heartbeat()
-
-    def _leader_append(self, entries: list[Entry]) -> None:
-        self.log.append(entries)
-        self._out_entries.extend(entries)
-        if self._observer is not None:
-            for e in entries:
-                self._emit(CLIENT_REQUEST, index=e.index, term=e.term, entry_kind=e.kind)
-        self._maybe_commit()
-        for peer in self.config.others:
-            self._send_append(peer)
-
-    def _broadcast_heartbeat(self) -> None:
-        for peer, pr in self.progress.items():
-            if pr.state == ProgressState.SNAPSHOT:
-                pr.snapshot_wait -= 1
-                if pr.snapshot_wait > 0:
-                    continue
-                # No answer to the snapshot for a while: assume it was lost and probe again.
-                pr.state = ProgressState.PROBE
-                pr.paused = False
-                pr.next = pr.match + 1
-                self._send_append(peer)
-            elif pr.state == ProgressState.PROBE:
-                pr.paused = False
-                self._send_append(peer, heartbeat=True)
-            else:
-                self._send_heartbeat(peer, pr)
-
-    def _send_heartbeat(self, peer: NodeId, pr: Progress) -> None:
-        # Anchor the heartbeat at the known match point, not at `next`: with entries in flight
-        # a heartbeat that overtakes them would otherwise be rejected for a gap.
-        prev = pr.match
-        prev_term = self.log.term_at(prev)
-        if prev_term is None:
-            # The match point was compacted away; anchor at the snapshot instead. A follower that
-            # lacks it rejects, which leads to probing and then to an InstallSnapshot.
-            prev, prev_term = self.log.snapshot_index, self.log.snapshot_term
-        self._send(
-            AppendEntries(
-                self.term,
-                self.id,
-                peer,
-                self._next_id(),
-                prev,
-                prev_term,
-                (),
-                min(self.commit_index, prev),
-                self._round,
-            )
-        )
-
-    def _send_append(self, peer: NodeId, heartbeat: bool = False) -> bool:
-        """Send what ``peer`` needs next, if flow control allows. Returns True if sent."""
-        pr = self.progress[peer]
-        if pr.state == ProgressState.SNAPSHOT:
-            return False
-        if pr.state == ProgressState.PROBE and pr.paused and not heartbeat:
-            return False
-        if pr.state == ProgressState.REPLICATE and len(pr.inflight) >= self.config.max_inflight:
-            return False
-        prev = pr.next - 1
-        prev_term = self.log.term_at(prev)
-        if prev_term is None:
-            return self._send_snapshot(peer, pr)
-        last = self.log.last_index
-        if pr.state == ProgressState.REPLICATE and pr.next > last:
-            return False  # nothing new; heartbeats keep the follower's timer reset
-        entries: tuple[Entry, ...] = ()
-        if pr.next <= last:
-            entries = self.log.slice(
-                pr.next, last, self.config.max_entries_per_msg, self.config.max_bytes_per_msg
-            )
-        self._send(
-            AppendEntries(
-                self.term,
-                self.id,
-                peer,
-                self._next_id(),
-                prev,
-                prev_term,
-                entries,
-                self.commit_index,
-                self._round,
-            )
-        )
-        if pr.state == ProgressState.PROBE:
-            pr.paused = True
-        elif entries:
-            # Pipelining: assume the batch arrives; a rejection sends us back to probing.
-            pr.next = entries[-1].index + 1
-            pr.inflight.append(entries[-1].index)
-        return True
-
-    def _send_snapshot(self, peer: NodeId, pr: Progress) -> bool:
-        snap = self._snapshot
-        if snap is None:  # cannot happen: entries are only compacted into a snapshot
-            raise AssertionError("log compacted without a snapshot")
-        pr.state = ProgressState.SNAPSHOT
-        pr.pending_snapshot = snap.index
-        pr.snapshot_wait = self.config.election_tick
-        pr.inflight.clear()
-        self._send(
-            InstallSnapshot(
-                self.term,
-                self.id,
-                peer,
-                self._next_id(),
-                snap.index,
-                snap.term,
-                snap.data,
-                self._round,
-            )
-        )
-        return True
-
-    def _maybe_commit(self) -> None:
-        # Figure 2, leaders: N is the largest index replicated on a majority (our own log counts
-        # once it is persisted, which the Ready contract ensures before anyone hears about it).
-        matches = sorted(
-            [self.log.last_index] + [pr.match for pr in self.progress.values()], reverse=True
-        )
-        n = matches[self.config.quorum - 1]
-        # §5.4.2: only an entry of the current term is committed by counting replicas.
-        if n > self.commit_index and self.log.term_at(n) == self.term:
-            first_of_term = self.log.term_at(self.commit_index) != self.term
-            self._set_commit(n)
-            if first_of_term and self._reads_waiting_commit:
-                waiting = self._reads_waiting_commit
-                self._reads_waiting_commit = []
-                self._register_reads(waiting)
-
     def _set_commit(self, index: int) -> None:
         old = self.commit_index
         self.commit_index = index
         if self._observer is not None:
             self._emit(ADVANCE_COMMIT_INDEX, old=old, new=index)
-
-    def _register_reads(self, requests: list[Any]) -> None:
-        index = self.commit_index
-        if self.config.quorum == 1:
-            for r in requests:
-                self._confirm_read(r, index)
-            return
-        # A new round: only acknowledgements of messages sent from now on prove we were still
-        # the leader after the read arrived.
-        self._round += 1
-        for r in requests:
-            self._reads.append(_PendingRead(r, index, self._round))
-        for peer, pr in self.progress.items():
-            if pr.state == ProgressState.SNAPSHOT:
-                self._send_snapshot(peer, pr)
-            else:
-                self._send_heartbeat(peer, pr)
-
-    def _confirm_read(self, request: Any, index: int) -> None:
-        # applied_index reaches commit_index (>= index) in the same Ready, so the caller can serve
-        # the read after applying that Ready's committed entries.
-        self._out_reads.append(ReadState(request, index))
-        if self._observer is not None:
-            self._emit(READ_INDEX_CONFIRMED, index=index)
-
-    def _check_reads(self) -> None:
-        quorum = self.config.quorum
-        while self._reads:
-            r = self._reads[0]
-            acks = 1 + sum(1 for pr in self.progress.values() if pr.acked_round >= r.round)
-            if acks < quorum:
-                break
-            self._reads.pop(0)
-            self._confirm_read(r.request, r.index)
+            if old < self.configs.entry_index <= index:
+                self._emit(
+                    CONFIGURATION_COMMITTED,
+                    members=list(self.configs.latest.ids),
+                    index=self.configs.entry_index,
+                )
 
     # ------------------------------------------------------------------ message handling
 
@@ -811,7 +508,9 @@ class Node:
                 pass
             else:
                 # Figure 2, all servers: a higher term makes us a follower of that term.
-                leader = m.src if isinstance(m, AppendEntries | InstallSnapshot) else None
+                leader = (
+                    m.src if isinstance(m, AppendEntries | InstallSnapshot | TimeoutNow) else None
+                )
                 self._become_follower(m.term, leader)
         elif m.term < self.term:
             # Stale sender. Answer requests so that an old leader or candidate learns the newer
@@ -838,8 +537,8 @@ class Node:
             self._handle_request_vote(m)
         elif isinstance(m, RequestVoteResponse):
             if self.role == Role.CANDIDATE and m.term == self.term:
-                self._votes[m.src] = m.vote_granted
-                outcome = self._count_votes()
+                self.tracker.record_vote(m.src, m.vote_granted)
+                outcome = self.tracker.tally()
                 if outcome is VoteOutcome.WON:
                     self._become_leader()
                 elif outcome is VoteOutcome.LOST:
@@ -851,8 +550,8 @@ class Node:
             if self.role == Role.PRECANDIDATE and (
                 m.term == self.term + 1 or (m.term == self.term and not m.vote_granted)
             ):
-                self._votes[m.src] = m.vote_granted
-                outcome = self._count_votes()
+                self.tracker.record_vote(m.src, m.vote_granted)
+                outcome = self.tracker.tally()
                 if outcome is VoteOutcome.WON:
                     self._become_candidate()
                 elif outcome is VoteOutcome.LOST:
@@ -861,6 +560,8 @@ class Node:
             self._handle_install_snapshot(m)
         elif isinstance(m, InstallSnapshotResponse):
             self._handle_snapshot_response(m)
+        elif isinstance(m, TimeoutNow):
+            self._handle_timeout_now(m)
 
     def _log_up_to_date(self, last_index: int, last_term: int) -> bool:
         # §5.4.1: compare last terms; with equal terms the longer log is more up to date.
@@ -933,7 +634,9 @@ class Node:
             return
         # Receiver rules 3 and 4: drop a conflicting suffix, append what is new. Entries that
         # already match are kept, so a duplicated or reordered message never truncates them.
+        # Configuration entries take effect as they are appended (or removed), committed or not.
         new: list[Entry] = []
+        truncated = False
         for i, e in enumerate(entries):
             t = self.log.term_at(e.index)
             if t is None:
@@ -948,13 +651,17 @@ class Node:
                 self._record_truncate(e.index)
                 if self._observer is not None:
                     self._emit(LOG_TRUNCATED, from_index=e.index)
+                truncated = self.configs.truncated(e.index)
                 new = list(entries[i:])
                 break
         if new:
             self.log.append(new)
-            self._out_entries.extend(new)
+            self._out.entries.extend(new)
             if self._observer is not None:
                 self._emit(ENTRIES_APPENDED, first=new[0].index, last=new[-1].index)
+        appended = self.configs.appended(new)
+        if truncated or appended:
+            self._config_changed("append" if appended else "truncate")
         last_new = prev + len(entries)
         # Receiver rule 5: commitIndex = min(leaderCommit, index of last new entry).
         if m.leader_commit > self.commit_index:
@@ -976,66 +683,6 @@ class Node:
             )
         )
 
-    def _handle_append_response(self, m: AppendEntriesResponse) -> None:
-        if self.role != Role.LEADER:
-            return
-        pr = self.progress[m.src]
-        pr.recent_active = True
-        if m.round > pr.acked_round:
-            pr.acked_round = m.round
-            self._check_reads()
-        if m.success:
-            progressed = m.match_index > pr.match
-            if progressed:
-                pr.match = m.match_index
-            if pr.state == ProgressState.PROBE:
-                # The logs agree up to pr.match: stream from there on.
-                pr.state = ProgressState.REPLICATE
-                pr.next = pr.match + 1
-                pr.inflight.clear()
-            elif pr.state == ProgressState.REPLICATE:
-                if progressed:
-                    pr.next = max(pr.next, pr.match + 1)
-                    pr.inflight = [i for i in pr.inflight if i > pr.match]
-                elif pr.inflight:
-                    # A heartbeat answer with no progress: if messages were lost the window
-                    # would stay full forever; free a slot so replication resumes (a gap is
-                    # then rejected and we fall back to probing).
-                    pr.inflight.pop(0)
-                elif pr.next > pr.match + 1:
-                    # Nothing is in flight any more, yet the follower is behind what we sent:
-                    # the last batches were lost. Send them again.
-                    pr.next = pr.match + 1
-            elif pr.match >= pr.pending_snapshot:
-                pr.state = ProgressState.REPLICATE
-                pr.next = pr.match + 1
-                pr.inflight.clear()
-            if progressed:
-                self._maybe_commit()
-            while self._send_append(m.src):
-                if pr.state != ProgressState.REPLICATE:
-                    break
-            return
-        # Rejected. Ignore answers to messages older than what we already know.
-        if pr.state == ProgressState.REPLICATE:
-            if m.prev_log_index <= pr.match:
-                return
-        elif pr.state == ProgressState.PROBE:
-            if m.prev_log_index != pr.next - 1:
-                return
-        else:
-            return
-        nxt = m.conflict_index
-        if m.conflict_term:
-            last_of_term = self.log.last_index_of_term(m.conflict_term)
-            if last_of_term > 0:
-                nxt = last_of_term + 1
-        pr.next = max(pr.match + 1, min(nxt, m.prev_log_index))
-        pr.state = ProgressState.PROBE
-        pr.paused = False
-        pr.inflight.clear()
-        self._send_append(m.src)
-
     def _handle_install_snapshot(self, m: InstallSnapshot) -> None:
         if self.role != Role.FOLLOWER or self.leader_id != m.src:
             self._become_follower(self.term, m.src)
@@ -1046,40 +693,29 @@ class Node:
             keeps_suffix = self.log.matches(idx, term)
             had_last = self.log.last_index
             self.log.compact(idx, term)
-            snap = Snapshot(idx, term, bytes(m.data))
+            membership = self._initial
+            if m.membership:
+                membership = Membership.decode(m.membership, "InstallSnapshot.membership")
+            changed = self.configs.installed(idx, membership, keeps_suffix)
+            snap = Snapshot(idx, term, bytes(m.data), m.membership)
             self._snapshot = snap
-            self._out_snapshot = snap
-            self._out_restore = snap
+            self._out.snapshot = snap
+            self._out.restore = snap
             if not keeps_suffix:
                 # Figure 13 rule 7: the log disagrees with the snapshot, so discard all of it.
-                self._out_entries = []
+                self._out.entries = []
                 if had_last > idx:
                     self._record_truncate(idx + 1)
             else:
-                self._out_entries = [e for e in self._out_entries if e.index > idx]
+                self._out.entries = [e for e in self._out.entries if e.index > idx]
             self._set_commit(idx)
             self.applied_index = idx
             if self._observer is not None:
                 self._emit(SNAPSHOT_INSTALLED, index=idx, term=term)
+            if changed:
+                self._config_changed("snapshot")
         self._send(
             InstallSnapshotResponse(
                 self.term, self.id, m.src, self._next_id(), self.commit_index, m.round
             )
         )
-
-    def _handle_snapshot_response(self, m: InstallSnapshotResponse) -> None:
-        if self.role != Role.LEADER:
-            return
-        pr = self.progress[m.src]
-        pr.recent_active = True
-        if m.round > pr.acked_round:
-            pr.acked_round = m.round
-            self._check_reads()
-        if m.match_index > pr.match:
-            pr.match = m.match_index
-            self._maybe_commit()
-        if pr.state == ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
-            pr.state = ProgressState.PROBE
-            pr.paused = False
-            pr.next = pr.match + 1
-            self._send_append(m.src)

@@ -20,6 +20,11 @@ Two event loops, in two threads, so that the Raft timers never share fate with c
 
 A peer can be cut off without root: the node reads ``<data-dir>/blocked-peers`` (a JSON list of
 peer ids) every 100 ms and drops all traffic to and from the peers it lists (``PEER_BLOCK_FILE``).
+
+Membership: ``--cluster`` is the initial configuration; the core's configuration entries carry
+each member's address (``host:raft_port:http_port``, as ``--cluster`` spells it), from which the
+node learns where new members are. A spare starts with its own address and the initial
+configuration, and waits to be added (``add_member``).
 """
 
 from __future__ import annotations
@@ -41,14 +46,18 @@ from typing import Any
 
 import msgpack
 
+from .addresses import NodeAddress
 from .client_api import ApiLimits, ClientAPI
 from .config import Config
 from .events import Event
 from .kv import KVStore
 from .kv import Result as KVResult
+from .membership import Membership
+from .membership_changes import ConfigChangeRefused
 from .messages import Entry, Message, Snapshot, WireError, message_from_wire
-from .node import HardState as CoreHardState
-from .node import Node, NotLeader, Ready
+from .node import Node, NotLeader
+from .ready import ChangeResult, Ready
+from .ready import HardState as CoreHardState
 from .storage import HardState, Storage, StoredEntry
 from .storage import Snapshot as StoredSnapshot
 from .trace import trace_line
@@ -60,16 +69,8 @@ PEER_BLOCK_FILE = "blocked-peers"
 PEER_BLOCK_POLL = 0.1
 
 
-@dataclass(frozen=True)
-class NodeAddress:
-    id: str
-    host: str
-    raft_port: int
-    http_port: int
-
-    @property
-    def http_endpoint(self) -> str:
-        return f"{self.host}:{self.http_port}"
+def _change_unknown() -> ConfigChangeRefused:
+    return ConfigChangeRefused("leadership changed before the change was committed; retry", True)
 
 
 @dataclass
@@ -90,6 +91,10 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     limits: ApiLimits = field(default_factory=ApiLimits)
+    # A spare (not in the initial configuration ``cluster``) gives its own address here.
+    address: NodeAddress | None = None
+    # How long a membership change may take before its outcome is reported as unknown.
+    change_timeout: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,7 +134,20 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.id = cfg.node_id
-        self.me = cfg.cluster[cfg.node_id]
+        me = cfg.cluster.get(cfg.node_id) or cfg.address
+        if me is None:
+            raise ValueError(f"{cfg.node_id} is not in the cluster and has no address of its own")
+        self.me = me
+        # Where every node we know of listens: the initial configuration, then what the
+        # configuration entries of the log say (addresses are only ever added).
+        self.addresses: dict[str, NodeAddress] = {**cfg.cluster, me.id: me}
+        self._seen_config: Any = None
+        # Membership changes asked by clients: by token until the core appends their entry,
+        # then by the entry's index until it is applied; transfers until leadership moves.
+        self._changes: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._change_waits: dict[int, tuple[int, asyncio.Future[dict[str, Any]]]] = {}
+        self._transfers: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
+        self._change_ids = itertools.count(1)
         self.storage: Storage | None = None
         self.node: Node | None = None
         self.kv = KVStore()
@@ -173,10 +191,16 @@ class Server:
         self.storage = st
         boot = _next_boot(self.cfg.data_dir, self.cfg.fsync)
         peers = tuple(sorted(self.cfg.cluster))
-        config = Config(id=self.id, peers=peers, election_tick=self.cfg.election_ticks)
+        config = Config(
+            id=self.id,
+            peers=peers,
+            election_tick=self.cfg.election_ticks,
+            addresses=tuple((a.id, a.spec) for a in self.cfg.cluster.values()),
+        )
         snap = None
         if st.snapshot is not None:
-            snap = Snapshot(st.snapshot.index, st.snapshot.term, st.snapshot.data)
+            membership = st.snapshot.meta.get("membership") or b""
+            snap = Snapshot(st.snapshot.index, st.snapshot.term, st.snapshot.data, membership)
         if self.cfg.trace_path:
             self._trace = open(self.cfg.trace_path, "a", buffering=1 << 16)  # noqa: SIM115
         hs = st.hard_state
@@ -215,12 +239,13 @@ class Server:
     async def _start_raft(self) -> None:
         assert self.node is not None
         self._wake = asyncio.Event()
-        peers = {a.id: (a.host, a.raft_port) for a in self.cfg.cluster.values() if a.id != self.id}
+        peers = {a.id: (a.host, a.raft_port) for a in self.addresses.values() if a.id != self.id}
         self.transport = Transport(
             self.id, (self.me.host, self.me.raft_port), peers, self.cfg.secret, self._on_peer
         )
         await self.transport.start()
         self._push(self.node.start())
+        self._sync_configuration()
         self._tasks = [
             asyncio.create_task(self._ticker(), name="ticker"),
             asyncio.create_task(self._ready_loop(), name="ready"),
@@ -280,6 +305,12 @@ class Server:
             await self._stopped.wait()
         finally:
             await self.stop()
+            # Before asyncio.run closes the loop's self-pipe: a second signal (raftkv cluster
+            # sends SIGTERM after the terminal's SIGINT) arriving while the pipe is closed but
+            # still the wakeup fd prints a traceback from inside asyncio.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, ValueError, RuntimeError):
+                    loop.remove_signal_handler(sig)
         if self.fatal is not None:
             raise self.fatal
 
@@ -308,6 +339,14 @@ class Server:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._call_raft(self._status, digest, fut)
         return await asyncio.wait_for(fut, self.cfg.request_timeout)
+
+    async def change_membership(self, op: str, node: str, address: str = "") -> dict[str, Any]:
+        """Add (``"add"``, at ``address``), remove (``"remove"``) or hand leadership to
+        (``"transfer"``) ``node``; what happened, once it has. Raises NotLeader,
+        ConfigChangeRefused, or TimeoutError after ``change_timeout`` (outcome unknown)."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._call_raft(self._start_change, op, node, address, fut)
+        return await asyncio.wait_for(fut, self.cfg.change_timeout)
 
     def _call_raft(self, fn: Callable[..., None], *args: Any) -> None:
         assert self._raft_loop is not None
@@ -360,7 +399,10 @@ class Server:
         s = self.node.status()
         s["applied_index"] = self.kv.applied_index
         s["endpoint"] = self.me.http_endpoint
-        s["members"] = {a.id: a.http_endpoint for a in self.cfg.cluster.values()}
+        config = self.node.configuration
+        s["member"] = self.id in config
+        s["members"] = {m: self._http_endpoint(m) for m in config.ids}
+        s["known"] = {a.id: a.http_endpoint for a in self.addresses.values()}
         s["connected"] = sorted(self.transport.connected)
         s["blocked"] = sorted(self.transport.blocked)
         s["pid"] = os.getpid()
@@ -399,7 +441,9 @@ class Server:
             except (OSError, ValueError) as exc:
                 log.warning("%s: ignoring %s: %s", self.id, path, exc)
                 return
-            peers = {p for p in listed if p in self.cfg.cluster and p != self.id}
+            # Ids this node knows of (members, spares it heard from): a typo changes nothing.
+            known = self.addresses.keys() | (self.transport.peers if self.transport else {})
+            peers = {p for p in listed if p != self.id and p in known}
         if peers != self.transport.blocked:
             log.info("%s: blocked peers now %s", self.id, sorted(peers) or "none")
             self.transport.blocked = peers
@@ -446,7 +490,10 @@ class Server:
                 # first so that the compaction rewrite sees everything before it.
                 await asyncio.to_thread(st.sync)
                 s = rd.snapshot
-                await asyncio.to_thread(st.save_snapshot, StoredSnapshot(s.index, s.term, s.data))
+                meta = {"membership": s.membership}
+                await asyncio.to_thread(
+                    st.save_snapshot, StoredSnapshot(s.index, s.term, s.data, meta)
+                )
             if rd.truncate_from is not None:
                 st.truncate_suffix(rd.truncate_from)
                 must_sync = True
@@ -480,6 +527,8 @@ class Server:
                 # Everything waiting on entries the snapshot covers is now unknowable here.
                 for idx in [i for i in self._writes if i <= rd.restore_snapshot.index]:
                     self._resolve_write(idx, None)
+                for idx in [i for i in self._change_waits if i <= rd.restore_snapshot.index]:
+                    _settle(self._change_waits.pop(idx)[1], exc=_change_unknown())
             for e in rd.committed_entries:
                 if e.index <= self.kv.applied_index:
                     continue  # covered by a snapshot restored above
@@ -487,6 +536,9 @@ class Server:
                 w = self._writes.get(e.index)
                 if w is not None:
                     self._resolve_write(e.index, res if w.term == e.term else None)
+                cw = self._change_waits.pop(e.index, None)
+                if cw is not None:
+                    self._resolve_change(e, *cw)
             # The Ready that confirmed a read also applied everything up to its index.
             data = self.kv.data
             for rs in rd.read_states:
@@ -495,6 +547,10 @@ class Server:
             for req in rd.dropped_reads:
                 for _, fut in self._reads.pop(req, ()):
                     _settle(fut, exc=NotLeader(self.node.leader_id))
+            for ch in rd.changes:
+                self._change_appended(ch)
+        self._sync_configuration()
+        self._check_transfers()
         self._maybe_snapshot()
 
     def _schedule_flush(self) -> None:
@@ -537,6 +593,99 @@ class Server:
                     del self._reads[tok]
                 self._reads[token] = reads
                 self._push(rd)
+
+    # ---- membership (on the Raft loop) -----------------------------------------------------
+
+    def _http_endpoint(self, node: str) -> str:
+        a = self.addresses.get(node)
+        return a.http_endpoint if a is not None else ""
+
+    def _learn(self, node: str, address: str) -> None:
+        """``node`` listens at ``address`` (``host:raft_port:http_port``); reach it there."""
+        a = NodeAddress.parse(node, address)
+        if a is None or node == self.id or self.addresses.get(node) == a:
+            return
+        self.addresses[node] = a
+        assert self.transport is not None
+        self.transport.add_peer(node, (a.host, a.raft_port))
+
+    def _sync_configuration(self) -> None:
+        config = self.node.configuration if self.node is not None else None
+        if config is None or config is self._seen_config:
+            return
+        self._seen_config = config
+        for node, address in config.members:
+            self._learn(node, address)
+
+    def _start_change(
+        self, op: str, node: str, address: str, fut: asyncio.Future[dict[str, Any]]
+    ) -> None:
+        n = self.node
+        assert n is not None
+        try:
+            if not n.is_leader:
+                raise NotLeader(n.leader_id)
+            config = n.configuration
+            if op == "transfer":
+                self._push(n.transfer_leadership(node))
+                if node == self.id:
+                    _settle(fut, {"leader": self.id, "term": n.term})
+                else:
+                    self._transfers.append((node, fut))
+                return
+            # A retry of a change that has been made (its answer was lost) is answered as done.
+            if op == "add" and node in config and config.address(node) in (address, ""):
+                _settle(fut, {"changed": False, "members": list(config.ids)})
+                return
+            if op == "remove" and node not in config:
+                if node not in self.addresses:
+                    # Not a member this node ever heard of: a typo, not a retry of a removal.
+                    members = ", ".join(config.ids)
+                    raise ConfigChangeRefused(f"unknown node {node} (members: {members})", False)
+                _settle(fut, {"changed": False, "members": list(config.ids)})
+                return
+            token = next(self._change_ids)
+            if op == "add":
+                ready = n.add_node(node, address, token)
+                self._learn(node, address)  # the leader sends to the learner from now on
+            else:
+                ready = n.remove_node(node, token)
+            self._changes[token] = fut
+            self._push(ready)
+        except (NotLeader, ConfigChangeRefused) as exc:
+            _settle(fut, exc=exc)
+
+    def _change_appended(self, ch: ChangeResult) -> None:
+        fut = self._changes.pop(ch.request, None)
+        if fut is None:
+            return
+        if ch.error is not None:
+            _settle(fut, exc=ConfigChangeRefused(ch.error, ch.retry))
+        else:
+            self._change_waits[ch.index] = (ch.term, fut)
+
+    def _resolve_change(self, e: Entry, term: int, fut: asyncio.Future[dict[str, Any]]) -> None:
+        if e.term != term:
+            # Another leader's entry took its place: the change was not made (at this index).
+            _settle(fut, exc=_change_unknown())
+            return
+        members = Membership.decode(e.data).ids
+        _settle(fut, {"changed": True, "index": e.index, "members": list(members)})
+
+    def _check_transfers(self) -> None:
+        n = self.node
+        assert n is not None
+        for item in list(self._transfers):
+            target, fut = item
+            if fut.done():
+                self._transfers.remove(item)
+            elif not n.is_leader and n.leader_id is not None:
+                self._transfers.remove(item)
+                _settle(fut, {"leader": n.leader_id, "term": n.term})
+            elif n.is_leader and n.transferring_to is None:
+                self._transfers.remove(item)
+                reason = f"{target} did not take over within an election timeout"
+                _settle(fut, exc=ConfigChangeRefused(reason, retry=True))
 
     def _resolve_write(self, index: int, res: KVResult | None) -> None:
         w = self._writes.pop(index, None)

@@ -7,8 +7,13 @@ nothing more: every message stands alone.
 
 Frames are ``u32 big-endian length | msgpack value``. The first frames of a connection are a
 challenge-response handshake keyed by the cluster secret (HMAC-SHA256 over both sides' fresh
-nonces and the claimed node ids), so a process that does not know the secret can neither pose as
-a node nor collect messages meant for one. After it, each frame is one message.
+nonces, the claimed node ids and the dialer's own listening address), so a process that does not
+know the secret can neither pose as a node nor collect messages meant for one. After it, each
+frame is one message.
+
+The peers are not fixed: membership changes add nodes (``add_peer``), and a node that dials in
+with the secret is accepted whatever its id, and its address learned from the handshake. That is
+how a new node can answer a leader it was never told about.
 
 Raft tolerates lost messages, so the transport never blocks the node: per-peer queues are
 bounded and drop the *oldest* message when full (newer heartbeats and appends supersede older
@@ -32,7 +37,7 @@ import msgpack
 
 log = logging.getLogger("raftkit.transport")
 
-PROTOCOL = b"raftkit-peer/1"
+PROTOCOL = b"raftkit-peer/2"
 MAX_FRAME = 64 * 1024 * 1024
 HANDSHAKE_TIMEOUT = 5.0
 _LEN = struct.Struct(">I")
@@ -110,6 +115,7 @@ class Transport:
         # Links cut on purpose (tests, operators): traffic to and from these peers is dropped.
         self.blocked: set[str] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._started = False
         self._tasks: list[asyncio.Task[None]] = []
         self._inbound: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -119,9 +125,25 @@ class Transport:
     async def start(self) -> None:
         host, port = self.listen
         self._server = await asyncio.start_server(self._accept, host, port)
+        self._started = True
         for peer in self.peers:
-            self._wake[peer] = asyncio.Event()
-            self._tasks.append(asyncio.create_task(self._sender(peer), name=f"send-{peer}"))
+            self._start_sender(peer)
+
+    def _start_sender(self, peer: str) -> None:
+        self._wake[peer] = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._sender(peer), name=f"send-{peer}"))
+
+    def add_peer(self, peer: str, address: tuple[str, int]) -> None:
+        """Send to ``peer`` at ``address`` from now on (a new peer, or one that moved: the next
+        connection goes to the new address)."""
+        if peer == self.node_id or self.peers.get(peer) == address:
+            return
+        known = peer in self.peers
+        self.peers[peer] = address
+        if not known:
+            self.queues[peer] = collections.deque()
+            if self._started:
+                self._start_sender(peer)
 
     @property
     def port(self) -> int:
@@ -233,16 +255,25 @@ class Transport:
     ) -> None:
         hello = await read_frame(reader, 1024)
         if not isinstance(hello, dict) or hello.get("proto") != PROTOCOL.decode():
-            raise FrameError("peer does not speak raftkit-peer/1")
+            raise FrameError(f"peer does not speak {PROTOCOL.decode()}")
         server_nonce = hello.get("nonce")
         if not isinstance(server_nonce, bytes) or len(server_nonce) != 32:
             raise FrameError("bad challenge")
         my_nonce = os.urandom(32)
+        addr = _address_text(self.listen)
         mac = _mac(
-            self.secret, b"dial", server_nonce, my_nonce, self.node_id.encode(), peer.encode()
+            self.secret,
+            b"dial",
+            server_nonce,
+            my_nonce,
+            self.node_id.encode(),
+            peer.encode(),
+            addr.encode(),
         )
         writer.write(
-            encode_frame({"node": self.node_id, "to": peer, "nonce": my_nonce, "mac": mac})
+            encode_frame(
+                {"node": self.node_id, "to": peer, "nonce": my_nonce, "addr": addr, "mac": mac}
+            )
         )
         await writer.drain()
         answer = await read_frame(reader, 1024)
@@ -309,16 +340,29 @@ class Transport:
         if not isinstance(claim, dict):
             log.warning("%s: rejected connection from %s: bad handshake", self.node_id, addr)
             return None
-        node, to, their_nonce, mac = (claim.get(k) for k in ("node", "to", "nonce", "mac"))
+        node, to, their_nonce, addr, mac = (
+            claim.get(k) for k in ("node", "to", "nonce", "addr", "mac")
+        )
         if (
             not isinstance(node, str)
-            or node not in self.peers
+            or not node
+            or node == self.node_id
             or to != self.node_id
             or not isinstance(their_nonce, bytes)
             or len(their_nonce) != 32
+            or not isinstance(addr, str)
             or not isinstance(mac, bytes)
             or not hmac.compare_digest(
-                mac, _mac(self.secret, b"dial", nonce, their_nonce, node.encode(), to.encode())
+                mac,
+                _mac(
+                    self.secret,
+                    b"dial",
+                    nonce,
+                    their_nonce,
+                    node.encode(),
+                    to.encode(),
+                    addr.encode(),
+                ),
             )
         ):
             log.warning(
@@ -329,4 +373,22 @@ class Transport:
         reply = _mac(self.secret, b"accept", their_nonce, nonce, self.node_id.encode())
         writer.write(encode_frame({"mac": reply}))
         await writer.drain()
+        where = _parse_address(addr)
+        if where is not None and node not in self.peers:
+            # An authenticated node we did not know (one added after we started): answer it.
+            log.info("%s: learned %s at %s from its handshake", self.node_id, node, addr)
+            self.add_peer(node, where)
         return node
+
+
+def _address_text(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _parse_address(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)

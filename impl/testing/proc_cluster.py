@@ -45,16 +45,19 @@ class ProcCluster:
         snapshot_every: int = 10000,
         trace: bool = False,
         extra: list[str] | None = None,
+        spares: int = 0,
     ) -> None:
+        """``n`` nodes in the initial configuration, and ``spares`` more (``n{n+1}``...) that
+        start outside it and join when added."""
         self.root = root
         os.makedirs(root, exist_ok=True)
-        self.ids = [f"n{i + 1}" for i in range(n)]
-        ports = free_ports(2 * n)
-        self.raft_ports = dict(zip(self.ids, ports[:n], strict=True))
-        self.http_ports = dict(zip(self.ids, ports[n:], strict=True))
-        self.spec = ",".join(
-            f"{i}=127.0.0.1:{self.raft_ports[i]}:{self.http_ports[i]}" for i in self.ids
-        )
+        total = n + spares
+        self.ids = [f"n{i + 1}" for i in range(total)]
+        self.initial = self.ids[:n]
+        ports = free_ports(2 * total)
+        self.raft_ports = dict(zip(self.ids, ports[:total], strict=True))
+        self.http_ports = dict(zip(self.ids, ports[total:], strict=True))
+        self.spec = ",".join(f"{i}={self.address(i)}" for i in self.initial)
         self.opts = ["--tick-ms", str(tick_ms), "--election-ticks", str(election_ticks),
                      "--snapshot-every", str(snapshot_every)]  # fmt: skip
         if not fsync:
@@ -71,6 +74,10 @@ class ProcCluster:
     def endpoint(self, node: str) -> str:
         return f"127.0.0.1:{self.http_ports[node]}"
 
+    def address(self, node: str) -> str:
+        """``host:raft_port:http_port``, as ``--cluster`` and ``raftkv add-node`` write it."""
+        return f"127.0.0.1:{self.raft_ports[node]}:{self.http_ports[node]}"
+
     def data_dir(self, node: str) -> str:
         return os.path.join(self.root, node)
 
@@ -78,6 +85,8 @@ class ProcCluster:
         for i in [node] if node else self.ids:
             cmd = [sys.executable, "-m", "raftkit.impl.cli", "serve", "--id", i,
                    "--cluster", self.spec, "--data-dir", self.data_dir(i), *self.opts]  # fmt: skip
+            if i not in self.initial:
+                cmd += ["--address", self.address(i)]
             if self.trace:
                 cmd += ["--trace", os.path.join(self.root, f"{i}.trace.jsonl")]
             self.logs[i] = os.path.join(self.root, f"{i}.log")

@@ -45,7 +45,10 @@ from ..messages import (
     RequestVoteResponse,
     Snapshot,
 )
-from ..node import HardState, Node, NotLeader, Ready, Role
+from ..node import Node, NotLeader
+from ..ready import HardState, Ready
+from ..role import Role
+from .admin import Operator
 
 
 class SafetyViolation(AssertionError):
@@ -81,6 +84,10 @@ class SimConfig:
     # Test-only fault: write the Ready's persistent state *after* sending, and lose it if the
     # node crashes in between. Breaks the caller's contract; used to show the contract matters.
     lazy_persist: bool = False
+    # Membership: spare nodes outside the initial configuration, and how often (per tick) an
+    # operator adds a server, removes one or transfers leadership (testing/admin.py).
+    spares: int = 0
+    change_rate: float = 0.0
 
     def faulty(self) -> bool:
         """True if any fault is enabled."""
@@ -186,7 +193,10 @@ class Simulation:
         self.cfg = config or SimConfig()
         self.seed = seed
         self.rng = random.Random(seed)
-        self.ids: tuple[NodeId, ...] = tuple(f"n{i + 1}" for i in range(self.cfg.nodes))
+        self.ids: tuple[NodeId, ...] = tuple(
+            f"n{i + 1}" for i in range(self.cfg.nodes + self.cfg.spares)
+        )
+        self.initial = self.ids[: self.cfg.nodes]
         self.user_observer = observer
         self.now = 0
         self.storage = {i: MemoryStorage() for i in self.ids}
@@ -222,10 +232,17 @@ class Simulation:
             "snapshots_installed": 0,
             "compactions": 0,
         }
+        self.operator = Operator(
+            self.ids, self.rng, self._running, self._handle, 4 * self.cfg.client_timeout
+        )
         for i in self.ids:
             self._boot(i)
 
     # ------------------------------------------------------------------ plumbing
+
+    def _running(self, i: NodeId) -> Node | None:
+        srv = self.servers[i]
+        return srv.node if srv is not None else None
 
     def _fail(self, what: str) -> None:
         raise SafetyViolation(f"seed {self.seed}, tick {self.now}: {what}")
@@ -234,7 +251,7 @@ class Simulation:
         c = self.cfg
         return Config(
             i,
-            self.ids,
+            self.initial,
             election_tick=c.election_tick,
             heartbeat_tick=c.heartbeat_tick,
             pre_vote=c.pre_vote,
@@ -351,6 +368,8 @@ class Simulation:
                 self._complete_read(req, srv.kv.get(req.key))
         for tok in ready.dropped_reads:
             srv.pending_reads.pop(tok, None)
+        if ready.changes:
+            self.operator.results(ready.changes)
 
     def _persist(self, i: NodeId, ready: Ready) -> None:
         st = self.storage[i]
@@ -565,6 +584,8 @@ class Simulation:
                 self._handle(i, srv.node.tick())
         for c in range(self.cfg.clients):
             self._client_act(c)
+        if self.cfg.change_rate:
+            self.operator.act(self.now, self.rng.random() < self.cfg.change_rate)
         self._maybe_compact()
         if self.cfg.lazy_persist:
             # A lazy node syncs now and then, so a crash can lose what it already sent.
@@ -574,11 +595,17 @@ class Simulation:
         if any(r is not None for r in self.client_req):
             return False
         alive = [s for s in self.servers.values() if s is not None]
-        leaders = [s for s in alive if s.node.is_leader]
+        leaders = [s.node for s in alive if s.node.is_leader]
         if len(alive) != len(self.ids) or len(leaders) != 1:
             return False
-        target = leaders[0].node.log.last_index
-        return all(s.kv.applied_index == target for s in alive)
+        leader = leaders[0]
+        if leader.learner is not None or not leader.configuration_committed:
+            return False
+        # Every member has applied the leader's whole log; a server outside the configuration
+        # no longer hears from the leader, so it is not waited for.
+        target = leader.log.last_index
+        members = [self.servers[m] for m in leader.configuration.ids]
+        return all(s is not None and s.kv.applied_index == target for s in members)
 
     # ------------------------------------------------------------------ manual control
     # Used by stateful tests that choose every step themselves (faults stay off in the config).
@@ -631,6 +658,16 @@ class Simulation:
         """Let client ``c`` act once (start a write or read, or retry one that timed out)."""
         self._client_act(c % self.cfg.clients)
 
+    def change_membership(self, kind: str, server: NodeId) -> bool:
+        """Ask the leader of the highest term now up to add (``"add"``), remove (``"remove"``)
+        or hand leadership to (``"transfer"``) ``server``; False if there is no leader or it
+        refuses."""
+        leaders = [s.node for s in self.servers.values() if s is not None and s.node.is_leader]
+        if not leaders:
+            return False
+        node = max(leaders, key=lambda n: n.term)
+        return self.operator.ask(node, kind, server)
+
     def run(self) -> SimResult:
         """Faulty phase, then heal and settle, then the end-of-run checks."""
         for _ in range(self.cfg.ticks):
@@ -647,7 +684,7 @@ class Simulation:
             if self.servers[i] is None:
                 self._boot(i)
         saved = self.cfg
-        self.cfg = replace(saved, write_rate=0.0, read_rate=0.0)
+        self.cfg = replace(saved, write_rate=0.0, read_rate=0.0, change_rate=0.0)
         for _ in range(self.cfg.settle_ticks):
             self.step()
             if self._settled():
@@ -728,10 +765,33 @@ class Simulation:
                 self._fail(f"acknowledged write {cmd}: client saw {res}, log says {results[key]}")
             if replay.data.get(cmd.key, 0) < cmd.value:  # type: ignore[operator]
                 self._fail(f"acknowledged write {cmd} lost from the final state")
-        for i, srv in self.servers.items():
-            assert srv is not None
-            if srv.kv.data != replay.data:
-                self._fail(f"replica {i} state differs from the committed log's")
+        self._check_replicas(replay)
+
+    def _check_replicas(self, final: KVStore) -> None:
+        """Every member of the final configuration holds the state of the whole committed log;
+        a server outside it holds the state of the committed log up to where it applied."""
+        leader = next(s.node for s in self.servers.values() if s is not None and s.node.is_leader)
+        members = set(leader.configuration.ids)
+        others = sorted(
+            (srv.kv.applied_index, i)
+            for i, srv in self.servers.items()
+            if srv is not None and i not in members
+        )
+        replay = KVStore()
+        for idx in sorted(self.applied):
+            while others and others[0][0] < idx:
+                self._check_replica(others.pop(0)[1], replay)
+            replay.apply(self.applied[idx])
+        for _, i in others:
+            self._check_replica(i, replay)
+        for i in members:
+            self._check_replica(i, final)
+
+    def _check_replica(self, i: NodeId, expected: KVStore) -> None:
+        srv = self.servers[i]
+        assert srv is not None
+        if srv.kv.data != expected.data:
+            self._fail(f"replica {i} state differs from the committed log's")
 
 
 def run_seed(seed: int, config: SimConfig | None = None) -> SimResult:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from raftkit.impl.testing.sim import SimConfig
-from raftkit.modelcheck.cli import conform as cli_conform
 from raftkit.modelcheck.cli import main as raftmc
 from raftkit.modelcheck.conformance import conform_lines
 from raftkit.modelcheck.conformance.rules import LIVENESS, RULE_AE_REPLY, RULE_RV_REPLY, SAFETY
+from raftkit.modelcheck.pictures import dot
 
 from .helpers import sim_trace
 
@@ -293,7 +293,8 @@ def test_a_report_without_dot_says_how_to_install_it(tmp_path, capsys, monkeypat
     lines, _ = three_deviations()
     path = tmp_path / "three.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(cli_conform.shutil, "which", lambda _name: None)
+    # Where raftmc looks for Graphviz's dot (pictures/dot.py): found nowhere.
+    monkeypatch.setattr(dot.shutil, "which", lambda _name: None)
     report = tmp_path / "report"
     assert raftmc(["conform", "--report", str(report), str(path)]) == 1
     out = capsys.readouterr().out

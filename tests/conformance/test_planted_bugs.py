@@ -42,9 +42,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from raftkit.impl import node as node_mod
+from raftkit.impl import events
 from raftkit.impl.messages import AppendEntries, RequestVoteResponse
-from raftkit.impl.node import HardState, Node, Role, VoteOutcome
+from raftkit.impl.node import Node
+from raftkit.impl.quorum import VoteOutcome
+from raftkit.impl.ready import HardState
+from raftkit.impl.role import Role
 from raftkit.impl.testing.sim import SafetyViolation, SimConfig, Simulation
 from raftkit.impl.trace import TraceRecorder
 from raftkit.modelcheck.conformance import conform_lines
@@ -105,10 +108,7 @@ def run_until_caught(
 
 def plant_commit_old_term(mp: pytest.MonkeyPatch, mk: Marker) -> None:
     def maybe_commit(self: Node) -> None:
-        matches = sorted(
-            [self.log.last_index] + [pr.match for pr in self.progress.values()], reverse=True
-        )
-        n = matches[self.config.quorum - 1]
+        n = self.tracker.committed_index(self.log.last_index)
         if n > self.commit_index:
             if self.log.term_at(n) != self.term:
                 mk.hit(self.id)  # BUG: an entry of an earlier term committed by counting
@@ -157,7 +157,7 @@ def plant_truncate_on_any_append(mp: pytest.MonkeyPatch, mk: Marker) -> None:
             self.log.truncate_from(prev + 1)
             self._record_truncate(prev + 1)
             if self._observer is not None:
-                self._emit(node_mod.LOG_TRUNCATED, from_index=prev + 1)
+                self._emit(events.LOG_TRUNCATED, from_index=prev + 1)
         orig(self, m)
 
     mp.setattr(Node, "_handle_append_entries", handle)
@@ -184,12 +184,12 @@ def plant_prevote_keeps_tally(mp: pytest.MonkeyPatch, mk: Marker) -> None:
     orig = Node._become_candidate
 
     def become_candidate(self: Node) -> None:
-        pre = dict(self._votes)
+        pre = dict(self.tracker.votes)
         orig(self)
         if self.role == Role.CANDIDATE and len(pre) > 1:
             mk.hit(self.id)
-            self._votes.update(pre)  # BUG: pre-votes counted as votes
-            if self._count_votes() is VoteOutcome.WON:
+            self.tracker.votes.update(pre)  # BUG: pre-votes counted as votes
+            if self.tracker.tally() is VoteOutcome.WON:
                 self._become_leader()
 
     mp.setattr(Node, "_become_candidate", become_candidate)
@@ -223,8 +223,8 @@ def plant_stale_term_vote_counted(mp: pytest.MonkeyPatch, mk: Marker) -> None:
         ):
             # BUG (a): a granted vote of an earlier term counted for the current election.
             mk.hit(self.id)
-            self._votes[m.src] = True
-            if self._count_votes() is VoteOutcome.WON:
+            self.tracker.record_vote(m.src, True)
+            if self.tracker.tally() is VoteOutcome.WON:
                 self._become_leader()
             return
         orig(self, m)
@@ -267,7 +267,7 @@ def plant_duplicate_truncates(mp: pytest.MonkeyPatch, mk: Marker) -> None:
             self.log.truncate_from(end + 1)
             self._record_truncate(end + 1)
             if self._observer is not None:
-                self._emit(node_mod.LOG_TRUNCATED, from_index=end + 1)
+                self._emit(events.LOG_TRUNCATED, from_index=end + 1)
         orig(self, m)
 
     mp.setattr(Node, "_handle_append_entries", handle)

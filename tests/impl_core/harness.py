@@ -62,9 +62,12 @@ class Net:
         logs: dict[str, list[int]] | None = None,
         terms: dict[str, int] | None = None,
         seed: int = 0,
+        spares: int = 0,
         **cfg,
     ) -> None:
-        self.ids = ids(n)
+        # Spares are nodes outside the initial configuration (they join only when added).
+        self.ids = ids(n + spares)
+        self.initial = self.ids[:n]
         self.cfg = cfg
         self.seed = seed
         self.storage = {i: MemoryStorage() for i in self.ids}
@@ -76,11 +79,12 @@ class Net:
         self.down: set[str] = set()
         self.read_states: dict[str, list] = {i: [] for i in self.ids}
         self.dropped_reads: dict[str, list] = {i: [] for i in self.ids}
+        self.changes: dict[str, list] = {i: [] for i in self.ids}
         self.boots = dict.fromkeys(self.ids, 0)
         for i in self.ids:
             lt = (logs or {}).get(i, [])
             t = (terms or {}).get(i, max(lt, default=0))
-            self.nodes[i] = make_node(i, self.ids, term=t, log_terms=lt, seed=seed, **cfg)
+            self.nodes[i] = make_node(i, self.initial, term=t, log_terms=lt, seed=seed, **cfg)
             st = self.storage[i]
             st.hard_state = HardState(t, None)
             st.entries = list(self.nodes[i].log.entries())
@@ -99,6 +103,7 @@ class Net:
                 self.kv[nid].apply(e)
         self.read_states[nid].extend(ready.read_states)
         self.dropped_reads[nid].extend(ready.dropped_reads)
+        self.changes[nid].extend(ready.changes)
         return ready
 
     def deliver(
@@ -155,7 +160,7 @@ class Net:
         cfg.setdefault("pre_vote", False)
         cfg.setdefault("check_quorum", False)
         node = Node(
-            Config(nid, self.ids, **cfg),
+            Config(nid, self.initial, **cfg),
             random.Random(f"{self.seed}/{nid}/{self.boots[nid]}"),
             hard_state=st.hard_state,
             snapshot=st.snapshot,

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from raftkit.impl.kv import Command, CommandError, KVStore
+from raftkit.impl.membership import Membership
 from raftkit.impl.messages import (
     ENTRY_NOOP,
     MESSAGE_TYPES,
@@ -20,6 +21,7 @@ from raftkit.impl.messages import (
     PreVoteResponse,
     RequestVote,
     RequestVoteResponse,
+    TimeoutNow,
     WireError,
     message_from_wire,
 )
@@ -126,6 +128,11 @@ ints = st.integers(min_value=0, max_value=2**40)
 node_ids = st.sampled_from(["n1", "n2", "n3"])
 
 
+memberships = st.dictionaries(node_ids, st.text(max_size=20), min_size=1).map(
+    lambda d: Membership.of(d.items()).encode()
+)
+
+
 def base(cls):
     return {"term": ints, "src": node_ids, "dst": node_ids, "id": st.text(max_size=10)}
 
@@ -178,8 +185,20 @@ messages = st.one_of(
         last_included_term=ints,
         data=st.binary(max_size=50),
         round=ints,
+        membership=st.one_of(st.just(b""), memberships),
     ),
     st.builds(InstallSnapshotResponse, **base(InstallSnapshotResponse), match_index=ints),
+    st.builds(TimeoutNow, **base(TimeoutNow)),
+    st.builds(
+        lambda term, src, dst, mid, config: AppendEntries(
+            term, src, dst, mid, 0, 0, (Entry(term, 1, config, "config"),), 0
+        ),
+        ints,
+        node_ids,
+        node_ids,
+        st.text(max_size=10),
+        memberships,
+    ),
 )
 
 
@@ -196,7 +215,7 @@ def test_wire_round_trip_through_msgpack(msg):
 def test_every_message_type_is_registered():
     assert set(MESSAGE_TYPES) == {
         "RequestVote", "RequestVoteResponse", "PreVote", "PreVoteResponse", "AppendEntries",
-        "AppendEntriesResponse", "InstallSnapshot", "InstallSnapshotResponse",
+        "AppendEntriesResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow",
     }  # fmt: skip
 
 

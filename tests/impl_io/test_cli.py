@@ -215,17 +215,19 @@ def test_a_node_that_says_no_is_believed_at_once(tmp_path):
 # --- random argument vectors ------------------------------------------------------------------
 
 _COMMANDS = ["serve", "cluster", "simulate", "nemesis", "get", "put", "delete", "cas", "status",
-             "bogus", ""]  # fmt: skip
+             "add-node", "remove-node", "transfer-leader", "bogus", ""]  # fmt: skip
 _FLAGS = ["--id", "--cluster", "--data-dir", "--secret", "--secret-file", "--client-token-file",
           "--no-client-auth", "--tls-cert", "--tls-key", "--trace", "--tick-ms",
           "--election-ticks", "--no-fsync", "--snapshot-every", "--log-level", "--nodes",
           "--host", "--http-port", "--raft-port", "--fresh", "--no-restart", "--trace-dir",
           "--seed", "--steps", "--minutes", "--clients", "--dir", "--json", "--endpoints",
-          "--timeout", "--token", "--tls", "--ca", "--leader-pid", "--help", "-x"]  # fmt: skip
+          "--timeout", "--token", "--tls", "--ca", "--leader-pid", "--help", "--spares",
+          "--address", "-x"]  # fmt: skip
 _VALUES = ["", "0", "-1", "1", "3", "9", "10", "99999", "65535", "n1", "n9", "x" * 300, "nan",
            "inf", "1e309", "-0", "n1=127.0.0.1:99999:7401", "n1=nohostport", "n1=:1:2",
            "n1=127.0.0.1:7501:7401,n1=127.0.0.1:7502:7402", "127.0.0.1:1", "127.0.0.1:0",
-           "garbage", "[::1]:1", "DEBUG", "éé", "k=v"]  # fmt: skip
+           "garbage", "[::1]:1", "DEBUG", "éé", "k=v", "127.0.0.1:7504:7404", "h:1:99999",
+           ":1:2"]  # fmt: skip
 # No "/" or "." in generated text: a random --data-dir with --fresh stays inside the test's
 # directory (the command itself refuses to wipe what it did not make, tested above).
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/."),

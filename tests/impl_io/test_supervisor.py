@@ -1,6 +1,7 @@
 """``raftkv cluster`` as a supervisor, with real processes: docs/raftkv.md's "kill the leader and
-watch", step by step (on free ports instead of the default ones, which another cluster on this
-machine may hold; the client commands find the cluster from its directory, as in the docs)."""
+watch" and "changing the membership", step by step (on free ports instead of the default ones,
+which another cluster on this machine may hold; the client commands find the cluster from its
+directory, as in the docs)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,10 @@ def _ports(n: int) -> tuple[int, int]:
 
 
 class LocalCluster:
-    def __init__(self, cwd, n: int = 3, *extra: str) -> None:
+    def __init__(self, cwd, n: int = 3, *extra: str, spares: int = 0) -> None:
         self.cwd = cwd
-        http, raft = _ports(n)
+        http, raft = self.http, self.raft = _ports(n + spares)
+        extra = (*extra, "--spares", str(spares)) if spares else extra
         self.out = open(cwd / "cluster.out", "w")  # noqa: SIM115
         self.err = open(cwd / "cluster.err", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -117,3 +119,68 @@ def test_no_restart_leaves_the_node_down_and_the_others_serving(tmp_path):
         out, err = c.stop()
     assert f"node {victim} exited with status -9 (killed by SIGKILL)" in err
     assert "restarted" not in err
+
+
+def test_changing_the_membership(tmp_path):
+    """docs/raftkv.md, "Changing the membership": grow 3 -> 5 with the spares, hand leadership
+    over, remove the leader, then another node; writes keep working throughout."""
+    c = LocalCluster(tmp_path, 3, spares=2)
+
+    def addr(k: int) -> str:  # the docs' 127.0.0.1:7504:7404, on this test's ports
+        return f"127.0.0.1:{c.raft + k - 1}:{c.http + k - 1}"
+
+    def ok(*args: str) -> str:
+        proc = raftkv(*args, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+        return proc.stdout.strip()
+
+    def members() -> list[str]:
+        return sorted(n for n, r in c.rows().items() if r.get("member"))
+
+    try:
+        assert c.until(lambda: raftkv("put", "x", "1", cwd=tmp_path).returncode == 0, 60)
+        rows = c.rows()
+        assert [rows[n].get("member") for n in ("n4", "n5")] == [False, False]
+        assert ok("add-node", "n4", addr(4)) == "OK: n4 added; members: n1, n2, n3, n4"
+        assert ok("add-node", "n5", addr(5)) == "OK: n5 added; members: n1, n2, n3, n4, n5"
+        assert c.until(lambda: members() == ["n1", "n2", "n3", "n4", "n5"])
+        assert ok("transfer-leader", "n4").startswith("OK: n4 leads (term ")
+        assert ok("put", "y", "2") == "OK"
+        assert ok("transfer-leader", "n5").startswith("OK: n5 leads (term ")
+        assert ok("remove-node", "n4") == "OK: n4 removed; members: n1, n2, n3, n5"
+        assert ok("remove-node", "n1") == "OK: n1 removed; members: n2, n3, n5"
+        assert ok("put", "z", "3") == "OK"
+        assert ok("get", "y") == "2" and ok("get", "z") == "3"
+        assert c.until(lambda: members() == ["n2", "n3", "n5"])
+        status = ok("status")
+        spare_rows = [line.split()[:2] for line in status.splitlines()[1:]]
+        assert ["n1", "spare"] in spare_rows and ["n4", "spare"] in spare_rows
+        again = raftkv("remove-node", "n1", cwd=tmp_path)  # a retry after a lost answer
+        assert (again.returncode, again.stdout.strip()) == (0, "OK: n1 is not a member; "
+                                                                "members: n2, n3, n5")  # fmt: skip
+        wrong = raftkv("transfer-leader", "n1", cwd=tmp_path)
+        assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
+        assert "n1 is not a member" in wrong.stderr
+        # Bad input: one line and a documented status each, nothing changed.
+        typo = raftkv("remove-node", "n9", cwd=tmp_path)
+        assert (typo.returncode, typo.stderr.count("\n")) == (1, 1), typo.stderr
+        assert "unknown node n9 (members: n2, n3, n5)" in typo.stderr
+        bad = raftkv("add-node", "n6", "127.0.0.1:7506", cwd=tmp_path)
+        assert (bad.returncode, bad.stderr.strip()) == (
+            2, "bad ADDR '127.0.0.1:7506': expected host:raft_port:http_port")  # fmt: skip
+        # A change asked while another is in progress (a node nobody runs, which the leader
+        # tries to catch up for 100 ticks before giving up) waits its turn, up to --timeout.
+        first = subprocess.Popen(
+            [*RAFTKV, "add-node", "n6", "127.0.0.1:1:2"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert c.until(lambda: any(r.get("learner") == "n6" for r in c.rows().values()), 20)
+        busy = raftkv("remove-node", "n5", "--timeout", "1", cwd=tmp_path)
+        _, first_err = first.communicate(timeout=60)
+        assert (busy.returncode, busy.stderr.count("\n")) == (1, 1), busy.stderr
+        assert "n6 is being added" in busy.stderr
+        assert first.returncode == 1 and "no answer from n6" in first_err, first_err
+        assert members() == ["n2", "n3", "n5"]
+    finally:
+        out, err = c.stop()
+    assert "started 3 nodes and 2 spares" in out and "Traceback" not in err, err

@@ -83,7 +83,7 @@ def test_wrong_secret_is_rejected(caplog):
 async def _stray(port, payload: bytes) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     hello = await read_frame(reader)
-    assert hello["proto"] == "raftkit-peer/1"
+    assert hello["proto"] == "raftkit-peer/2"
     writer.write(payload)
     await writer.drain()
     rest = await asyncio.wait_for(reader.read(), 5)  # the node must close on us
@@ -159,8 +159,10 @@ def test_oversized_and_undecodable_frames_close_the_connection(caplog):
                 reader, writer = await asyncio.open_connection("127.0.0.1", ta.port)
                 hello = await read_frame(reader)
                 nonce = b"n" * 32
-                mac = _mac(SECRET, b"dial", hello["nonce"], nonce, b"b", b"a")
-                writer.write(encode_frame({"node": "b", "to": "a", "nonce": nonce, "mac": mac}))
+                addr = f"127.0.0.1:{tb.listen[1]}"
+                mac = _mac(SECRET, b"dial", hello["nonce"], nonce, b"b", b"a", addr.encode())
+                writer.write(encode_frame({"node": "b", "to": "a", "nonce": nonce, "addr": addr,
+                                           "mac": mac}))  # fmt: skip
                 await read_frame(reader)
                 writer.write(junk)
                 await writer.drain()
@@ -240,6 +242,40 @@ def test_blocked_link_drops_both_directions():
         finally:
             await ta.stop()
             await tb.stop()
+
+    run(main())
+
+
+def test_a_node_added_later_is_learned_from_its_handshake_and_answered():
+    """A node that joins a running cluster knows the initial members only; a leader added after
+    it started dials in, and the joiner learns the leader's address from the (authenticated)
+    handshake, so it can answer."""
+
+    async def main():
+        ta, tb, got_a, got_b = make_pair()
+        pc = free_port()
+        got_c = []
+        # c knows a and b; they do not know c until it is added (add_peer) or dials in.
+        tc = Transport("c", ("127.0.0.1", pc), {"a": ta.listen, "b": tb.listen}, SECRET,
+                       lambda s, m: got_c.append((s, m)))  # fmt: skip
+        for t in (ta, tb, tc):
+            await t.start()
+        try:
+            assert not ta.send("c", {"n": 0})  # unknown: dropped at once
+            ta.add_peer("c", ("127.0.0.1", pc))
+            ta.send("c", {"n": 1})
+            await wait_for(lambda: got_c == [("a", {"n": 1})])
+            tc.send("a", {"n": 2})  # c knew a from the start
+            await wait_for(lambda: ("c", {"n": 2}) in got_a)
+            # b never heard of c: c's dial teaches b where c listens.
+            tc.send("b", {"n": 3})
+            await wait_for(lambda: ("c", {"n": 3}) in got_b)
+            assert tb.peers["c"] == ("127.0.0.1", pc)
+            tb.send("c", {"n": 4})
+            await wait_for(lambda: ("b", {"n": 4}) in got_c)
+        finally:
+            for t in (ta, tb, tc):
+                await t.stop()
 
     run(main())
 
