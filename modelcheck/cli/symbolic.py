@@ -11,7 +11,6 @@ import dataclasses
 import importlib.util
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
