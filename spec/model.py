@@ -94,10 +94,13 @@ def _log_json(log: Log) -> list[list[int]]:
     return [[e.term, e.value] for e in log]
 
 
-def message_json(m: Message) -> dict[str, Any]:
-    """A message as a JSON object with raft.tla's field names."""
+def message_json(m: Message, history: bool = True) -> dict[str, Any]:
+    """A message as a JSON object with raft.tla's field names; ``mlog``, raft.tla's history
+    variable, only with ``history`` (without it the field is always empty: noise)."""
     out: dict[str, Any] = {"mtype": MType(m.mtype).name}
     for name, value in zip(m._fields[1:], m[1:], strict=True):
+        if name == "mlog" and not history:
+            continue
         if name in ("msource", "mdest"):
             out[name] = server_name(value)
         elif name in ("mentries", "mlog", "msnapshot"):
@@ -124,7 +127,9 @@ def describe(s: State, snapshots: bool = False) -> dict[str, Any]:
         out[f"matchIndex[{name}]"] = {server_name(k): v for k, v in enumerate(srv.matchIndex)}
         if snapshots:
             out[f"snapshotIndex[{name}]"] = srv.snapshotIndex
-    out["messages"] = [{**message_json(m), "count": c} for m, c in s.messages]
+    out["messages"] = [
+        {**message_json(m, history=bool(s.history)), "count": c} for m, c in s.messages
+    ]
     if s.history:
         h = s.history
         out["elections"] = [

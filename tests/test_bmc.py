@@ -79,7 +79,7 @@ def test_bmc_finds_a_shortest_election_and_it_replays(servers):
     assert r.result == "violation"
     trace = r.violation.trace
     replay(RaftModel(p, symmetry=False), trace)
-    assert len(trace) - 1 == _bfs_depth(p, SOMETIMES[0].fn) == r.depth
+    assert len(trace) - 1 == _bfs_depth(p, SOMETIMES[0].predicate) == r.depth
 
 
 def _explore(p: Params) -> tuple[dict, dict]:
@@ -223,7 +223,7 @@ def test_bmc_reaches_sampled_servers_states_at_their_bfs_depth(p, within):
 
 def test_bmc_from_depth_asks_only_from_there():
     p = Params(servers=1, max_term=2, max_log=0, max_inflight=1)
-    shortest = _bfs_depth(p, SOMETIMES[0].fn)
+    shortest = _bfs_depth(p, SOMETIMES[0].predicate)
     same = bmc(p, shortest + 3, reach="LeaderElected", start=shortest)
     assert same.result == "violation" and same.depth == shortest and same.start == shortest
     # Depths below the start are not asked about, so a longer behaviour is what comes back.
@@ -388,7 +388,7 @@ def test_bmc_answers_the_same_with_and_without_the_inductive_lemmas(p, reach, de
     # property is reached at its breadth-first depth either way, and nothing breaks within a
     # depth shorter than the mutant's counterexample either way.
     if reach is not None:
-        depth = _bfs_depth(p, next(s.fn for s in SOMETIMES if s.name == reach))
+        depth = _bfs_depth(p, next(s.predicate for s in SOMETIMES if s.name == reach))
     strong = bmc(p, depth, reach=reach)
     bare = bmc(p, depth, reach=reach, strengthen=False)
     assert strong.lemmas and not bare.lemmas

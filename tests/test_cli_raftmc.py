@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -118,8 +119,11 @@ def test_help_documents_flags_defaults_and_exit_status():
         assert flag in proc.stdout
     assert "(default: 3)" in proc.stdout
     assert "exit status" in proc.stdout
-    assert "3  incomplete" in proc.stdout
-    assert "4  a file could not be read or written" in proc.stdout
+    statuses = dict(re.findall(r"^  (\d+) +(.*)$", proc.stdout, re.M))
+    assert statuses["3"].startswith("incomplete")
+    assert statuses["4"].startswith("a file could not be read or written")
+    assert statuses["6"].startswith("a worker process")
+    assert statuses["130"].startswith("Ctrl-C")
 
 
 def test_json_run_matches_tlc_with_symmetry():
@@ -166,17 +170,19 @@ def test_limit_gives_exit_3():
 
 
 def test_mutants_lists_each_with_the_property_it_breaks():
-    # Every mutant --mutant accepts, the options' too (they were once only in an error message).
-    from raftkit.spec.mutants import ALL_MUTANTS, OPTION_MUTANTS
+    # Every mutant --mutant accepts, raft.tla's and the options' alike: an option mutant once
+    # appeared only in the error message of an unknown name.
+    from raftkit.spec.mutants import ALL_MUTANTS, MUTANTS, OPTION_MUTANTS
 
+    assert OPTION_MUTANTS and set(MUTANTS) < set(ALL_MUTANTS)
     proc = raftmc("mutants")
     assert proc.returncode == 0
     for m in ALL_MUTANTS.values():
         assert m.name in proc.stdout
         assert m.breaks in proc.stdout
+        assert f"raftmc check --mutant {m.name}" in proc.stdout
     listed = json.loads(raftmc("mutants", "--json").stdout)
     assert {m["name"] for m in listed} == set(ALL_MUTANTS)
-    assert set(OPTION_MUTANTS) < {m["name"] for m in listed}
 
 
 @pytest.mark.slow
@@ -212,7 +218,8 @@ def test_mutant_is_found_and_its_trace_replays(name):
 
 
 def test_mutant_bounds_are_defaults_and_flags_win():
-    from raftkit.modelcheck.cli.app import build_parser, params_from_args
+    from raftkit.modelcheck.cli.app import build_parser
+    from raftkit.modelcheck.cli.model_flags import params_from_args
     from raftkit.spec.mutants import MUTANTS
 
     name = "forget-vote-on-restart"
@@ -227,7 +234,8 @@ def test_mutant_bounds_are_defaults_and_flags_win():
 
 
 def test_no_flags_give_the_spec_defaults():
-    from raftkit.modelcheck.cli.app import build_parser, params_from_args
+    from raftkit.modelcheck.cli.app import build_parser
+    from raftkit.modelcheck.cli.model_flags import params_from_args
     from raftkit.spec.params import Params
 
     assert params_from_args(build_parser().parse_args(["check"])) == Params()
@@ -254,3 +262,97 @@ def _exit_status(fn, argv):
         return fn(argv)
     except SystemExit as exc:
         return exc.code
+
+
+def _option_mutant_with(field):
+    """An option mutant whose bounds turn ``field`` on (looked up: names may change)."""
+    from raftkit.spec.mutants import OPTION_MUTANTS
+
+    return next(m for m in OPTION_MUTANTS.values() if m.bounds.get(field))
+
+
+def test_a_flag_that_clashes_with_a_mutants_bounds_names_both(capsys):
+    # The user never typed --snapshots: the message must say where it came from.
+    mutant = _option_mutant_with("snapshots")
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--mutant", mutant.name, "--batch", "0"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"raftmc: error: --batch 0 conflicts with --mutant {mutant.name}, "
+                             "which runs with ")
+    assert "--snapshots" in err[0].split("which runs with", 1)[1]
+
+
+def test_a_bad_flag_next_to_a_mutant_is_the_flags_fault(capsys):
+    mutant = _option_mutant_with("snapshots")
+    with pytest.raises(SystemExit):
+        main(["check", "--mutant", mutant.name, "--servers", "7"])
+    err = capsys.readouterr().err
+    assert err == "raftmc: error: --servers must be between 1 and 5 (got 7)\n"
+
+
+@pytest.mark.parametrize("scaling", ["-5", "0", "100,-1"])
+def test_bench_refuses_a_bad_scaling_before_running_anything(scaling, capsys, monkeypatch):
+    from raftkit.modelcheck.cli import bench
+
+    def ran(*args, **kwargs):
+        raise AssertionError("the benchmark ran")
+
+    monkeypatch.setattr(bench.runs, "run", ran)
+    monkeypatch.setattr(bench.runs, "scaling", ran)
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", f"--scaling={scaling}"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (f"raftmc: error: --scaling: state counts must each be at least 1 "
+                   f"(got {scaling})\n")
+
+
+def test_a_full_disk_is_named():
+    # -o names the file; standard output is called so.
+    proc = raftmc("graph", "--max-term", "1", "-o", "/dev/full")
+    assert proc.returncode == 4
+    assert proc.stderr == "raftmc: error: /dev/full: No space left on device\n"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "raftkit.modelcheck.cli", "mutants"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=300,
+        )
+    assert proc.returncode == 4
+    assert proc.stderr == "raftmc: error: standard output: No space left on device\n"
+
+
+def test_counterexamples_show_mlog_only_with_history(capsys):
+    # mlog is raft.tla's history variable: without --history it is always empty, and noise.
+    assert main(["check", "--mutant", "forget-vote-on-restart"]) == 1
+    text = capsys.readouterr().out
+    assert "RequestVoteResponse" in text and "mvoteGranted" in text
+    assert "mlog" not in text
+    assert main(["check", "--mutant", "forget-vote-on-restart", "--history", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    messages = [m for step in out["violation"]["trace"] for m in step["state"]["messages"]]
+    responses = [m for m in messages if m["mtype"] == "RequestVoteResponse"]
+    assert responses and all("mlog" in m for m in responses)
+
+
+def test_graph_depths_are_the_checkers_levels(capsys):
+    flags = ["--servers", "2", "--max-term", "2", "--max-log", "0"]
+    assert main(["graph", *flags, "--format", "json", "--node-limit", "10000"]) == 0
+    nodes = json.loads(capsys.readouterr().out)["nodes"]
+    assert main(["check", *flags, "--json"]) == 0
+    depth = json.loads(capsys.readouterr().out)["depth"]
+    assert [n["depth"] for n in nodes if n["initial"]] == [1]
+    assert max(n["depth"] for n in nodes) == depth
+
+
+def test_one_server_runs_compiled_with_workers_and_as_the_readable_spec():
+    # One server once crashed the compiled model, and with two workers hung the parent.
+    runs = []
+    for extra in ([], ["--workers", "2"], ["--reference"]):
+        proc = raftmc("check", "--servers", "1", "--json", *extra, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        runs.append((out["result"], out["distinct_states"], out["states_generated"], out["depth"]))
+    assert runs[0] == runs[1] == runs[2]
+    assert runs[0][1] > 1

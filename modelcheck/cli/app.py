@@ -8,15 +8,26 @@ statuses of :mod:`.errors`.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ..engine.checker import OptionsError
+from ..engine.checker import OptionsError, WorkerFailed
 from ..engine.checkpoint import CheckpointError
+from ..pictures.dot import NoGraphviz
 from . import bench, check, conform, graph, mutants, symbolic
-from .errors import EXIT_IO, EXIT_STATUS_HELP, EXIT_USAGE, UsageError
-from .paths import io_message
+from .errors import (
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_NO_GRAPHVIZ,
+    EXIT_USAGE,
+    EXIT_WORKER_FAILED,
+    STATUS_MEANINGS,
+    UsageError,
+    exit_status_help,
+)
+from .paths import io_message, named_stdout
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,7 +47,7 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="raftmc",
         description="Model-check the Raft spec: breadth-first, every reachable state.",
-        epilog=EXIT_STATUS_HELP,
+        epilog=exit_status_help(*STATUS_MEANINGS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
@@ -51,11 +62,38 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``raftmc`` console script; returns the exit status."""
+    """Entry point of the ``raftmc`` console script; returns the exit status.
+
+    ``argv`` None means the program's own arguments: then, once the command is done, a Ctrl-C
+    ends the process as the signal does, rather than with a traceback from the interpreter's
+    shutdown.
+    """
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        # A search stops on the first Ctrl-C and reports its figures (exit 3): this is one
+        # before it started, or a second one while it stopped.
+        sys.stderr.write("\nraftmc: interrupted\n")
+        return EXIT_INTERRUPTED
+    finally:
+        if argv is None:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: Errors that end a command in one line, and the exit status each gives.
+_ONE_LINE_ERRORS: tuple[tuple[type[Exception], int], ...] = (
+    (NoGraphviz, EXIT_NO_GRAPHVIZ),
+    (WorkerFailed, EXIT_WORKER_FAILED),
+    (CheckpointError, EXIT_IO),
+)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with named_stdout():
+            return args.run(args)
     except (UsageError, OptionsError) as exc:
         parser.error(str(exc))
     except OSError as exc:
@@ -63,6 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # failing during it. What the run printed stays printed.
         sys.stderr.write(f"raftmc: error: {io_message(exc)}\n")
         return EXIT_IO
-    except CheckpointError as exc:
+    except tuple(kind for kind, _status in _ONE_LINE_ERRORS) as exc:
         sys.stderr.write(f"raftmc: error: {exc}\n")
-        return EXIT_IO
+        return next(status for kind, status in _ONE_LINE_ERRORS if isinstance(exc, kind))

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from ..benchmark import runs, tlc
+from ..engine.checker import MAX_WORKERS
 from .errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, UsageError
 
 
@@ -71,6 +72,8 @@ def add_command(commands: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``raftmc bench``; exit status 1 if a count differs from TLC's, 3 if TLC fails."""
+    # Every value is checked before the first run: a benchmark takes minutes, and a bad value
+    # found at its end would throw them away.
     try:
         configs = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
         workers = [int(w) for w in args.workers.split(",")]
@@ -81,10 +84,11 @@ def run_command(args: argparse.Namespace) -> int:
     if unknown or not configs:
         what = f"unknown {unknown}" if unknown else "none given"
         raise UsageError(f"--configs: {what} (known: A, B, D, E)")
-    if any(w < 1 for w in workers):
-        raise UsageError(f"--workers must each be at least 1 (got {args.workers})")
+    if any(not 1 <= w <= MAX_WORKERS for w in workers):
+        low = "at least 1" if any(w < 1 for w in workers) else f"at most {MAX_WORKERS}"
+        raise UsageError(f"--workers must each be {low} (got {args.workers})")
     if any(size < 1 for size in sizes):
-        raise UsageError(f"--scaling sizes must each be at least 1 (got {args.scaling})")
+        raise UsageError(f"--scaling: state counts must each be at least 1 (got {args.scaling})")
     if args.repeat < 1:
         raise UsageError(f"--repeat must be at least 1 (got {args.repeat})")
     if args.tlc:

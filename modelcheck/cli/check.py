@@ -156,6 +156,14 @@ def run_check(args: argparse.Namespace) -> int:
     problem = _paths_problem(args) or _ray_problem(args.ray)
     if problem:
         raise UsageError(problem)
+    if args.report:
+        from ..pictures.dot import missing
+
+        no_dot = missing()
+        if no_dot:
+            # Said before the search, so nobody waits for a report to find this out; the
+            # report is still written (see pictures/report.py).
+            sys.stderr.write(f"raftmc: --report: no cluster diagrams: {no_dot}\n")
     options = _options(args)
     model = make_model(params, args)
     try:

@@ -11,7 +11,6 @@ import argparse
 import html
 import json
 import os
-import shutil
 import sys
 from typing import Any
 
@@ -26,12 +25,9 @@ from ..conformance import (
 )
 from ..conformance.rules import Deviation
 from ..conformance.traceformat import TraceError
+from ..pictures.dot import missing as missing_dot
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_LIMIT = 0, 1, 2, 3
-NO_DOT = (
-    "no pictures: Graphviz's `dot` program is not installed (Debian/Ubuntu: apt-get install "
-    "graphviz, or bash scripts/setup-system.sh; macOS: brew install graphviz)"
-)
 
 
 def add_conform_command(commands: Any) -> None:
@@ -144,8 +140,9 @@ def run_conform(args: argparse.Namespace) -> int:
     if args.report and outcome.failure is not None:
         if not args.json:
             print(f"report: {os.path.join(args.report, 'index.html')}")
-            if shutil.which("dot") is None:
-                print(f"report: {NO_DOT}")
+            no_dot = missing_dot()
+            if no_dot:
+                print(f"report: no pictures: {no_dot}")
         sys.stdout.flush()
         write_report(args.report, outcome)
     return EXIT_OK if outcome.ok else EXIT_VIOLATION
@@ -200,8 +197,9 @@ def write_report(directory: str, outcome: Outcome) -> str:
     os.makedirs(directory, exist_ok=True)
     pictures = []
     try:
-        if shutil.which("dot") is None:
-            raise RuntimeError(NO_DOT)
+        no_dot = missing_dot()
+        if no_dot:
+            raise RuntimeError(f"no pictures: {no_dot}")
         from ..pictures.diagrams import cluster_svg
 
         before = _picture_state(f, f.state_before)

@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import (
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_NO_GRAPHVIZ,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    exit_status_help,
+)
 from .model_flags import add_model_flags, parameters_json, params_from_args
 
 #: Exit status when the graph is larger than --node-limit and nothing was written.
@@ -29,11 +37,17 @@ how large each of these views of it would be:
   --counterexample-only      only the states on shortest paths to violating states
   --quotient PROJECTION      states grouped by a projection, edges counted per action
 
-exit status:
-  0  the graph was written
-  2  bad usage
-  3  the graph (or the chosen view) is larger than --node-limit; nothing was written
-"""
+DOT and JSON are written without Graphviz; SVG and PNG need its dot program.
+
+""" + exit_status_help(
+    EXIT_OK, EXIT_USAGE, EXIT_IO, EXIT_NO_GRAPHVIZ, EXIT_INTERRUPTED,
+    extra={
+        EXIT_OK: "the graph was written",
+        EXIT_TOO_LARGE: "the graph (or the chosen view) is larger than --node-limit; nothing\n"
+        "was written",
+        EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing was written",
+    },
+)
 
 
 def add_command(commands: Any) -> None:
@@ -158,6 +172,12 @@ def run_graph(args: argparse.Namespace) -> int:
         raise UsageError(f"--radius must be at least 0 (got {args.radius})")
     if fmt == "png" and not args.output:
         raise UsageError("--format png needs --output FILE")
+    if fmt in ("svg", "png"):
+        from ..pictures.dot import NoGraphviz, missing
+
+        no_dot = missing()
+        if no_dot:
+            raise NoGraphviz(f"--format {fmt}: {no_dot}; --format dot or json need no Graphviz")
     if args.output:
         from .paths import file_problem
 
@@ -280,8 +300,9 @@ def _too_large(graph: Any, model: Any, args: argparse.Namespace, what: str) -> i
 
 def _write_text(output: str | None, text: str) -> int:
     if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        from ..pictures.files import write_file
+
+        write_file(output, text + "\n")
     else:
         sys.stdout.write(text + "\n")
     return 0
@@ -294,7 +315,9 @@ def _write_dot(dot: Any, fmt: str, output: str | None) -> int:
         from ..pictures.diagrams import render_svg
 
         return _write_text(output, render_svg(dot))
+    from ..pictures.dot import pipe
+    from ..pictures.files import write_file
+
     assert output is not None
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    Path(output).write_bytes(dot.pipe(format=fmt, quiet=True))
+    write_file(output, pipe(dot, fmt))
     return 0

@@ -74,23 +74,50 @@ def params_from_args(args: argparse.Namespace) -> Params:
 
     Raises :class:`UsageError` when the result is not a valid configuration.
     """
-    values: dict[str, Any] = {}
+    bounds: dict[str, Any] = {}
     if args.mutant is not None:
         if args.mutant not in ALL_MUTANTS:
             known = ", ".join(sorted(ALL_MUTANTS))
             raise UsageError(f"--mutant: unknown mutant {args.mutant!r} (known: {known})")
-        values.update(ALL_MUTANTS[args.mutant].bounds)
+        bounds = dict(ALL_MUTANTS[args.mutant].bounds)
+    given = {
+        field: getattr(args, field) for field, _ in _PARAM_FLAGS if getattr(args, field) is not None
+    }
+    values = {**bounds, **given}
+    if args.mutant is not None:
         values["mutant"] = args.mutant
-    for field, _ in _PARAM_FLAGS:
-        given = getattr(args, field)
-        if given is not None:
-            values[field] = given
+    problem = _invalid(values)
+    if problem is None:
+        return Params(**values)
+    if bounds and _invalid(given) is None and _invalid(bounds) is None:
+        # Each is fine alone: the flags given clash with what the mutant brings, and the spec's
+        # message names flags the user may never have typed.
+        clashing = {f: v for f, v in given.items() if f in bounds} or given
+        raise UsageError(
+            f"{flags_text(clashing)} conflicts with --mutant {args.mutant}, which runs with "
+            f"{flags_text(bounds)}: {problem}"
+        )
+    raise UsageError(problem)
+
+
+def _invalid(values: dict[str, Any]) -> str | None:
+    """Why Params of ``values`` is not a valid configuration; None if it is."""
     try:
-        params = Params(**values)
-        params.validate()
+        Params(**values).validate()
     except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    return params
+        return str(exc)
+    return None
+
+
+def flags_text(values: dict[str, Any]) -> str:
+    """Params fields as the flags that set them: ``--snapshots --batch 1 --no-faults``."""
+    parts = []
+    for field, value in values.items():
+        if isinstance(value, bool):
+            parts.append(flag(field) if value else "--no-" + field.replace("_", "-"))
+        else:
+            parts.append(f"{flag(field)} {value}")
+    return " ".join(parts)
 
 
 def parameters_json(params: Params, args: argparse.Namespace) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from rich.padding import Padding
 from rich.text import Text
 
 from ...spec.mutants import ALL_MUTANTS
-from .errors import EXIT_OK, flag
+from .errors import EXIT_OK
+from .model_flags import flags_text
 
 
 def add_command(commands: Any) -> None:
@@ -25,16 +26,6 @@ def add_command(commands: Any) -> None:
     )
     mut.add_argument("--json", action="store_true", help="print a JSON array")
     mut.set_defaults(run=run_mutants)
-
-
-def _flags_for(bounds: dict[str, Any]) -> str:
-    parts = []
-    for field, value in bounds.items():
-        if isinstance(value, bool):
-            parts.append(flag(field) if value else "--no-" + field.replace("_", "-"))
-        else:
-            parts.append(f"{flag(field)} {value}")
-    return " ".join(parts)
 
 
 def run_mutants(args: argparse.Namespace) -> int:
@@ -65,7 +56,7 @@ def run_mutants(args: argparse.Namespace) -> int:
         line.append(f"  breaks {m.breaks}")
         console.print(line)
         console.print(Padding(Text(m.description), (0, 0, 0, 2)))
-        flags = _flags_for(dict(m.bounds))
+        flags = flags_text(dict(m.bounds))
         console.print(
             Text(
                 f"  found by: raftmc check --mutant {m.name}"

@@ -8,7 +8,11 @@ checks have no side effects: nothing is created until the run writes.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TextIO
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -54,4 +58,52 @@ def io_message(exc: OSError) -> str:
     """One line for an I/O error: what failed, and on which file."""
     reason = exc.strerror or str(exc)
     where = exc.filename
+    if where == STDOUT:
+        # What could not go out is still buffered: pointed at /dev/null, standard output
+        # takes it at the interpreter's exit instead of failing again there with a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return f"{where}: {reason}" if where else reason
+
+
+#: The name an error on standard output is given.
+STDOUT = "standard output"
+
+
+class _NamedStdout:
+    """Standard output whose errors name it: Python's carry no file name, and "No space left
+    on device" alone does not say which file."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            exc.filename = exc.filename or STDOUT
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            exc.filename = exc.filename or STDOUT
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def named_stdout() -> Iterator[None]:
+    """Run with errors on standard output named; flush it before leaving, so that an error
+    shows while it can still be reported (not at the interpreter's exit)."""
+    real = sys.stdout
+    sys.stdout = _NamedStdout(real)  # type: ignore[assignment]
+    try:
+        yield
+        sys.stdout.flush()
+    finally:
+        sys.stdout = real

@@ -75,25 +75,7 @@ def variant_name(kind: str, n: int, faults: bool, hist: bool, **flags: Any) -> s
 def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
     """Source computing ``key`` for servers ``sv`` (a tuple expression) and bag ``b2`` (and,
     with history, allLogs ``A2`` and elections ``E2``)."""
-    if hist:
-        return [
-            f"{indent}sv = {sv}",
-            f"{indent}cs = cand_get(sv)",
-            f"{indent}if cs is None:",
-            f"{indent}    cs = candidates(sv)",
-            f"{indent}if len(cs) == 1:",
-            f"{indent}    pi, ck = cs[0]",
-            f"{indent}    bk = rel_get({b2} * NP + pi)",
-            f"{indent}    if bk is None:",
-            f"{indent}        bk = rel({b2}, pi)",
-            f"{indent}    ek = els_rel_get(E2 * NP + pi)",
-            f"{indent}    if ek is None:",
-            f"{indent}        ek = els_relabel(E2, pi)",
-            f"{indent}    key = ck ^ bk ^ logs_hash[A2] ^ ek",
-            f"{indent}else:",
-            f"{indent}    key = multi_key(cs, {b2}, A2, E2)",
-        ]
-    return [
+    head = [
         f"{indent}sv = {sv}",
         f"{indent}cs = cand_get(sv)",
         f"{indent}if cs is None:",
@@ -103,6 +85,19 @@ def _key_block(indent: str, sv: str, b2: str, hist: bool = False) -> list[str]:
         f"{indent}    bk = rel_get({b2} * NP + pi)",
         f"{indent}    if bk is None:",
         f"{indent}        bk = rel({b2}, pi)",
+    ]
+    if hist:
+        return [
+            *head,
+            f"{indent}    ek = els_rel_get(E2 * NP + pi)",
+            f"{indent}    if ek is None:",
+            f"{indent}        ek = els_relabel(E2, pi)",
+            f"{indent}    key = ck ^ bk ^ logs_hash[A2] ^ ek",
+            f"{indent}else:",
+            f"{indent}    key = multi_key(cs, {b2}, A2, E2)",
+        ]
+    return [
+        *head,
         f"{indent}    key = ck ^ bk",
         f"{indent}else:",
         f"{indent}    key = multi_key(cs, {b2})",

@@ -7,7 +7,7 @@ shortest counterexample when a property fails. The counts are TLC's (generated, 
 depth), so they can be compared with TLC's on the same model.
 """
 
-from .checker import Options, OptionsError, check
+from .checker import Options, OptionsError, WorkerFailed, check
 from .model import Label, Model, Properties
 from .result import Coverage, Result, Violation
 from .store import ExactStore, FingerprintStore, make_store
@@ -17,6 +17,7 @@ __all__ = [
     "check",
     "Options",
     "OptionsError",
+    "WorkerFailed",
     "Model",
     "Properties",
     "Label",

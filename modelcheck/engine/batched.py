@@ -21,7 +21,9 @@ from __future__ import annotations
 import gc
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -103,7 +105,8 @@ def check_batched(
     spill_dir: str | None = None,
     workers: int = 1,
 ) -> Result:
-    """Search ``model`` (which must offer ``batch()``); see the module doc."""
+    """Search ``model`` (which must offer ``batch()``); see the module doc. Ctrl-C
+    (KeyboardInterrupt) stops it with the figures so far (result ``incomplete``)."""
     if workers > 1:
         from .distributed.workers import check_parallel
 
@@ -119,108 +122,37 @@ def check_batched(
         )
     bm: BatchModel = model.batch()  # type: ignore[attr-defined]
     names = list(bm.names)
-    expand_delta = getattr(bm, "expand_delta", None)
-    limit = max_states if max_states is not None else math.inf
     start = perf_counter()
-    deadline = start + max_seconds if max_seconds is not None else math.inf
-    next_report = start + progress_interval
-
     with tempfile.TemporaryDirectory(prefix="raftmc-", dir=spill_dir) as tmp:
-        share = _Share(len(names), frontier_budget, tmp)
-        generated = 0
-        level = 0
-        max_queue = 0
-        stopped_by: str | None = None
-        found: StepViolation | None = None
-        found_parent = -1  # index of the expanded state the violation came from
-        n_initial = 1
-        gc_was_enabled = gc.isenabled()
-        # States are acyclic; the cyclic collector would only walk an ever larger heap.
-        gc.disable()
-        try:
+        run = _Run(
+            bm,
+            _Share(len(names), frontier_budget, tmp),
+            limit=max_states if max_states is not None else math.inf,
+            deadline=start + max_seconds if max_seconds is not None else math.inf,
+            progress=progress,
+            progress_interval=progress_interval,
+            start=start,
+        )
+        with _cyclic_gc_off():
             try:
-                initial = bm.initial()
-            except StepViolation as exc:
-                found, initial = exc, []
-                generated += 1
-            generated += len(initial)
-            n_initial = len(initial)
-            keys, succs = [], []
-            for st in initial:
-                if bm.in_bounds(st):
-                    keys.append(bm.key(st))
-                    succs.append(st)
-            share.absorb(keys, succs, [0] * len(keys), np.full(len(keys), -1, dtype=np.int64))
-            share.produced[:] = 0
-            base = 0  # index of the first state of the level being expanded
-            while found is None and len(share.next):
-                share.frontier, share.next = share.next, share.frontier
-                level += 1
-                level_size = len(share.frontier)
-                done = 0
-                for chunk in share.frontier.chunks(CHUNK):
-                    keys, succs, acts, firsts, bases = [], [], [], [], []
-                    try:
-                        if expand_delta is not None:
-                            generated += expand_delta(chunk, keys, succs, acts, firsts, bases)
-                        else:
-                            generated += bm.expand(chunk, keys, succs, acts, firsts)
-                    except StepViolation as exc:
-                        found = exc
-                        found_parent = base + done + chunk.index(exc.before)
-                        generated += len(keys) + 1  # an estimate: the run stops here
-                        if exc.in_bounds and exc.kind == "invariant":
-                            share.distinct += 1
-                        break
-                    parents = parent_positions(firsts, len(keys))
-                    if expand_delta is not None and keys:
-                        share.absorb_arrays(
-                            delta_keys(keys, bases, parents), succs,
-                            np.asarray(acts, dtype=np.int64), parents + (base + done),
-                        )
-                    else:
-                        share.absorb(keys, succs, acts, parents + (base + done))
-                    done += len(chunk)
-                    queue = level_size - done + len(share.next)
-                    if queue > max_queue:
-                        max_queue = queue
-                    if share.distinct >= limit:
-                        stopped_by = "max_states"
-                        break
-                    now = perf_counter()
-                    if now >= deadline:
-                        stopped_by = "max_seconds"
-                        break
-                    if progress is not None and now >= next_report:
-                        next_report = now + progress_interval
-                        depth_now = level + 1 if len(share.next) else level
-                        progress(Snapshot(generated, share.distinct, queue, depth_now, now - start))
-                if stopped_by is not None:
-                    break
-                base += level_size
-        except KeyboardInterrupt:
-            stopped_by = "interrupted"
-        finally:
-            if gc_was_enabled:
-                # Everything allocated during the search sits in the youngest generation: the
-                # first collection after enable() would walk millions of tuples (0.1-0.3 s).
-                # Moving them to the oldest unexamined leaves them to the next full collection.
-                gc.freeze()
-                gc.unfreeze()
-                gc.enable()
+                run.seed()
+                run.levels()
+            except KeyboardInterrupt:
+                run.stopped_by = "interrupted"
         seconds = perf_counter() - start
-
-        depth = level + 1 if len(share.next) else level
+        share = run.share
+        depth = run.level + 1 if len(share.next) else run.level
         violation = None
+        found = run.found
         if found is not None:
             if found.label is None:
                 depth = 1
             elif found.in_bounds and found.kind == "invariant":
-                depth = level + 1
-            trace = _rebuild(model, bm, share.parents, found_parent, found)
+                depth = run.level + 1
+            trace = _rebuild(model, bm, share.parents, run.found_parent, found)
             violation = Violation(found.name, found.kind, trace)  # type: ignore[arg-type]
             outcome = "violation"
-        elif stopped_by is not None:
+        elif run.stopped_by is not None:
             outcome = "incomplete"
         else:
             outcome = "ok"
@@ -234,21 +166,130 @@ def check_batched(
     return Result(
         result=outcome,  # type: ignore[arg-type]
         distinct_states=distinct,
-        states_generated=generated,
+        states_generated=run.generated,
         depth=depth,
         seconds=seconds,
         coverage=coverage,
         sometimes=bm.sometimes(),
         violation=violation,
         collision_probability=collision_probability(distinct),
-        lookup_collision_probability=lookup_collision_probability(distinct, generated),
-        max_queue=max_queue,
-        initial_states=n_initial,
-        stopped_by=stopped_by,
+        lookup_collision_probability=lookup_collision_probability(distinct, run.generated),
+        max_queue=run.max_queue,
+        initial_states=run.n_initial,
+        stopped_by=run.stopped_by,
         store="fingerprint",
         never_enabled=[name for k, name in enumerate(names) if not enabled[k]],
         seen_bytes=seen_bytes,
     )
+
+
+@contextmanager
+def _cyclic_gc_off() -> Iterator[None]:
+    """States are acyclic; the cyclic collector would only walk an ever larger heap."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            # Everything allocated during the search sits in the youngest generation: the
+            # first collection after enable() would walk millions of tuples (0.1-0.3 s).
+            # Moving them to the oldest unexamined leaves them to the next full collection.
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
+
+
+@dataclass
+class _Run:
+    """Where the one-process search stands: its share of states, counts and limits."""
+
+    bm: BatchModel
+    share: _Share
+    limit: float
+    deadline: float
+    progress: Callable[[Snapshot], None] | None
+    progress_interval: float
+    start: float
+    generated: int = 0
+    level: int = 0
+    max_queue: int = 0
+    n_initial: int = 1
+    stopped_by: str | None = None
+    found: StepViolation | None = None
+    #: Index of the expanded state the violation came from.
+    found_parent: int = -1
+
+    def seed(self) -> None:
+        """Check and keep the initial states (level 1)."""
+        bm = self.bm
+        try:
+            initial = bm.initial()
+        except StepViolation as exc:
+            self.found, initial = exc, []
+            self.generated += 1
+        self.generated += len(initial)
+        self.n_initial = len(initial)
+        keys, succs = [], []
+        for st in initial:
+            if bm.in_bounds(st):
+                keys.append(bm.key(st))
+                succs.append(st)
+        share = self.share
+        share.absorb(keys, succs, [0] * len(keys), np.full(len(keys), -1, dtype=np.int64))
+        share.produced[:] = 0
+
+    def levels(self) -> None:
+        """Expand level after level until none is left, a violation or a limit."""
+        bm, share = self.bm, self.share
+        expand_delta = getattr(bm, "expand_delta", None)
+        next_report = self.start + self.progress_interval
+        base = 0  # index of the first state of the level being expanded
+        while self.found is None and len(share.next):
+            share.frontier, share.next = share.next, share.frontier
+            self.level += 1
+            level_size = len(share.frontier)
+            done = 0
+            for chunk in share.frontier.chunks(CHUNK):
+                keys, succs, acts, firsts, bases = [], [], [], [], []
+                try:
+                    if expand_delta is not None:
+                        self.generated += expand_delta(chunk, keys, succs, acts, firsts, bases)
+                    else:
+                        self.generated += bm.expand(chunk, keys, succs, acts, firsts)
+                except StepViolation as exc:
+                    self.found = exc
+                    self.found_parent = base + done + chunk.index(exc.before)
+                    self.generated += len(keys) + 1  # an estimate: the run stops here
+                    if exc.in_bounds and exc.kind == "invariant":
+                        share.distinct += 1
+                    break
+                parents = parent_positions(firsts, len(keys))
+                if expand_delta is not None and keys:
+                    share.absorb_arrays(
+                        delta_keys(keys, bases, parents), succs,
+                        np.asarray(acts, dtype=np.int64), parents + (base + done),
+                    )
+                else:
+                    share.absorb(keys, succs, acts, parents + (base + done))
+                done += len(chunk)
+                queue = level_size - done + len(share.next)
+                if queue > self.max_queue:
+                    self.max_queue = queue
+                if share.distinct >= self.limit:
+                    self.stopped_by = "max_states"
+                    return
+                now = perf_counter()
+                if now >= self.deadline:
+                    self.stopped_by = "max_seconds"
+                    return
+                if self.progress is not None and now >= next_report:
+                    next_report = now + self.progress_interval
+                    depth_now = self.level + 1 if len(share.next) else self.level
+                    self.progress(
+                        Snapshot(self.generated, share.distinct, queue, depth_now, now - self.start)
+                    )
+            base += level_size
 
 
 def _rebuild(

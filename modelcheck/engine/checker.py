@@ -40,6 +40,19 @@ class OptionsError(ValueError):
         self.message = message
 
 
+class WorkerFailed(RuntimeError):
+    """A worker process of the search died or failed: its share of the states is lost, so the
+    search cannot go on. ``worker`` is its number, ``pid`` its process id."""
+
+    def __init__(self, worker: int, pid: int | None, reason: str) -> None:
+        where = f"worker {worker}" + (f" (pid {pid})" if pid is not None else "")
+        super().__init__(f"{where} {reason}; the search stopped: that worker's share of the "
+                         "states is lost")
+        self.worker = worker
+        self.pid = pid
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Options:
     """How to search. Every field has the default a plain ``check(model)`` runs with."""
@@ -97,7 +110,9 @@ class Options:
         if self.checkpoint and self.workers > 1 and not self.ray:
             raise OptionsError("checkpoint", "with more than one worker needs ray")
         if self.store not in ("fingerprint", "exact") and not hasattr(self.store, "parents"):
-            raise OptionsError("store", f"must be 'fingerprint' or 'exact' (got {self.store!r})")
+            raise OptionsError(
+                "store", f"is an unknown store {self.store!r} (expected 'fingerprint' or 'exact')"
+            )
         if model is None:
             return
         batch = hasattr(model, "batch") and self.store == "fingerprint"

@@ -30,7 +30,8 @@ class Node:
 
     id: int
     state: Any
-    #: Breadth-first level; initial states are at depth 0.
+    #: Breadth-first level, counted as the search counts it (and TLC): initial states are at
+    #: depth 1.
     depth: int
     #: The node's parent in the breadth-first tree, so a path from an initial state is a
     #: shortest one; ``None`` for an initial state.
@@ -46,7 +47,7 @@ class Node:
     @property
     def initial(self) -> bool:
         """True for an initial state."""
-        return self.depth == 0
+        return self.depth == 1
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def explore(
         in_bounds = model.within_bounds(state)
         if not in_bounds and not broken(state):
             continue
-        ids[key] = add(state, 0, None, in_bounds)
+        ids[key] = add(state, 1, None, in_bounds)
 
     complete = True
     while queue:
@@ -383,7 +384,7 @@ def graph_to_dot(
         by_depth.setdefault(node.depth, []).append(node)
     for depth in sorted(by_depth):
         with dot.subgraph(name=f"depth{depth}") as rank:
-            rank.attr(rank="min" if depth == 0 else "same")
+            rank.attr(rank="min" if depth == 1 else "same")
             for node in sorted(by_depth[depth], key=lambda n: n.id):
                 head = f"#{node.id}  depth {node.depth}"
                 if node.initial:

@@ -415,13 +415,15 @@ _DOCTYPE = re.compile(r"<!DOCTYPE[^>]*>\s*", re.S)
 
 
 def render_svg(dot: Any) -> str:
-    """Graphviz's SVG for ``dot`` without its DOCTYPE line.
+    """Graphviz's SVG for ``dot`` without its DOCTYPE line (raises
+    :class:`~.dot.NoGraphviz` when Graphviz's ``dot`` program is not installed).
 
     The DOCTYPE names a DTD on the web; browsers never fetch it, but a self-contained report
     should not even mention a URL it does not need.
     """
-    svg = dot.pipe(format="svg", encoding="utf-8", quiet=True)
-    return _DOCTYPE.sub("", svg, count=1)
+    from .dot import pipe
+
+    return _DOCTYPE.sub("", pipe(dot, "svg", encoding="utf-8"), count=1)
 
 
 def cluster_svg(

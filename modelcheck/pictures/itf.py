@@ -27,6 +27,7 @@ from typing import Any
 
 from ...spec.state import NIL, Entry, Message, MType, Role, State, server_name
 from ..engine.model import Label
+from .files import write_file
 
 Step = tuple[Label | None, Any]
 
@@ -244,7 +245,5 @@ def write_itf(
 ) -> Path:
     """Write :func:`trace_to_itf` of ``steps`` to ``path``; options as for that function."""
     out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True)
-    out.write_text(json.dumps(trace_to_itf(steps, **options), indent=1) + "\n", encoding="utf-8")
+    write_file(out, json.dumps(trace_to_itf(steps, **options), indent=1) + "\n")
     return out

@@ -6,6 +6,12 @@ property was reached, and on a violation the counterexample step by step, each s
 cluster diagram, the variables it changed and links to the steps before and after, plus a
 message-sequence chart of the whole trace.
 
+Only the cluster diagrams need Graphviz's ``dot`` program. Without it the report is written
+with everything else, the sequence chart included (plain SVG made here), and says what is
+missing and how to install it: the changes table of each step tells what its diagram would
+show, so the report still explains the counterexample. Everything is made in memory first and
+written at the end, whole or not at all (:func:`.files.write_files`).
+
 Nothing in the report refers outside DIR: styles are inline, pictures are files beside it and the
 SVGs carry no external reference, so the folder can be zipped, mailed or served as it is.
 """
@@ -20,6 +26,8 @@ from typing import Any
 
 from ..engine.result import Result, Step
 from ..engine.trace import ABSENT, diff, format_value
+from .dot import missing as missing_dot
+from .files import write_files
 
 _CSS = """
 body { font-family: "DejaVu Sans", Verdana, sans-serif; margin: 0 auto; max-width: 1200px;
@@ -220,7 +228,7 @@ def spec_steps(model: Any, trace: list[Step]) -> list[Step]:
     return [(label, to_spec(state)) for label, state in trace]
 
 
-def _counterexample(result: Result, model: Any, out: Path) -> str:
+def _counterexample(result: Result, model: Any, files: dict[str, str]) -> str:
     assert result.violation is not None
     v = result.violation
     original: list[Step] = list(v.trace)
@@ -234,17 +242,17 @@ def _counterexample(result: Result, model: Any, out: Path) -> str:
         drawable = all(isinstance(s, State) for _l, s in trace)
     except ImportError:  # a model of another kind: text only
         drawable = False
+    no_dot = missing_dot()
     if drawable:
         from .diagrams import sequence_chart_svg, trace_cluster_svgs
 
-        img = out / "img"
-        img.mkdir(parents=True, exist_ok=True)
-        pictures = []
-        for k, svg in enumerate(trace_cluster_svgs(trace, v.property), start=1):
-            name = f"img/step-{k:03d}.svg"
-            (out / name).write_text(svg, encoding="utf-8")
-            pictures.append(name)
-        (img / "sequence.svg").write_text(sequence_chart_svg(trace, v.property), encoding="utf-8")
+        if no_dot is None:
+            pictures = []
+            for k, svg in enumerate(trace_cluster_svgs(trace, v.property), start=1):
+                name = f"img/step-{k:03d}.svg"
+                files[name] = svg
+                pictures.append(name)
+        files["img/sequence.svg"] = sequence_chart_svg(trace, v.property)
         chart = (
             '<h3 id="sequence">Message-sequence chart</h3>'
             "<p>One lane per server, time going down; arrows run from the step that sent a "
@@ -262,6 +270,11 @@ def _counterexample(result: Result, model: Any, out: Path) -> str:
         f'<ul class="steps">{index}</ul>',
         chart,
     ]
+    if drawable and no_dot is not None:
+        parts.append(
+            f'<p class="warning">No cluster diagram for each step: {_h(no_dot)}. The table of '
+            "each step says what it changed.</p>"
+        )
     previous = None
     for k, (label, state) in enumerate(original, start=1):
         described = dict(model.describe(state))
@@ -292,7 +305,7 @@ def _counterexample(result: Result, model: Any, out: Path) -> str:
 WITNESS_MAX_STATES = 20_000
 
 
-def _witnesses(result: Result, model: Any, out: Path) -> str:
+def _witnesses(result: Result, model: Any, files: dict[str, str]) -> str:
     """For each sometimes-property reached, a shortest behaviour reaching it, as a chart.
 
     A clean run says little by itself; seeing how a leader gets elected or an entry committed
@@ -323,9 +336,7 @@ def _witnesses(result: Result, model: Any, out: Path) -> str:
                 "reaches it (the checker's search went further).</p></section>"
             )
             continue
-        img = out / "img"
-        img.mkdir(parents=True, exist_ok=True)
-        (img / f"{anchor}.svg").write_text(sequence_chart_svg(steps), encoding="utf-8")
+        files[f"img/{anchor}.svg"] = sequence_chart_svg(steps)
         actions = "".join(
             f"<li>{_h('Initial state' if lb is None else model.format_label(lb))}</li>"
             for lb, _st in steps
@@ -356,10 +367,11 @@ def write_report(
 
     Without a violation and with ``witnesses``, the report also draws, for each sometimes
     property reached, a shortest behaviour reaching it (a search of its own, see
-    :data:`WITNESS_MAX_STATES`).
+    :data:`WITNESS_MAX_STATES`). Nothing is written until every page and picture is made; a
+    write that fails takes back what this call wrote (and raises, naming the file).
     """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
     if result.result == "ok":
         headline, cls = "every property holds", "ok"
     elif result.violation is not None:
@@ -376,9 +388,9 @@ def write_report(
     if result.violation is not None:
         nav.append('<a href="#counterexample">Counterexample</a>')
         nav.append('<a href="#sequence">Sequence chart</a>')
-        extra = _counterexample(result, model, out)
+        extra = _counterexample(result, model, files)
     elif witnesses:
-        extra = _witnesses(result, model, out)
+        extra = _witnesses(result, model, files)
         if extra:
             nav.append('<a href="#witnesses">How they are reached</a>')
     shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if v is not None)
@@ -401,6 +413,6 @@ def write_report(
         + "\n".join(body)
         + f"\n<script>{_SELF_CHECK}</script>\n</body></html>\n"
     )
-    index = out / "index.html"
-    index.write_text(html, encoding="utf-8")
-    return index
+    files["index.html"] = html
+    write_files(out, files)
+    return out / "index.html"
