@@ -251,3 +251,4 @@ def test_the_c_loop_is_built_where_a_compiler_and_headers_are():
     if not (headers and shutil.which(compiler)):
         pytest.skip("no C compiler or Python headers: the pure-Python path is the one here")
     assert flat._cloop is not None, "reinstall (pip install -e .): the C loop was not built"
+

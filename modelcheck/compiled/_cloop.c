@@ -7,7 +7,7 @@
  * _prepare and, when a check fails there, through the generated slow loop, exactly as in the
  * Python loop. So it builds no table entry and decides no property itself: it only walks
  * lists the Python code made, and it must append the same keys, successors, actions, parts and
- * bases in the same order (tests/test_compiled_identity.py compares it with the Python loop).
+ * bases in the same order (tests/test_native_loop.py compares it with the Python loop).
  *
  * Keys and their parts are signed 64-bit ints in Python (hash(), and _mix's signed results),
  * and the XOR of two such ints in Python is their 64-bit XOR: int64_t arithmetic gives the
@@ -236,10 +236,11 @@ static int local_steps(Loop *L, Ctx *c, int i, PyObject *keys, PyObject *succs, 
                 PyObject *cs = get_or_call(L->cand, svt, L->candidates);
                 Py_DECREF(svt);
                 if (cs == NULL) return -1;
-                int r = 0;
+                int r = 0, own_e2 = 0;
                 if (L->hist) {
                     if (recv >= 0) {
                         r = els_after(L, c, rec, &e2, &eks);
+                        own_e2 = r == 0;
                     } else {
                         eks = get_or_call(L->eks, c->E, L->eks_all);
                         r = eks == NULL ? -1 : 0;
@@ -250,7 +251,8 @@ static int local_steps(Loop *L, Ctx *c, int i, PyObject *keys, PyObject *succs, 
                 if (r == 0) r = push_succ(succs, make_succ(c->sv, L->n, i, x, b2, c->A2, e2));
                 Py_DECREF(cs);
                 Py_XDECREF(eks);
-                if (e2 != c->E) Py_XDECREF(e2);
+                /* els_plus may hand back the very object E is (its id interned). */
+                if (own_e2) Py_DECREF(e2);
                 if (r < 0) return -1;
             }
             if (L->parts) {
