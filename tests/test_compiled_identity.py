@@ -349,7 +349,7 @@ def test_a_generated_loop_has_a_real_file_name():
     holds it (or, where nothing can be written, linecache knows it)."""
     import linecache
 
-    c = FastRaftModel(CONFIGS[0], symmetry=True).compiled
+    c = FastRaftModel(CONFIGS[0], symmetry=True, native=False).compiled
     filename = c.expand.__code__.co_filename
     assert "fast_n2" in filename
     assert "def expand(" in "".join(linecache.getlines(filename))

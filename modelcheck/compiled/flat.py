@@ -7,6 +7,7 @@ between worker processes (:mod:`.flat_transfer`), the cached path of the hot loo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -31,6 +32,19 @@ from .loop_cached import _fast_source
 from .loop_slow import _flat_source
 from .tables import _M64, _SALT_PART, _SALT_SRV, _SHIFT, CompiledRaft, _mix
 
+try:
+    from . import _cloop  # type: ignore[attr-defined]
+except ImportError:  # not built (no compiler at install time): the generated loops run
+    _cloop = None
+
+#: Set (to anything but 0) to run the generated Python loops even where the C loop is built.
+PURE_PYTHON_ENV = "RAFTKIT_PURE_PYTHON"
+
+
+def native_available() -> bool:
+    """Whether the C loop (``_cloop``) is built and not switched off by ``$RAFTKIT_PURE_PYTHON``."""
+    return _cloop is not None and os.environ.get(PURE_PYTHON_ENV, "0") in ("", "0")
+
 
 class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
     """raft.tla without history or ghost variables, as flat tuples of server ids.
@@ -53,9 +67,15 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
     #: successors (~0.5 kB), and one is needed for about every fifth new state.
     STEP_CACHE = 400_000
 
-    def __init__(self, params: Params, symmetry: bool = True) -> None:
+    def __init__(
+        self, params: Params, symmetry: bool = True, native: bool | None = None
+    ) -> None:
         super().__init__(params, symmetry)
         assert not params.ghost
+        if native and _cloop is None:
+            raise RuntimeError("the C loop (raftkit.modelcheck.compiled._cloop) is not built")
+        #: Whether the cached loop runs in C (``_cloop``): by default where it is built.
+        self.native = native_available() if native is None else native
         self._n = params.servers
         # With raft.tla's history variables a server carries its voterLog, and a state ends
         # with allLogs and elections: (s_0, ..., s_{n-1}, bag, allLogs, elections).
@@ -131,17 +151,12 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
         self._slow_expand = load(
             _flat_source(n, faults, hist), variant_name("slow", n, faults, hist)
         )(self)
-        self.expand = load(  # type: ignore[method-assign]
-            _fast_source(n, faults, hist, zob=zob), variant_name("fast", n, faults, hist, zob=zob)
-        )(self)
+        self.expand = self._cached_loop(parts=False, delta=False)  # type: ignore[method-assign]
         #: ``expand`` with keys as XORs from per-state bases (``batch.delta_keys``), without
         #: symmetry; None with it.
         self.expand_delta: Any = None
         if zob:
-            self.expand_delta = load(
-                _fast_source(n, faults, hist, zob=True, delta=True),
-                variant_name("fast", n, faults, hist, zob=True, delta=True),
-            )(self)
+            self.expand_delta = self._cached_loop(parts=False, delta=True)
         #: Without symmetry, a state's part (what ``--workers`` routes by) is the hash of
         #: its first ``_part_k`` servers (``plan_workers``); with it, the sum of the servers'
         #: classes (``partition``).
@@ -156,17 +171,34 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
             _flat_source(n, p.faults, self._hist, True, zob, k),
             variant_name("slow", n, p.faults, self._hist, **flags),
         )(self)
-        self.expand_parts = load(
-            _fast_source(n, p.faults, self._hist, True, zob, part_k=k),
-            variant_name("fast", n, p.faults, self._hist, **flags),
-        )(self)
+        self.expand_parts = self._cached_loop(parts=True, delta=False)
         #: ``expand_parts`` with keys as in ``expand_delta``; None with symmetry.
         self.expand_parts_delta: Any = None
         if zob:
-            self.expand_parts_delta = load(
-                _fast_source(n, p.faults, self._hist, True, True, True, k),
-                variant_name("fast", n, p.faults, self._hist, delta=True, **flags),
-            )(self)
+            self.expand_parts_delta = self._cached_loop(parts=True, delta=True)
+
+    def _cached_loop(self, parts: bool, delta: bool) -> Any:
+        """The cached ``expand`` of a variant: the C loop where it runs (``native``), else the
+        generated Python one (``_fast_source``); both append the same lists in the same order
+        (``tests/test_native_loop.py`` compares them)."""
+        n, faults, hist, zob = self._n, self.params.faults, self._hist, not self.symmetry
+        k = self._part_k if parts else 0
+        if self.native:
+            try:
+                return _cloop.Loop(self, n, hist, faults, zob, delta, parts, k)
+            except (ValueError, OverflowError):
+                # Beyond what the C loop handles (more than 8 servers, more than 64
+                # sometimes-properties): the Python loop, which gives the same results.
+                self.native = False
+        flags: dict[str, Any] = {"zob": zob}
+        if parts:
+            flags |= {"parts": True, "k": k}
+        if delta:
+            flags["delta"] = True
+        return load(
+            _fast_source(n, faults, hist, parts, zob, delta, k),
+            variant_name("fast", n, faults, hist, **flags),
+        )(self)
 
     def plan_workers(self, n: int) -> None:
         """Called before ``n`` worker processes fork from this one. Without symmetry, up to

@@ -22,10 +22,13 @@ class FastRaftModel:
     It implements the plain model protocol (states are compiled pairs of ids, converted with
     ``to_spec`` for people) and the checker's batch protocol (``batch()``), which the engine
     prefers. Every option of the reference model is supported (history, ghost, faults,
-    mutants): the steps themselves come from the reference actions.
+    mutants): the steps themselves come from the reference actions. ``native``: whether the
+    flat form's cached loop runs in C (None: where it is built; see ``flat.native_available``).
     """
 
-    def __init__(self, params: Params, symmetry: bool = True) -> None:
+    def __init__(
+        self, params: Params, symmetry: bool = True, native: bool | None = None
+    ) -> None:
         if params.extended:
             # The options add actions the tables do not know; the readable spec runs them.
             raise Uncompiled(
@@ -38,7 +41,8 @@ class FastRaftModel:
         self.symmetry = symmetry
         self.reference = RaftModel(params, symmetry)
         self.compiled: CompiledRaft = (
-            CompiledRaft(params, symmetry) if params.ghost else FlatRaft(params, symmetry)
+            CompiledRaft(params, symmetry) if params.ghost
+            else FlatRaft(params, symmetry, native)
         )
 
     # batch protocol
