@@ -483,6 +483,9 @@ def test_a_mutant_that_breaks_state_machine_safety_breaks_its_proof(mutant, acti
     assert r.cti[1][0][0] == action
 
 
+# A cross-check of two encodings (every prove test already solves bit-vectors): about 100 s of
+# Z3 on 2 cores, so it runs with the slow tests.
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     invariant=st.sampled_from(sorted(Z3_INVARIANTS)),

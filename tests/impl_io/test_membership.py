@@ -161,8 +161,8 @@ def test_the_traces_record_the_membership_events_in_order(grown_and_shrunk):
 
 @pytest.mark.skipif(
     "AddServer" not in EVENT_KINDS,
-    reason="this tree's raftmc conform knows no membership events yet (the spec's membership "
-    "option and its trace mapping are being added elsewhere)",
+    reason="raftmc conform has no membership events yet: the trace format has no configuration "
+    "event (docs/conformance.md)",
 )
 def test_raftmc_conform_accepts_the_traces(grown_and_shrunk):
     proc = subprocess.run(
