@@ -6,7 +6,7 @@ are equal; the hot loop (``expand``) generates the same number of successors and
 the in-bounds ones; whole searches give the same counts and verdicts.
 """
 
-from collections import Counter, deque
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,8 +21,9 @@ from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
-from raftkit.spec.state import State, init_state
+from raftkit.spec.state import init_state
 from raftkit.spec.symmetry import all_permutations, canonical, relabel
+from spec_walks import param_ids, reachable
 
 CONFIGS = [
     Params(servers=2, max_term=3, max_log=1, max_inflight=1),
@@ -38,34 +39,16 @@ CONFIGS = [
 ]
 
 
-def _ids(p: Params) -> str:
-    return ",".join(f"{k}={v}" for k, v in p.describe().items() if v not in (False, None, 0))
 
 
-def _reachable(p: Params, limit: int = 4000) -> list[State]:
-    """In-bounds states reachable in the reference spec, breadth-first, at most ``limit``."""
-    first = init_state(p)
-    seen = {first}
-    queue = deque([first])
-    out = []
-    while queue and len(out) < limit:
-        s = queue.popleft()
-        out.append(s)
-        for _label, t in next_steps(p, s):
-            if within_bounds(p, t) and t not in seen:
-                seen.add(t)
-                queue.append(t)
-    return out
-
-
-@pytest.mark.parametrize("p", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("p", CONFIGS, ids=param_ids)
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_same_successors_bounds_and_keys(p, symmetry):
     fast = FastRaftModel(p, symmetry)
     c = fast.compiled
     keys_by_class: dict[object, int] = {}
     classes_by_key: dict[int, object] = {}
-    for s in _reachable(p, 2500 if symmetry else 1200):
+    for s in reachable(p, 2500 if symmetry else 1200):
         st_ = c.from_spec(s)
         assert c.to_spec(st_) == s
         assert c.in_bounds(st_) == within_bounds(p, s)
@@ -122,7 +105,7 @@ def test_same_successors_bounds_and_keys(p, symmetry):
         assert classes_by_key.setdefault(k, cls) == cls
 
 
-@pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=_ids)
+@pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=param_ids)
 @pytest.mark.parametrize("workers", [2, 16])
 def test_parts_follow_the_plan_for_workers(p, workers):
     # Without symmetry, up to four workers route by the first server alone, more by all:
@@ -130,7 +113,7 @@ def test_parts_follow_the_plan_for_workers(p, workers):
     c = FastRaftModel(p, symmetry=False).compiled
     c.plan_workers(workers)
     firsts_parts = set()
-    for s in _reachable(p, 400):
+    for s in reachable(p, 400):
         st_ = c.from_spec(s)
         for fn, extra in ((c.expand_parts, ()), (c.expand_parts_delta, ([],))):
             succs, parts = [], []
@@ -147,7 +130,7 @@ def test_parts_follow_the_plan_for_workers(p, workers):
     assert (max(map(len, by_first.values())) == 1) == (workers == 2)
 
 
-@pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=_ids)
+@pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=param_ids)
 def test_parts_with_symmetry_are_the_same_for_every_state_of_a_class(p):
     # With symmetry a worker deduplicates a class by its key, so every state of the class must
     # be routed to the same worker: the part is a function of the class; and (what keeps a
@@ -157,7 +140,7 @@ def test_parts_with_symmetry_are_the_same_for_every_state_of_a_class(p):
     parts_of_class: dict[int, int] = {}
     parts_of_summary: dict[tuple, int] = {}
     perms = list(all_permutations(p.servers))
-    for s in _reachable(p, 1500):
+    for s in reachable(p, 1500):
         summary = tuple(
             sorted((v.currentTerm, int(v.state), len(v.log), v.commitIndex) for v in s.servers)
         )
@@ -170,7 +153,7 @@ def test_parts_with_symmetry_are_the_same_for_every_state_of_a_class(p):
     assert len(set(parts_of_class.values())) > 1
 
 
-@pytest.mark.parametrize("p", [p for p in CONFIGS if p.mutant is None], ids=_ids)
+@pytest.mark.parametrize("p", [p for p in CONFIGS if p.mutant is None], ids=param_ids)
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_batches_attribute_each_successor_to_its_parent(p, symmetry):
     # expand gives one ``firsts`` entry per state, not a parent per successor: expanding
@@ -178,9 +161,9 @@ def test_batches_attribute_each_successor_to_its_parent(p, symmetry):
     # loop) must give each state the successors it gives alone, and nothing else.
     lone = FastRaftModel(p, symmetry=symmetry).compiled
     batched = FastRaftModel(p, symmetry=symmetry).compiled
-    reachable = _reachable(p, 700)
+    states = reachable(p, 700)
     want = Counter()
-    for k, s in enumerate(reachable):
+    for k, s in enumerate(states):
         keys, acts = [], []
         lone.expand([lone.from_spec(s)], keys, [], acts, [])
         want.update((k, key, a) for key, a in zip(keys, acts, strict=True))
@@ -189,13 +172,13 @@ def test_batches_attribute_each_successor_to_its_parent(p, symmetry):
     # caches fill in its own order.
     dm = FastRaftModel(p, symmetry=symmetry).compiled
     via_delta = getattr(dm, "expand_delta", None)
-    for start in range(0, len(reachable), 97):
-        chunk = [batched.from_spec(s) for s in reachable[start : start + 97]]
+    for start in range(0, len(states), 97):
+        chunk = [batched.from_spec(s) for s in states[start : start + 97]]
         keys, succs, acts, firsts = [], [], [], []
         batched.expand(chunk, keys, succs, acts, firsts)
         if via_delta is not None:
             dkeys, dfirsts, bases = [], [], []
-            via_delta([dm.from_spec(s) for s in reachable[start : start + 97]], dkeys, [], [],
+            via_delta([dm.from_spec(s) for s in states[start : start + 97]], dkeys, [], [],
                       dfirsts, bases)
             assert dfirsts == firsts and len(bases) == len(chunk)
             made = delta_keys(dkeys, bases, parent_positions(dfirsts, len(dkeys)))
@@ -221,7 +204,7 @@ def _counts(result):
 
 
 @pytest.mark.parametrize(
-    "p", [q for q in CONFIGS if q.mutant is None and q.servers == 2] + [CONFIGS[2]], ids=_ids
+    "p", [q for q in CONFIGS if q.mutant is None and q.servers == 2] + [CONFIGS[2]], ids=param_ids
 )
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_same_counts_and_sometimes(p, symmetry):

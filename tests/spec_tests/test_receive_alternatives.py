@@ -7,7 +7,7 @@ state, not assumed by the control flow. A variant whose guards overlap must get 
 alternative, in the readable spec, the compiled model and the Z3 relation alike.
 """
 
-from collections import Counter, deque
+from collections import Counter
 
 import pytest
 from raftkit.modelcheck.compiled import FastRaftModel
@@ -18,7 +18,8 @@ from raftkit.spec.action import Kind, receiving
 from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.next import next_steps, next_table
 from raftkit.spec.params import Params
-from raftkit.spec.state import MType, State, init_state, set_add
+from raftkit.spec.state import MType, State, set_add
+from spec_walks import param_ids, reachable
 
 CONFIGS = [
     Params(servers=3, max_term=2, max_log=1, max_inflight=1),
@@ -31,23 +32,6 @@ CONFIGS = [
 ]
 
 
-def _ids(p: Params) -> str:
-    return ",".join(f"{k}={v}" for k, v in p.describe().items() if v not in (False, None, 0))
-
-
-def _reachable(p: Params, limit: int) -> list[State]:
-    first = init_state(p)
-    seen = {first}
-    queue = deque([first])
-    out = []
-    while queue and len(out) < limit:
-        s = queue.popleft()
-        out.append(s)
-        for _label, t in next_steps(p, s):
-            if within_bounds(p, t) and t not in seen:
-                seen.add(t)
-                queue.append(t)
-    return out
 
 
 #: The one overlap the spec means: a server that could grant a pre-vote may refuse it anyway,
@@ -55,13 +39,13 @@ def _reachable(p: Params, limit: int) -> list[State]:
 CHOICE = {"grant_prevote", "refuse_prevote"}
 
 
-@pytest.mark.parametrize("p", CONFIGS, ids=_ids)
+@pytest.mark.parametrize("p", CONFIGS, ids=param_ids)
 def test_the_correct_specs_alternatives_are_disjoint(p):
     """At most one alternative of Receive is enabled for any message of any reachable state
     (raft.tla's, and each option's): this is why the counts equal TLC's without the checker
     relying on it."""
     rows = [d for d in next_table(p) if d.kind is Kind.RECEIVE]
-    states = _reachable(p, 6000)
+    states = reachable(p, 6000)
     assert len(states) > 500
     messages = 0
     for s in states:
@@ -138,7 +122,7 @@ def test_overlapping_guards_give_every_alternative_in_both_forms(loose):
     p = Params(servers=2, max_term=3, max_log=1, max_inflight=1)
     c = FastRaftModel(p, symmetry=False).compiled
     both = 0
-    for s in _reachable(p, 8000):
+    for s in reachable(p, 8000):
         ref = Counter(next_steps(p, s))
         assert Counter(t for (_label, t), k in ref.items() for _ in range(k)) == _brute_force(
             p, s
