@@ -376,3 +376,32 @@ def test_check_runs_where_z3_cannot_be_imported():
     assert proved.stderr.count("\n") == 1 and "raftkit[z3]" in proved.stderr
     helped = subprocess.run([*run, "prove", "--help"], capture_output=True, text=True, timeout=300)
     assert helped.returncode == 0 and "they need Z3" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    "pure, extra, form",
+    [
+        ("1", [], "compiled spec, Python loop"),
+        ("0", ["--reference"], "readable spec (spec/actions.py)"),
+        ("0", ["--ghost"], "compiled spec, Python loop"),
+    ],
+)
+def test_check_says_which_form_of_the_spec_it_explores(monkeypatch, pure, extra, form):
+    monkeypatch.setenv("RAFTKIT_PURE_PYTHON", pure)
+    tiny = ["--servers", "2", "--max-term", "1", "--max-log", "0"]
+    done = raftmc("check", *tiny, *extra, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["form"] == form
+    people = raftmc("check", *tiny, *extra)
+    assert f"raftmc: exploring the {form}\n" in people.stdout
+
+
+def test_check_says_when_the_c_loop_runs(monkeypatch):
+    from raftkit.modelcheck.compiled import flat
+
+    monkeypatch.setenv("RAFTKIT_PURE_PYTHON", "0")
+    done = raftmc("check", "--servers", "2", "--max-term", "1", "--max-log", "0", "--json")
+    built = flat._cloop is not None
+    assert json.loads(done.stdout)["form"] == (
+        "compiled spec, C loop" if built else "compiled spec, Python loop"
+    )

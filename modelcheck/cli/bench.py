@@ -106,7 +106,12 @@ def run_command(args: argparse.Namespace) -> int:
         if not args.json:
             print(table([row]).splitlines()[-1], flush=True)
 
+    from ..compiled.flat import native_available
+
+    # A figure means little without the loop that made it (the C extension is optional).
+    loop = "C" if native_available() else "Python"
     if not args.json:
+        print(f"raftmc: the compiled spec's loop runs in {loop}", flush=True)
         print(table([]), flush=True)
     try:
         rows = runs.run(
@@ -123,5 +128,7 @@ def run_command(args: argparse.Namespace) -> int:
             print(runs.table([]), flush=True)
         scale = runs.scaling(sizes, progress=lambda row: show(row, runs.table))
     if args.json:
-        print(json.dumps({"runs": runs.rows_json(rows), "scaling": runs.rows_json(scale)}))
+        print(json.dumps({
+            "loop": loop, "runs": runs.rows_json(rows), "scaling": runs.rows_json(scale),
+        }))
     return EXIT_VIOLATION if any(r.tlc_ok is False for r in rows) else EXIT_OK

@@ -186,6 +186,7 @@ def run_check(args: argparse.Namespace) -> int:
         raise UsageError(_flag_message(exc, args)) from None
     if args.resume:
         _verify_checkpoint(model, args)
+    form = model_form(model)
     if args.z3:
         from .symbolic import wrap_model
 
@@ -205,6 +206,7 @@ def run_check(args: argparse.Namespace) -> int:
         )
         mutant = f", mutant {params.mutant}" if params.mutant else ""
         console.print(Text(f"raftmc: checking Raft{mutant}: {shown}"), soft_wrap=True)
+        console.print(Text(f"raftmc: exploring the {form}"), soft_wrap=True)
         if finding:
             console.print(Text(
                 f"raftmc: {params.mutant} is a liveness bug ({finding.breaks}): checking the "
@@ -215,6 +217,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     if args.json:
         out = result_to_json(result, model, parameters)
+        out["form"] = form
         if args.z3:
             from .symbolic import check_z3_figures
 
@@ -395,6 +398,18 @@ def make_model(params: Any, args: argparse.Namespace) -> Any:
     from ...spec.model import RaftModel
 
     return RaftModel(params, symmetry=args.symmetry)
+
+
+def model_form(model: Any) -> str:
+    """Which form of the spec a run explores, said because a figure means little without it:
+    the compiled form's loop runs in C only where the extension was built (a compiler at
+    install time) and ``$RAFTKIT_PURE_PYTHON`` does not switch it off."""
+    compiled = getattr(model, "compiled", None)
+    if compiled is None:
+        return "readable spec (spec/actions.py)"
+    if getattr(compiled, "native", False):
+        return "compiled spec, C loop"
+    return "compiled spec, Python loop"
 
 
 def _verify_checkpoint(model: Any, args: argparse.Namespace) -> None:
