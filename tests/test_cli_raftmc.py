@@ -405,3 +405,12 @@ def test_check_says_when_the_c_loop_runs(monkeypatch):
     assert json.loads(done.stdout)["form"] == (
         "compiled spec, C loop" if built else "compiled spec, Python loop"
     )
+
+
+def test_check_ghost_with_a_mutant_prints_the_counterexample():
+    # The ghost variables run in the compiled form's table-building loop, which once raised
+    # the violation again while the trace was being rebuilt: a traceback instead of a trace.
+    done = raftmc("check", "--ghost", "--mutant", "truncate-on-any-append")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ElectableLogsHoldCommitted is violated" in done.stdout

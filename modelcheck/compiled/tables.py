@@ -421,6 +421,21 @@ class CompiledRaft:
         return note
 
     def _build_local(self, st: FastState) -> tuple[tuple[int, int, int, int], ...]:
+        """The steps of ``st`` that need no message, cached by core; raises the first step
+        that breaks a property."""
+        table, labels, found = self._local_rows(st)
+        if found is not None:
+            raise found
+        self._local[st[0]] = table
+        self._local_labels[st[0]] = labels
+        return table
+
+    def _local_rows(
+        self, st: FastState
+    ) -> tuple[tuple[tuple[int, int, int, int], ...], tuple[Label, ...], StepViolation | None]:
+        """Entries and labels of the steps of ``st`` that need no message, and the first of them
+        that breaks a property (not raised: ``successors`` must list that step to rebuild the
+        counterexample's trace)."""
         c, b = st
         servers, history, ghost = self._core_val[c]
         # With an empty network only the steps that need no message are enabled: exactly the
@@ -428,6 +443,7 @@ class CompiledRaft:
         s = State(servers, (), history, ghost)
         entries = []
         labels = []
+        first: StepViolation | None = None
         for label, t in next_steps(self.params, s):
             c2 = self._intern_core((t.servers, t.history, t.ghost))
             if t.messages:
@@ -437,25 +453,39 @@ class CompiledRaft:
                 mid = -1
             entries.append((self._aidx[label[0]], c2, mid, self._step_note(s, label, t, c2)))
             labels.append(label)
-            found = self._check_step(s, label, t, c2)
+            found = self._check_step(s, label, t, c2) if first is None else None
             if found is not None:
                 b2 = b if mid < 0 else self._add(b, mid)
-                raise StepViolation(
+                first = StepViolation(
                     found[0], found[1], st, label, (c2, b2),
                     self._core_inb[c2] and self._bag_inb[b2],
                 )
-        table = tuple(entries)
-        self._local[c] = table
-        self._local_labels[c] = tuple(labels)
-        return table
+        return tuple(entries), tuple(labels), first
 
     def _build_recv(self, st: FastState, m: int) -> tuple[tuple[int, int, int, int, int], ...]:
+        """The receipts of message ``m`` in ``st``, cached by core and message; raises the
+        first that breaks a property."""
+        entries, labels, found = self._recv_rows(st, m)
+        if found is not None:
+            raise found
+        self._recv[(st[0] << _SHIFT) | m] = entries
+        self._recv_labels[(st[0] << _SHIFT) | m] = labels
+        return entries
+
+    def _recv_rows(
+        self, st: FastState, m: int
+    ) -> tuple[
+        tuple[tuple[int, int, int, int, int], ...], tuple[Label, ...], StepViolation | None
+    ]:
+        """Entries and labels of the receipts of ``m`` in ``st``, and the first that breaks a
+        property (see :meth:`_local_rows`)."""
         c, b = st
         servers, history, ghost = self._core_val[c]
         msg = self._msg_val[m]
         s = State(servers, ((msg, 1),), history, ghost)
         out = []
         labels = []
+        first: StepViolation | None = None
         for label, t0 in receive(self.params, s, msg):
             # The same bookkeeping next_steps does after every step.
             t = _record_all_logs(s, t0) if self.params.history else t0
@@ -465,17 +495,13 @@ class CompiledRaft:
             op, r = self._bag_op(msg, t)
             out.append((self._aidx[label[0]], c2, op, r, self._step_note(s, label, t, c2)))
             labels.append(label)
-            found = self._check_step(s, label, t, c2)
+            found = self._check_step(s, label, t, c2) if first is None else None
             if found is not None:
-                b2 = self._apply(b, m, op, r)
-                raise StepViolation(
-                    found[0], found[1], st, label, (c2, b2),
-                    self._core_inb[c2] and self._bag_inb[b2],
+                first = StepViolation(
+                    found[0], found[1], st, label, (c2, self._apply(b, m, op, r)),
+                    self._core_inb[c2] and self._bag_inb[self._apply(b, m, op, r)],
                 )
-        entries = tuple(out)
-        self._recv[(c << _SHIFT) | m] = entries
-        self._recv_labels[(c << _SHIFT) | m] = tuple(labels)
-        return entries
+        return tuple(out), tuple(labels), first
 
     def _apply(self, b: int, m: int, op: int, r: int) -> int:
         if op == _STAY:
@@ -682,19 +708,23 @@ class CompiledRaft:
         """Every successor with its reference label, in the reference's order."""
         c, b = st
         entries = self._local[c]
-        if entries is None:
-            entries = self._build_local(st)
         labels = self._local_labels[c]
-        assert labels is not None
+        if entries is None or labels is None:
+            entries, labels, found = self._local_rows(st)
+            if found is None:
+                self._local[c], self._local_labels[c] = entries, labels
         for label, (_a, c2, m, _note) in zip(labels, entries, strict=True):
             yield label, (c2, b if m < 0 else self._add(b, m))
         msgs = self._bag_msgs[b]
         for m in msgs:
             es = self._recv.get((c << _SHIFT) | m)
-            if es is None:
-                es = self._build_recv(st, m)
-            labels = self._recv_labels[(c << _SHIFT) | m]
-            for label, (_a, c2, op, r, _note) in zip(labels, es, strict=True):
+            rlabels = self._recv_labels.get((c << _SHIFT) | m)
+            if es is None or rlabels is None:
+                es, rlabels, found = self._recv_rows(st, m)
+                if found is None:
+                    self._recv[(c << _SHIFT) | m] = es
+                    self._recv_labels[(c << _SHIFT) | m] = rlabels
+            for label, (_a, c2, op, r, _note) in zip(rlabels, es, strict=True):
                 yield label, (c2, self._apply(b, m, op, r))
         if self.params.faults:
             cn = self._network_step_core(c)
