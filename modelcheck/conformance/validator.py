@@ -72,6 +72,7 @@ from .records import (
 )
 from .traceformat import (
     MEMBERSHIP_EVENTS,
+    MEMBERSHIP_INFO,
     OUTSIDE_SPEC_MESSAGES,
     ROLES,
     TraceError,
@@ -456,6 +457,7 @@ class Validator(Explaining):
         failure the node is resynchronised from the event, so feeding may go on."""
         self.events += 1
         i = self._node(ev, ev.node, "node")
+        self._check_names(ev)
         observed = self._observed(ev)
         interps = self.interps[i]
         if interps is None:
@@ -490,6 +492,19 @@ class Validator(Explaining):
             assert ev.msg is not None
             self.spec_msgs[ev.msg.id] = tuple(dict.fromkeys(sent))
         return failure
+
+    def _check_names(self, ev: TraceEvent) -> None:
+        """Every node a membership event or a configuration entry names is in the cluster
+        (``TraceError`` otherwise: malformed input, not a deviation)."""
+        field = MEMBERSHIP_INFO.get(ev.kind)
+        if field == "members":
+            self._members(ev, ev.info["members"], "info.members")
+        elif field is not None:
+            self._node(ev, ev.info[field], "info." + field)
+        if ev.msg is not None and ev.msg.type == "AppendEntries":
+            for _t, _i, _kind, members in ev.msg.fields.get("entries", ()):
+                if members is not None:
+                    self._members(ev, members, "msg.entries")
 
     def _first_event(self, ev: TraceEvent, i: int, observed: tuple) -> Failure | None:
         if ev.kind != "Restart" or ev.log_length or ev.commit_index or ev.role != "follower":
