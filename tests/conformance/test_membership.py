@@ -10,7 +10,9 @@ the five properties with both on."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 from raftkit.impl.node import Node
 from raftkit.impl.testing import scenarios
@@ -35,6 +37,7 @@ PROFILES = {
     "1+3-spares": SimConfig(nodes=1, spares=3, change_rate=0.1, crash_rate=0.01),
 }
 SEEDS = range(4)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -148,6 +151,21 @@ def test_malformed_membership_events(
     lines, line = _edit(membership_lines, event, change)
     err = _bad(tmp_path, lines, capsys)
     assert f"bad.jsonl:{line}" in err and repr(field) in err and problem in err
+
+
+def test_schema_accepts_the_membership_events_impl_writes(membership_lines):
+    schema = json.loads((ROOT / "docs/schemas/trace-event.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    kinds = set()
+    for line in membership_lines:
+        obj = json.loads(line)
+        validator.validate(obj)
+        kinds.add(obj["event"])
+    assert {"AddServer", "RemoveServer", "ConfigurationChanged", "CatchUpStarted"} <= kinds
+    # And refuses a membership event without its field.
+    bad = json.loads(next(x for x in membership_lines if '"AddServer"' in x))
+    del bad["info"]["server"]
+    assert not validator.is_valid(bad)
 
 
 def test_malformed_configuration_entry(tmp_path, capsys, membership_lines):
