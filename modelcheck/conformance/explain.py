@@ -25,7 +25,7 @@ from .records import (
     Step,
     spec_key,
 )
-from .traceformat import TraceEvent, event_summary
+from .traceformat import TraceEvent, event_summary, spec_event
 
 
 class Explaining:
@@ -82,7 +82,7 @@ class Explaining:
         bag = ((x.current, 1),) if x.current is not None else ()
         start = Step(self._state_with(i, x.server, bag), (), ())
         spontaneous = self._spontaneous(ev, i)
-        want = self._obs_key(ev) if ev.kind == "Send" else None
+        want = self._obs_key(ev) if ev.kind == "Send" and spec_event(ev) else None
         obs_named = self._named(observed)
         candidates: list[tuple[str, str]] = []
         if ev.kind == "Restart":

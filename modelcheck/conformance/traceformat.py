@@ -151,6 +151,11 @@ class TraceEvent:
         return f"{self.path}:{self.line}"
 
 
+def spec_event(ev: TraceEvent) -> bool:
+    """Whether the event's message (if any) is one the spec has."""
+    return ev.msg is None or ev.msg.type not in OUTSIDE_SPEC_MESSAGES
+
+
 def _int(v: Any, path: str, line: int, name: str) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or v < 0:
         raise TraceError(path, line, name, f"expected a non-negative integer, got {v!r:.60}")

@@ -73,11 +73,11 @@ from .records import (
 from .traceformat import (
     MEMBERSHIP_EVENTS,
     MEMBERSHIP_INFO,
-    OUTSIDE_SPEC_MESSAGES,
     ROLES,
     TraceError,
     TraceEvent,
     read_traces,
+    spec_event,
 )
 
 #: The spec's local actions whose events ``_spontaneous`` knows (how an implementation logs a
@@ -90,11 +90,6 @@ SHOWN_BY = frozenset(
         "AppendEntries", "Restart", "AddServer", "RemoveServer",
     }
 )
-
-
-def spec_event(ev: TraceEvent) -> bool:
-    """Whether the event's message (if any) is one the spec has."""
-    return ev.msg is None or ev.msg.type not in OUTSIDE_SPEC_MESSAGES
 
 
 # --- messages: the spec's form and the trace's form, compared as keys -----------------------

@@ -110,8 +110,10 @@ def membership_lines() -> list[str]:
     return sim_trace(PROFILES["3+2-spares"], 1)
 
 
-def _edit(lines: list[str], event: str, change) -> tuple[list[str], int]:
-    k = next(k for k, x in enumerate(lines) if json.loads(x)["event"] == event)
+def _edit(lines: list[str], event: str, change, where=lambda o: True) -> tuple[list[str], int]:
+    """The lines with the first ``event`` (that ``where`` accepts) changed, and its line."""
+    k = next(k for k, x in enumerate(lines)
+             if json.loads(x)["event"] == event and where(json.loads(x)))  # fmt: skip
     obj = json.loads(lines[k])
     change(obj)
     return [*lines[:k], json.dumps(obj), *lines[k + 1 :]], k + 1
@@ -184,3 +186,18 @@ def test_the_spec_the_validator_runs_keeps_the_properties():
     result = check(RaftModel(p, symmetry=False))
     assert result.result == "ok", result.violation and result.violation.property
     assert result.sometimes["ConfigurationCommitted"]
+
+
+def test_a_wrong_state_around_timeout_now_is_a_deviation_not_a_crash(membership_lines):
+    """TimeoutNow is not in the spec, but the state its events report is checked, and a
+    deviation there is reported and resynchronised like any other."""
+    lines, line = _edit(
+        membership_lines,
+        "Send",
+        lambda o: o["state"].update(term=o["state"]["term"] + 5),
+        lambda o: o["msg"]["type"] == "TimeoutNow",
+    )
+    outcome = conform_lines(lines, "tampered", keep_going=True)
+    f = outcome.failure
+    assert f is not None and f.event.line == line and f.event.msg.type == "TimeoutNow"
+    assert outcome.deviations[0].line == line
