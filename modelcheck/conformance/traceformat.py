@@ -256,6 +256,11 @@ def parse_message(obj: Any, path: str, line: int) -> Msg:
             fields[name] = v
         else:
             fields[name] = _entries(v, path, line, where)
+    if external:
+        for k, (_t, _i, kind, members) in enumerate(fields.get("entries", ())):
+            if kind == "config" and members is None:
+                raise TraceError(path, line, f"msg.entries[{k}]", "an external message's "
+                                 "configuration entry must list its members")  # fmt: skip
     if typ == "AppendEntries" and "prev_log_index" in fields and "entries" in fields:
         prev = fields["prev_log_index"]
         for k, (_t, index, _kind, _members) in enumerate(fields["entries"]):

@@ -201,3 +201,31 @@ def test_a_wrong_state_around_timeout_now_is_a_deviation_not_a_crash(membership_
     f = outcome.failure
     assert f is not None and f.event.line == line and f.event.msg.type == "TimeoutNow"
     assert outcome.deviations[0].line == line
+
+
+def test_configuration_entries_without_members_are_matched_by_kind(membership_lines):
+    """An implementation whose entries' data is opaque may leave a configuration entry's members
+    out: the spec's entry decides them, and the trace still conforms."""
+    stripped = []
+    count = 0
+    for line in membership_lines:
+        obj = json.loads(line)
+        for e in obj.get("msg", {}).get("entries", ()):
+            if e[2] == "config":
+                del e[4:]
+                count += 1
+        stripped.append(json.dumps(obj))
+    assert count > 0
+    outcome = conform_lines(stripped, "no-members")
+    assert outcome.ok, outcome.summary()
+
+
+def test_a_configuration_entry_sent_with_other_members_is_a_deviation(membership_lines):
+    lines, line = _edit(
+        membership_lines,
+        "Send",
+        lambda o: o["msg"]["entries"][0].__setitem__(4, ["n1", "n2", "n3", "n4", "n5"]),
+        lambda o: any(e[2] == "config" for e in o.get("msg", {}).get("entries", ())[:1]),
+    )
+    f = conform_lines(lines, "tampered").failure
+    assert f is not None and f.event.line == line and f.cls == R.SAFETY
