@@ -779,15 +779,16 @@ class Validator(Explaining):
 
 def initial_configuration(events: Sequence[TraceEvent]) -> tuple[str, ...]:
     """The cluster a membership trace starts from: the peers each node's first Restart names
-    (empty if none names them)."""
+    (empty unless every node's first Restart names them)."""
     first: set[str] = set()
     names: set[str] = set()
     for ev in events:
         if ev.kind == "Restart" and ev.node not in first:
             first.add(ev.node)
             peers = ev.info.get("peers")
-            if isinstance(peers, list) and all(isinstance(x, str) for x in peers):
-                names.update(peers)
+            if not (isinstance(peers, list) and all(isinstance(x, str) for x in peers)):
+                return ()
+            names.update(peers)
     return tuple(sorted(names))
 
 
@@ -838,18 +839,22 @@ def validate(
         # (with PreVote on, the spec only lets a pre-candidate start an election).
         options = tuple(o for o in options if o != "prevote")
     changes = next((ev for ev in events if ev.kind in MEMBERSHIP_EVENTS), None)
+    start = tuple(x for x in initial_configuration(events) if x in names) or names
     initial = 0
-    if changes is None:
+    if changes is None and len(start) == len(names):
         # A cluster that never changed its membership is checked against the spec without it
-        # (the same behaviours, without two actions to try behind every event).
+        # (the same behaviours, without two actions to try behind every event). One with
+        # spares (nodes outside the initial configuration) needs it even so: majorities are
+        # of the configuration, not of every node.
         options = tuple(o for o in options if o != "membership")
     elif "membership" not in options:
-        raise TraceError(changes.path, changes.line, "event", f"{changes.kind} is a membership "
-                         "event, but the options leave out membership")  # fmt: skip
+        where = changes or events[0]
+        what = f"{where.kind} is a membership event" if changes else "the trace has spares"
+        raise TraceError(where.path, where.line, "event" if changes else None,
+                         f"{what}, but the options leave out membership")  # fmt: skip
     else:
         # The spec's initial configuration is its first servers: the trace's initial cluster
         # first, then the servers that may join.
-        start = tuple(x for x in initial_configuration(events) if x in names) or names
         names = start + tuple(x for x in names if x not in start)
         initial = len(start)
     v = Validator(names, options, max_interpretations, initial)
