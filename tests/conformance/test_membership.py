@@ -229,3 +229,18 @@ def test_a_configuration_entry_sent_with_other_members_is_a_deviation(membership
     )
     f = conform_lines(lines, "tampered").failure
     assert f is not None and f.event.line == line and f.cls == R.SAFETY
+
+
+def test_spares_that_never_join_still_need_membership(tmp_path, capsys):
+    """Two spares that are never added: no membership event, but the cluster is three, not five
+    (a candidate needs two votes, not three)."""
+    lines = sim_trace(SimConfig(spares=2), 0)
+    assert not any(json.loads(x)["event"] in ("AddServer", "ConfigurationChanged") for x in lines)
+    outcome = conform_lines(lines, "spares")
+    assert outcome.ok, outcome.summary()
+    assert "membership" in outcome.options
+    p = tmp_path / "t.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    assert raftmc(["conform", "--options", "batch,prevote,noop,snapshots,stepdown", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "spares" in err and err.count("\n") == 1
