@@ -83,11 +83,13 @@ class Replication:
             self._broadcast_heartbeat()
 
     def _leader_append(self, entries: list[Entry]) -> None:
-        self.log.append(entries)
-        self._out.entries.extend(entries)
-        if self._observer is not None:
-            for e in entries:
+        for e in entries:
+            # One at a time: the event of each entry shows the log holding it and not the next
+            # ones yet (a trace of a batch shows the log growing by one at every event).
+            self.log.append((e,))
+            if self._observer is not None:
                 self._emit(CLIENT_REQUEST, index=e.index, term=e.term, entry_kind=e.kind)
+        self._out.entries.extend(entries)
         self._maybe_commit()
         for peer in list(self.tracker.progress):
             self._send_append(peer)

@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 from .events import Event
+from .membership import Membership
+from .messages import ENTRY_CONFIG, AppendEntries, Entry
 
 
 def _jsonable(v: Any) -> Any:
@@ -28,8 +30,19 @@ def event_json(ev: Event) -> dict[str, Any]:
     out: dict[str, Any] = {"node": ev.node, "event": ev.kind, "state": ev.state.to_dict()}
     if ev.msg is not None:
         out["msg"] = _jsonable(ev.msg.to_wire())
+        if isinstance(ev.msg, AppendEntries):
+            out["msg"]["entries"] = [_entry_json(e) for e in ev.msg.entries]
     if ev.info:
         out["info"] = _jsonable(ev.info)
+    return out
+
+
+def _entry_json(e: Entry) -> list[Any]:
+    """``[term, index, kind, data]``, and a configuration entry's members after them (the
+    validator compares them with the spec's; the data alone is opaque to it)."""
+    out = _jsonable(e.to_wire())
+    if e.kind == ENTRY_CONFIG:
+        out.append(list(Membership.decode(e.data).ids))
     return out
 
 

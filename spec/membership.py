@@ -62,10 +62,26 @@ def _config(p: Params, s: State, i: int) -> tuple[int, ...]:
     return configuration(p, s.servers[i].log)
 
 
-def _may_stand(p: Params, i: int, config: tuple[int, ...]) -> bool:
+def _may_stand(p: Params, s: State, i: int, config: tuple[int, ...]) -> bool:
     """Whether server i may start an election: it is in its own configuration, and the bound
-    ``candidates`` (an action constraint of the model, not a rule of Raft) lets it."""
-    return i in config and (not p.candidates or i < p.candidates)
+    ``candidates`` (an action constraint of the model, not a rule of Raft) lets it.
+
+    With ``stand_until_removed``, also a server that its latest configuration leaves out while
+    that entry is not committed and the configuration before it names the server (§4.2.2: it
+    "should still start new elections, as it might still be needed until the Cnew entry is
+    committed"; its own vote does not count, ``is_majority``)."""
+    if p.candidates and i >= p.candidates:
+        return False
+    if i in config:
+        return True
+    return p.stand_until_removed and _leaving(p, s, i)
+
+
+def _leaving(p: Params, s: State, i: int) -> bool:
+    """Whether i's latest configuration entry, not committed, removes i from the one before."""
+    srv = s.servers[i]
+    k = config_index(srv.log)
+    return srv.commitIndex < k and i in configuration(p, srv.log[: k - 1])
 
 
 def may_change_configuration(p: Params, s: State, i: int) -> bool:
@@ -135,7 +151,7 @@ def timeout(p: Params, s: State, i: int) -> State | None:
     no vote to offer itself and no majority to win.
     """
     config = _config(p, s, i)
-    if not _may_stand(p, i, config):
+    if not _may_stand(p, s, i, config):
         return None
     if not p.prevote:
         return A.timeout(p, s, i)
@@ -147,7 +163,7 @@ def timeout(p: Params, s: State, i: int) -> State | None:
 
 def prevote_timeout(p: Params, s: State, i: int) -> State | None:
     """PreVoteTimeout(i) with membership: only a server of its own configuration (§9.6, §4.1)."""
-    if not _may_stand(p, i, _config(p, s, i)):
+    if not _may_stand(p, s, i, _config(p, s, i)):
         return None
     return O.prevote_timeout(p, s, i)
 
@@ -155,8 +171,9 @@ def prevote_timeout(p: Params, s: State, i: int) -> State | None:
 def request_vote(p: Params, s: State, i: int, j: int) -> State | None:
     """RequestVote(i, j) with membership: a candidate asks the servers of its configuration
     (Figure 2, "send RequestVote RPCs to all other servers", the servers being those of the
-    configuration, §4.1)."""
-    if j not in _config(p, s, i):
+    configuration, §4.1). A candidate that stands while being removed (``stand_until_removed``)
+    still votes for itself (Figure 2, "vote for self"); the vote does not count (§4.2.2)."""
+    if j not in _config(p, s, i) and not (j == i and p.stand_until_removed):
         return None
     return A.request_vote(p, s, i, j)
 
@@ -202,16 +219,18 @@ def append_entries(p: Params, s: State, i: int, j: int, *rest: Any) -> State | N
     """AppendEntries(i, j, ...) with membership: a leader replicates to the servers of its
     configuration (§4.1: "the leader ... replicates log entries" to the servers of its latest
     configuration; a new server's catch-up starts with its AddServer entry). The message is
-    the one raft.tla's (or batch's) AppendEntries sends."""
-    if j not in _config(p, s, i):
+    the one raft.tla's (or batch's) AppendEntries sends. With ``catch_up``, also to servers
+    outside it (§4.2.1: a new server receives the log as a non-voting member before it is
+    added)."""
+    if j not in _config(p, s, i) and not p.catch_up:
         return None
     return (O.append_entries if p.batch else A.append_entries)(p, s, i, j, *rest)
 
 
 def send_snapshot(p: Params, s: State, i: int, j: int) -> State | None:
     """InstallSnapshot(i, j) with membership: to the servers of i's configuration (chapter 5,
-    §4.1)."""
-    if j not in _config(p, s, i):
+    §4.1); with ``catch_up``, also to servers outside it (§4.2.1)."""
+    if j not in _config(p, s, i) and not p.catch_up:
         return None
     return O.send_snapshot(p, s, i, j)
 

@@ -46,6 +46,15 @@ class Params:
     # With membership: only s1..s{candidates} ever start an election (0: every server). An action
     # constraint, like TLC's ACTION_CONSTRAINT: it keeps runs of four servers small.
     candidates: int = 0
+    # With membership: a leader also replicates (AppendEntries, InstallSnapshot) to servers
+    # outside its configuration, as it does to a new server it catches up before adding it
+    # (dissertation §4.2.1). Off for the checker's runs; on to validate traces of
+    # implementations that catch new servers up.
+    catch_up: bool = False
+    # With membership: a server removed by a configuration entry that is not committed yet may
+    # still start elections, its own vote not counted (dissertation §4.2.2). Off for the
+    # checker's runs; on to validate implementations that follow §4.2.2 here.
+    stand_until_removed: bool = False
 
     def __post_init__(self) -> None:
         # A mutant given by name becomes the enum the actions compare with; an unknown name
@@ -81,6 +90,8 @@ class Params:
                 ("--init-config", self.init_config),
                 ("--max-changes", self.max_changes != 1),
                 ("--candidates", self.candidates),
+                ("catch_up", self.catch_up),
+                ("stand_until_removed", self.stand_until_removed),
             ):
                 if given:
                     raise ValueError(f"{flag} needs --membership")

@@ -19,11 +19,6 @@ _LINES = {
         "conformance: {validated:.0f} of {count:.0f} simulation traces replayed against the "
         "spec ({events:.0f} events)",
     ),
-    "sim_membership": (
-        "not_replayed",
-        "conformance: {not_replayed:.0f} simulation traces of clusters that changed membership "
-        "not replayed: the validator knows no membership events yet",
-    ),
     "conformance": (
         "traces",
         "conformance tests: {traces:.0f} traces replayed against the spec, {events:.0f} events "

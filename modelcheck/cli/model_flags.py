@@ -136,5 +136,9 @@ def parameters_json(params: Params, args: argparse.Namespace) -> dict[str, Any]:
         # they printed before the option existed (and "membership": false).
         for name in ("init_config", "max_changes", "candidates"):
             del out[name]
+    for name in ("catch_up", "stand_until_removed"):
+        if not getattr(params, name):
+            # Only conformance turns them on (spec/membership.py): checks print what they did.
+            del out[name]
     out["symmetry"] = args.symmetry
     return out

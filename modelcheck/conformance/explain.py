@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...spec import options as O
+from ...spec.configuration import config_index, configuration, is_config, members
 from ...spec.model import format_label
 from ...spec.state import (
     NIL,
@@ -24,7 +25,7 @@ from .records import (
     Step,
     spec_key,
 )
-from .traceformat import TraceEvent, event_summary
+from .traceformat import TraceEvent, event_summary, spec_event
 
 
 class Explaining:
@@ -49,7 +50,7 @@ class Explaining:
         def who(k: int) -> str | None:
             return None if k == NIL else names[k]
 
-        log = [[e.term, "noop" if e.value == O.NOOP else "normal"] for e in srv.log]
+        log = [[e.term, self._entry_text(e)] for e in srv.log]
         return {
             "currentTerm": srv.currentTerm,
             "state": ROLE_NAME[Role(srv.state)],
@@ -62,6 +63,11 @@ class Explaining:
             "votesGranted": [who(k) for k in srv.votesGranted],
             "matchIndex": {names[k]: v for k, v in enumerate(srv.matchIndex)},
         }
+
+    def _entry_text(self, e: Any) -> str:
+        if is_config(e):
+            return "config " + ",".join(self.nodes[k] for k in members(e))
+        return "noop" if e.value == O.NOOP else "normal"
 
     def _closest_message(self, want: tuple, msgs: Sequence[Any]) -> Any:
         """Of these spec messages, the one of the same type and destination closest to the
@@ -76,7 +82,7 @@ class Explaining:
         bag = ((x.current, 1),) if x.current is not None else ()
         start = Step(self._state_with(i, x.server, bag), (), ())
         spontaneous = self._spontaneous(ev, i)
-        want = self._obs_key(ev) if ev.kind == "Send" else None
+        want = self._obs_key(ev) if ev.kind == "Send" and spec_event(ev) else None
         obs_named = self._named(observed)
         candidates: list[tuple[str, str]] = []
         if ev.kind == "Restart":
@@ -140,6 +146,15 @@ class Explaining:
             expected = self._named(self._spec_obs(x.server))
         before = self._named(self._spec_obs(x.server))
         rule, cls = R.classify_state(ev.kind, expected, obs_named, before)
+        if ev.kind in ("AddServer", "RemoveServer"):
+            rule, cls = self._config_change_rule(x.server), R.SAFETY
+        elif ev.kind in ("ConfigurationChanged", "ConfigurationCommitted"):
+            closest_srv = best[1].state.servers[i] if best is not None else x.server
+            expected["configuration"] = self._config_names(closest_srv.log)
+            expected["configuration_index"] = config_index(closest_srv.log)
+            obs_named["configuration"] = list(ev.info["members"])
+            if not self._diffs(closest_srv, observed):
+                rule, cls = R.RULE_CONFIG_LATEST, R.SAFETY
         if want is not None:
             obs_named["message"] = self._show_key(want)
             sent = [*best[1].produced, *x.pending] if best is not None else list(x.pending)
@@ -168,6 +183,17 @@ class Explaining:
             reason,
             rule,
             cls,
+        )
+
+    def _config_names(self, log: Any) -> list[str]:
+        return [self.nodes[k] for k in configuration(self.p, log)]
+
+    def _config_change_rule(self, srv: Any) -> str:
+        commit = min(srv.commitIndex, len(srv.log))
+        return R.config_change_rule(
+            srv.state == Role.Leader,
+            config_index(srv.log) <= commit,
+            commit > 0 and srv.log[commit - 1].term == srv.currentTerm,
         )
 
     def _fmt(self, label: Label) -> str:
@@ -230,6 +256,15 @@ class Explaining:
             if name == "AppendNoop":
                 return "the log already has an entry of the leader's term"
             return "nothing to do"
+        if name in ("AddServer", "RemoveServer"):
+            if srv.state != Role.Leader:
+                return f"needs a leader (is {role})"
+            rule = self._config_change_rule(srv)
+            if rule != R.RULE_CONFIG_CHANGE:
+                return f"{rule} (commitIndex {srv.commitIndex}, log {len(srv.log)} entries)"
+            config = self._config_names(srv.log)
+            where = "outside" if name == "AddServer" else "in (and not alone in)"
+            return f"needs a server {where} the configuration {config}"
         if name == "Compact":
             return f"needs {srv.snapshotIndex} < index <= commitIndex {srv.commitIndex}"
         if name == "StepDown":

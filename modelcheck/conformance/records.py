@@ -45,16 +45,25 @@ REQUIRED_ACTION = {
     "BecomeLeader": ("BecomeLeader",),
     "ClientRequest": ("ClientRequest", "AppendNoop"),
     "Compacted": ("Compact",),
+    "AddServer": ("AddServer",),
+    "RemoveServer": ("RemoveServer",),
 }
 
 
 # Options of the spec that raftkit.impl uses (all of them). ``batch`` is unbounded here: the
 # trace says how many entries a request carried.
-IMPL_OPTIONS = ("batch", "prevote", "noop", "snapshots", "stepdown")
+IMPL_OPTIONS = ("batch", "prevote", "noop", "snapshots", "stepdown", "membership")
 
 
-def spec_params(servers: int, options: Sequence[str] = IMPL_OPTIONS) -> Params:
-    """The spec's parameters for validating traces of ``servers`` nodes with these options."""
+def spec_params(servers: int, options: Sequence[str] = IMPL_OPTIONS, initial: int = 0) -> Params:
+    """The spec's parameters for validating traces of ``servers`` nodes with these options;
+    with membership, the first ``initial`` servers are the initial configuration (0: all).
+
+    Two freedoms of the dissertation that the checker's runs leave out are on: a leader may
+    replicate to servers outside its configuration (``catch_up``, §4.2.1: a new server catches
+    up before it is added), and a server being removed may stand for election until its removal
+    is committed (``stand_until_removed``, §4.2.2)."""
+    membership = "membership" in options
     return Params(
         servers=servers,
         values=1,
@@ -64,6 +73,10 @@ def spec_params(servers: int, options: Sequence[str] = IMPL_OPTIONS) -> Params:
         noop="noop" in options,
         snapshots="snapshots" in options,
         stepdown="stepdown" in options,
+        membership=membership,
+        init_config=initial if membership else 0,
+        catch_up=membership,
+        stand_until_removed=membership,
     )
 
 

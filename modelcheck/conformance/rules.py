@@ -55,6 +55,22 @@ RULE_LEADER_STEPDOWN = "All servers: a leader or candidate with a higher term se
 RULE_MONOTONE_COMMIT = "commitIndex only grows (volatile: reset only by a restart)"
 RULE_HANDLE = "Every message received is handled by the rules of its RPC"
 RULE_GENERIC = "No rule of Figure 2 gives this event from the spec's state"
+# Membership changes (Ongaro's dissertation, chapter 4, and the fix of 2015).
+RULE_CONFIG_OWN_TERM = (
+    "Leaders: append a configuration entry only after an entry of the current term is committed "
+    "(the 2015 fix of single-server changes)"
+)
+RULE_CONFIG_ONE_AT_A_TIME = (
+    "Leaders: begin a configuration change only after the previous one is committed "
+    "(dissertation Figure 4.3)"
+)
+RULE_CONFIG_CHANGE = (
+    "AddServer/RemoveServer: a leader appends its configuration with one server added or removed "
+    "(dissertation §4.1)"
+)
+RULE_CONFIG_LATEST = (
+    "A server uses the latest configuration in its log, committed or not (dissertation §4.1)"
+)
 
 @dataclass(frozen=True)
 class Deviation:
@@ -179,3 +195,15 @@ def reply_rule(mtype: str) -> str:
     if mtype == "AppendEntriesResponse":
         return RULE_AE_REPLY
     return RULE_HANDLE
+
+
+def config_change_rule(leader: bool, previous_committed: bool, own_term_committed: bool) -> str:
+    """The rule a configuration entry appended where the spec appends none breaks, from the
+    spec's state of the leader before it."""
+    if not leader:
+        return RULE_LEADER_LOG
+    if not previous_committed:
+        return RULE_CONFIG_ONE_AT_A_TIME
+    if not own_term_committed:
+        return RULE_CONFIG_OWN_TERM
+    return RULE_CONFIG_CHANGE

@@ -24,6 +24,17 @@ ROLES = {
     "leader": Role.Leader,
 }
 
+#: Events of membership changes (dissertation chapter 4); the spec then runs with its
+#: membership option.
+MEMBERSHIP_EVENTS = (
+    "AddServer",
+    "RemoveServer",
+    "ConfigurationChanged",
+    "ConfigurationCommitted",
+    "CatchUpStarted",
+    "CatchUpEnded",
+    "TransferLeadership",
+)
 EVENT_KINDS = (
     "Restart",
     "BecomeFollower",
@@ -39,8 +50,25 @@ EVENT_KINDS = (
     "SnapshotInstalled",
     "Compacted",
     "ReadIndexConfirmed",
+    *MEMBERSHIP_EVENTS,
 )
 MESSAGE_EVENTS = ("Send", "Receive")
+
+# Per membership event, the field of ``info`` it must give: ``server`` (a node name) or
+# ``members`` (a list of node names).
+MEMBERSHIP_INFO = {
+    "AddServer": "server",
+    "RemoveServer": "server",
+    "ConfigurationChanged": "members",
+    "ConfigurationCommitted": "members",
+    "CatchUpStarted": "server",
+    "TransferLeadership": "target",
+}
+
+#: Messages an implementation may send that the spec has no form of: leadership transfer's
+#: TimeoutNow (dissertation §3.10). They are read and matched like the others, and the state
+#: around them is checked, but not the message itself.
+OUTSIDE_SPEC_MESSAGES = ("TimeoutNow",)
 
 # Per message type, the fields the spec has (beyond type, id, term, src, dst) and their kinds.
 MESSAGE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -57,6 +85,7 @@ MESSAGE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "AppendEntriesResponse": (("success", "bool"), ("match_index", "int")),
     "InstallSnapshot": (("last_included_index", "int"), ("last_included_term", "int")),
     "InstallSnapshotResponse": (("match_index", "int"),),
+    **{t: () for t in OUTSIDE_SPEC_MESSAGES},
 }
 
 # Fields that say which spec action sent a message, so even an implementation's trace that
@@ -122,6 +151,11 @@ class TraceEvent:
         return f"{self.path}:{self.line}"
 
 
+def spec_event(ev: TraceEvent) -> bool:
+    """Whether the event's message (if any) is one the spec has."""
+    return ev.msg is None or ev.msg.type not in OUTSIDE_SPEC_MESSAGES
+
+
 def _int(v: Any, path: str, line: int, name: str) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or v < 0:
         raise TraceError(path, line, name, f"expected a non-negative integer, got {v!r:.60}")
@@ -140,24 +174,50 @@ def _get(obj: dict[str, Any], key: str, path: str, line: int, prefix: str) -> An
     return obj[key]
 
 
-def _entries(v: Any, path: str, line: int, name: str) -> tuple[tuple[int, int, str], ...]:
+#: Entry kinds: a client command, a new leader's no-op, a configuration (membership).
+ENTRY_KINDS = ("normal", "noop", "config")
+
+
+def _entries(
+    v: Any, path: str, line: int, name: str
+) -> tuple[tuple[int, int, str, tuple[str, ...] | None], ...]:
+    """Entries as ``(term, index, kind, members)``; ``members`` (a configuration entry's
+    servers) is None where not given: not observed, like an absent message field."""
     if not isinstance(v, list):
         raise TraceError(path, line, name, f"expected a list of entries, got {v!r:.60}")
     out = []
     for k, e in enumerate(v):
         where = f"{name}[{k}]"
+        members = None
         if isinstance(e, dict):
             term, index, kind = e.get("term"), e.get("index"), e.get("kind", "normal")
+            if kind == "config" and "members" in e:
+                members = names(e["members"], path, line, where + ".members")
         elif isinstance(e, list) and len(e) >= 3:
             term, index, kind = e[0], e[1], e[2]
+            if kind == "config" and len(e) >= 5:
+                members = names(e[4], path, line, where + "[4]")
         else:
             raise TraceError(path, line, where, "expected [term, index, kind, data]")
         _int(term, path, line, where + ".term")
         _int(index, path, line, where + ".index")
-        if kind not in ("normal", "noop"):
-            raise TraceError(path, line, where + ".kind", f"expected normal or noop, got {kind!r}")
-        out.append((term, index, kind))
+        if kind not in ENTRY_KINDS:
+            raise TraceError(path, line, where + ".kind",
+                             f"expected {', '.join(ENTRY_KINDS)}, got {kind!r:.40}")  # fmt: skip
+        out.append((term, index, kind, members))
     return tuple(out)
+
+
+def names(v: Any, path: str, line: int, name: str) -> tuple[str, ...]:
+    """A non-empty list of node names (a configuration's members), sorted."""
+    if not isinstance(v, list) or not v:
+        raise TraceError(path, line, name, f"expected a non-empty list of node names, "
+                         f"got {v!r:.60}")
+    for k, x in enumerate(v):
+        _str(x, path, line, f"{name}[{k}]")
+    if len(set(v)) != len(v):
+        raise TraceError(path, line, name, f"names a node twice: {v!r:.60}")
+    return tuple(sorted(v))
 
 
 def parse_message(obj: Any, path: str, line: int) -> Msg:
@@ -196,9 +256,14 @@ def parse_message(obj: Any, path: str, line: int) -> Msg:
             fields[name] = v
         else:
             fields[name] = _entries(v, path, line, where)
+    if external:
+        for k, (_t, _i, kind, members) in enumerate(fields.get("entries", ())):
+            if kind == "config" and members is None:
+                raise TraceError(path, line, f"msg.entries[{k}]", "an external message's "
+                                 "configuration entry must list its members")  # fmt: skip
     if typ == "AppendEntries" and "prev_log_index" in fields and "entries" in fields:
         prev = fields["prev_log_index"]
-        for k, (_t, index, _kind) in enumerate(fields["entries"]):
+        for k, (_t, index, _kind, _members) in enumerate(fields["entries"]):
             if index != prev + k + 1:
                 raise TraceError(
                     path, line, f"msg.entries[{k}].index", f"expected {prev + k + 1}, got {index}"
@@ -256,6 +321,12 @@ def parse_line(text: str, path: str, line: int) -> TraceEvent:
         raise TraceError(path, line, "info.entry_kind", "expected normal or noop")
     if kind == "Compacted":
         _int(_get(info, "index", path, line, "info."), path, line, "info.index")
+    need = MEMBERSHIP_INFO.get(kind)
+    if need == "members":
+        info = {**info, "members": names(_get(info, "members", path, line, "info."), path, line,
+                                         "info.members")}  # fmt: skip
+    elif need is not None:
+        _str(_get(info, need, path, line, "info."), path, line, "info." + need)
     ev.info = info
     return ev
 

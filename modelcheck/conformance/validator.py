@@ -17,18 +17,22 @@ possible by a spec that is code:
   nodes need no common clock.
 
 The spec runs with the options ``raftkit.impl`` uses (``spec/options.py``): several entries per
-AppendEntries, PreVote, the leader's no-op, snapshots, and stepping down.
+AppendEntries, PreVote, the leader's no-op, snapshots, and stepping down; and, for a trace with
+membership events, single-server membership changes (``spec/membership.py``). The actions come
+from the spec's table of ``Next`` for those options, so each is the spec's one definition, with
+the guards the options put on it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ...spec import actions as A
 from ...spec import options as O
 from ...spec.action import Action, Kind
+from ...spec.configuration import config_entry, config_index, configuration, is_config
 from ...spec.next import next_table, receive
 from ...spec.state import (
     NIL,
@@ -66,7 +70,15 @@ from .records import (
     spec_key,
     spec_params,
 )
-from .traceformat import ROLES, TraceError, TraceEvent, read_traces
+from .traceformat import (
+    MEMBERSHIP_EVENTS,
+    MEMBERSHIP_INFO,
+    ROLES,
+    TraceError,
+    TraceEvent,
+    read_traces,
+    spec_event,
+)
 
 #: The spec's local actions whose events ``_spontaneous`` knows (how an implementation logs a
 #: step of each, and which arguments the event gives). Every other local action of the spec
@@ -75,7 +87,7 @@ SHOWN_BY = frozenset(
     {
         "Timeout", "PreVoteTimeout", "RequestVote", "BecomeLeader", "StepDown", "AppendNoop",
         "ClientRequest", "AdvanceCommitIndex", "Compact", "RequestPreVote", "InstallSnapshot",
-        "AppendEntries", "Restart",
+        "AppendEntries", "Restart", "AddServer", "RemoveServer",
     }
 )
 
@@ -96,12 +108,23 @@ class Validator(Explaining):
         nodes: Sequence[str],
         options: Sequence[str] = IMPL_OPTIONS,
         max_interpretations: int = DEFAULT_MAX_INTERPRETATIONS,
+        initial: int = 0,
     ) -> None:
+        # With membership, the first ``initial`` nodes are the initial configuration (0: all).
         self.nodes = tuple(nodes)
         self.index = {name: k for k, name in enumerate(self.nodes)}
         self.options = tuple(options)
-        self.p = spec_params(len(self.nodes), options)
+        self.p = spec_params(len(self.nodes), options, initial)
         n = len(self.nodes)
+        # The spec's local actions by name, in the form the options give them.
+        self.act = {d.name: d.fn for d in next_table(self.p) if d.kind is Kind.LOCAL}
+        # An election a TimeoutNow starts skips PreVote (§3.10): raft.tla's Timeout, with the
+        # guards of the other options.
+        no_prevote = dataclasses.replace(self.p, prevote=False)
+        self.transfer_timeout = next(
+            d.fn for d in next_table(no_prevote) if d.name == "Timeout"
+        )
+        self.p_transfer = no_prevote
         # The spec's local actions that no event kind is known to show (``_spontaneous``): an
         # action added to the spec is tried behind every event, and kept where the state the
         # node reports agrees.
@@ -217,7 +240,7 @@ class Validator(Explaining):
         )
         if m.type == "AppendEntries":
             es = f.get("entries")
-            entries = None if es is None else tuple((t, ENTRY_VALUE[kind]) for t, _i, kind in es)
+            entries = None if es is None else tuple(self._entry_key(ev, e) for e in es)
             return (*head, f.get("prev_log_index"), f.get("prev_log_term"), entries,
                     f.get("leader_commit"))  # fmt: skip
         if m.type == "AppendEntriesResponse":
@@ -226,10 +249,21 @@ class Validator(Explaining):
             return (*head, ok, f.get("match_index") if ok else (None if ok is None else 0))
         return (*head, *(f.get(k) for k in KEY_FIELDS[m.type]))
 
+    def _entry_key(self, ev: TraceEvent, e: tuple) -> tuple[int, int | None]:
+        """An entry as ``(term, value)`` in the spec's terms; a configuration entry whose
+        members the trace does not give has value None (any configuration entry)."""
+        term, _index, kind, members = e
+        if kind != "config":
+            return (term, ENTRY_VALUE[kind])
+        if members is None:
+            return (term, None)
+        c = config_entry(term, self._members(ev, members, "msg.entries"))
+        return (c.term, c.value)
+
     @staticmethod
     def _key_matches(spec: tuple, want: tuple) -> bool:
         return len(spec) == len(want) and all(
-            w is None or w == s for s, w in zip(spec, want, strict=True)
+            w is None or w == s or _entries_match(s, w) for s, w in zip(spec, want, strict=True)
         )
 
     def _state_with(self, i: int, srv: Any, bag: tuple) -> State:
@@ -266,7 +300,11 @@ class Validator(Explaining):
             if es is None:
                 entries = getattr(like, "mentries", ())
             else:
-                entries = tuple(Entry(et, ENTRY_VALUE[kind]) for et, _i, kind in es)
+                known = getattr(like, "mentries", ())
+                entries = tuple(
+                    self._spec_entry(ev, e, known[k] if k < len(known) else None)
+                    for k, e in enumerate(es)
+                )
             prev = (
                 get("prev_log_index", "mprevLogIndex", 0),
                 get("prev_log_term", "mprevLogTerm", 0),
@@ -288,6 +326,15 @@ class Validator(Explaining):
             )
         return InstallSnapshotResponse(MType.InstallSnapshotResponse, term, match, src, dst)
 
+    def _spec_entry(self, ev: TraceEvent, e: tuple, like: Entry | None) -> Entry:
+        term, value = self._entry_key(ev, e)
+        if value is not None:
+            return Entry(term, value)
+        # A configuration entry of unobserved members: the spec's, else every node's.
+        if like is not None and is_config(like):
+            return like
+        return config_entry(term, range(len(self.nodes)))
+
     # -- candidate steps ------------------------------------------------------------------
 
     def _spontaneous(self, ev: TraceEvent, i: int) -> list[tuple[Label, Callable]]:
@@ -295,42 +342,51 @@ class Validator(Explaining):
         # arguments the event gives it.
         """The spec actions of node i (other than handling a message) that could stand behind
         this event."""
-        p, k = self.p, ev.kind
+        p, k, act = self.p, ev.kind, self.act
         out: list[tuple[Label, Callable]] = []
-        if k == "BecomePreCandidate" and p.prevote:
-            out.append((("PreVoteTimeout", i), lambda s: O.prevote_timeout(p, s, i)))
+
+        def add(name: str, *args: Any) -> None:
+            fn = act.get(name)
+            if fn is not None:
+                out.append(((name, i, *args), lambda s: fn(p, s, i, *args)))
+
+        if k == "BecomePreCandidate":
+            add("PreVoteTimeout")
         elif k == "BecomeCandidate":
-            out.append((("Timeout", i), lambda s: O.timeout(p, s, i)))
-            if p.prevote:
-                out.append((("PreVoteTimeout", i), lambda s: O.prevote_timeout(p, s, i)))
+            if ev.info.get("transfer") is True and p.prevote:
+                pt, fn = self.p_transfer, self.transfer_timeout
+                out.append((("Timeout", i), lambda s: fn(pt, s, i)))
+            else:
+                add("Timeout")
+            add("PreVoteTimeout")
             # The implementation votes for itself at once; raft.tla sends itself a RequestVote.
-            out.append((("RequestVote", i, i), lambda s: A.request_vote(p, s, i, i)))
+            add("RequestVote", i)
         elif k == "BecomeLeader":
-            out.append((("BecomeLeader", i), lambda s: A.become_leader(p, s, i)))
-        elif k == "BecomeFollower":
-            if p.stepdown:
-                out.append((("StepDown", i), lambda s: O.step_down(p, s, i)))
+            add("BecomeLeader")
+        elif k == "BecomeFollower" or (k == "CatchUpEnded" and ev.role == "follower"):
+            # A catch-up ends when its leader steps down, and may be logged first.
+            add("StepDown")
         elif k == "ClientRequest":
             if ev.info.get("entry_kind") == "noop" and p.noop:
-                out.append((("AppendNoop", i), lambda s: O.append_noop(p, s, i)))
+                add("AppendNoop")
             else:
-                out.append((("ClientRequest", i, 1), lambda s: A.client_request(p, s, i, 1)))
+                add("ClientRequest", 1)
+        elif k in ("AddServer", "RemoveServer"):
+            add(k, self._node(ev, ev.info["server"], "info.server"))
         elif k == "AdvanceCommitIndex":
-            out.append((("AdvanceCommitIndex", i), lambda s: A.advance_commit_index(p, s, i)))
+            add("AdvanceCommitIndex")
         elif k == "Compacted":
-            idx = ev.info["index"]
-            out.append((("Compact", i, idx), lambda s: O.compact(p, s, i, idx)))
-        elif k == "Send":
+            add("Compact", ev.info["index"])
+        elif k == "Send" and spec_event(ev):
             m = ev.msg
             assert m is not None
             j = self._node(ev, m.dst, "msg.dst")
             if m.type == "RequestVote":
-                out.append((("RequestVote", i, j), lambda s: A.request_vote(p, s, i, j)))
-
+                add("RequestVote", j)
             elif m.type == "PreVote":
-                out.append((("RequestPreVote", i, j), lambda s: O.request_prevote(p, s, i, j)))
+                add("RequestPreVote", j)
             elif m.type == "InstallSnapshot":
-                out.append((("InstallSnapshot", i, j), lambda s: O.send_snapshot(p, s, i, j)))
+                add("InstallSnapshot", j)
             elif m.type == "AppendEntries":
                 prev, count = m.fields["prev_log_index"], len(m.fields["entries"])
                 if p.batch:
@@ -340,18 +396,13 @@ class Validator(Explaining):
                     shown = m.fields.get("leader_commit")
                     wholes = (False, True) if shown is None else (shown > prev + count,)
                     for whole in wholes:
-                        out.append(
-                            (
-                                ("AppendEntries", i, j, prev, count, whole),
-                                lambda s, w=whole: O.append_entries(p, s, i, j, prev, count, w),
-                            )
-                        )
+                        add("AppendEntries", j, prev, count, whole)
                 else:
-                    out.append((("AppendEntries", i, j), lambda s: A.append_entries(p, s, i, j)))
+                    add("AppendEntries", j)
         if ev.vote == ev.node and k != "BecomeCandidate":
             # A candidate's vote for itself may first show in any event (raft.tla: it sends
             # itself a RequestVote; an implementation just records the vote).
-            out.append((("RequestVote", i, i), lambda s: A.request_vote(p, s, i, i)))
+            add("RequestVote", i)
         return out
 
     def _handlers(self, s: State, i: int) -> Iterator[tuple[Label, State]]:
@@ -401,6 +452,7 @@ class Validator(Explaining):
         failure the node is resynchronised from the event, so feeding may go on."""
         self.events += 1
         i = self._node(ev, ev.node, "node")
+        self._check_names(ev)
         observed = self._observed(ev)
         interps = self.interps[i]
         if interps is None:
@@ -408,7 +460,7 @@ class Validator(Explaining):
         if ev.kind == "Restart":
             return self._restart(ev, i, observed, interps)
         failure = None
-        if ev.kind == "Receive":
+        if ev.kind == "Receive" and spec_event(ev):
             closed = [c for x in interps for c in self._close(i, x, observed)]
             if not closed:
                 failure = self._overdue(ev, i, interps[0])
@@ -431,10 +483,23 @@ class Validator(Explaining):
         self.widest = max(self.widest, len(found))
         self.interps[i] = found
         self.last_obs[i] = observed
-        if ev.kind == "Send":
+        if ev.kind == "Send" and spec_event(ev):
             assert ev.msg is not None
             self.spec_msgs[ev.msg.id] = tuple(dict.fromkeys(sent))
         return failure
+
+    def _check_names(self, ev: TraceEvent) -> None:
+        """Every node a membership event or a configuration entry names is in the cluster
+        (``TraceError`` otherwise: malformed input, not a deviation)."""
+        field = MEMBERSHIP_INFO.get(ev.kind)
+        if field == "members":
+            self._members(ev, ev.info["members"], "info.members")
+        elif field is not None:
+            self._node(ev, ev.info[field], "info." + field)
+        if ev.msg is not None and ev.msg.type == "AppendEntries":
+            for _t, _i, _kind, members in ev.msg.fields.get("entries", ()):
+                if members is not None:
+                    self._members(ev, members, "msg.entries")
 
     def _first_event(self, ev: TraceEvent, i: int, observed: tuple) -> Failure | None:
         if ev.kind != "Restart" or ev.log_length or ev.commit_index or ev.role != "follower":
@@ -557,7 +622,9 @@ class Validator(Explaining):
             # The event says the action happened, even if the state it shows looks the same
             # (a pre-candidate starting a new round resets its pre-votes).
             return None
-        if ev.kind != "Send":
+        if not self._configuration_agrees(ev, node.state.servers[i]):
+            return None
+        if ev.kind != "Send" or not spec_event(ev):
             return [("none", 0, None)]
         want = self._obs_key(ev)
         hits = []
@@ -570,6 +637,19 @@ class Validator(Explaining):
                     if alt is not None:
                         hits.append((where, k, alt))
         return hits or None
+
+    def _members(self, ev: TraceEvent, names: Sequence[str], fieldname: str) -> tuple[int, ...]:
+        return tuple(sorted(self._node(ev, x, fieldname) for x in names))
+
+    def _configuration_agrees(self, ev: TraceEvent, srv: Any) -> bool:
+        """A membership event's configuration is the spec's: the latest in the node's log
+        (§4.1); once committed, its entry is within the commit index the event reports."""
+        if ev.kind not in ("ConfigurationChanged", "ConfigurationCommitted"):
+            return True
+        members = self._members(ev, ev.info["members"], "info.members")
+        if members != configuration(self.p, srv.log):
+            return False
+        return ev.kind == "ConfigurationChanged" or config_index(srv.log) <= ev.commit_index
 
     @staticmethod
     def _short_match(m: Any, want: tuple, request: Any) -> Any:
@@ -674,10 +754,10 @@ class Validator(Explaining):
         if role == Role.Leader and srv.state != Role.Leader:
             fixed = fixed._replace(nextIndex=(length + 1,) * n, matchIndex=(0,) * n)
         current, pending, owed = x.current, x.pending, x.owed
-        if ev.kind == "Receive":
+        if ev.kind == "Receive" and spec_event(ev):
             assert ev.msg is not None
             current = self.spec_msgs[ev.msg.id][0]
-        elif ev.kind == "Send":
+        elif ev.kind == "Send" and spec_event(ev):
             m = ev.msg
             assert m is not None
             key = (m.type, self._node(ev, m.dst, "msg.dst"))
@@ -697,6 +777,21 @@ class Validator(Explaining):
 
 
 
+def initial_configuration(events: Sequence[TraceEvent]) -> tuple[str, ...]:
+    """The cluster a membership trace starts from: the peers each node's first Restart names
+    (empty unless every node's first Restart names them)."""
+    first: set[str] = set()
+    names: set[str] = set()
+    for ev in events:
+        if ev.kind == "Restart" and ev.node not in first:
+            first.add(ev.node)
+            peers = ev.info.get("peers")
+            if not (isinstance(peers, list) and all(isinstance(x, str) for x in peers)):
+                return ()
+            names.update(peers)
+    return tuple(sorted(names))
+
+
 def nodes_of(events: Sequence[TraceEvent]) -> tuple[str, ...]:
     """The cluster: the peers a Restart event names, or every node the trace mentions."""
     names: set[str] = set()
@@ -708,6 +803,16 @@ def nodes_of(events: Sequence[TraceEvent]) -> tuple[str, ...]:
         if ev.msg is not None:
             names.update((ev.msg.src, ev.msg.dst))
     return tuple(sorted(names))
+
+
+def _entries_match(spec: Any, want: Any) -> bool:
+    """Entries of a message key: equal, but for configuration entries of unobserved members."""
+    if not isinstance(want, tuple) or not isinstance(spec, tuple) or len(spec) != len(want):
+        return False
+    for (st, sv), (wt, wv) in zip(spec, want, strict=True):
+        if st != wt or (sv != wv and not (wv is None and is_config(Entry(st, sv)))):
+            return False
+    return True
 
 
 def _unique(interps: list[Interp]) -> list[Interp]:
@@ -733,7 +838,26 @@ def validate(
         # An implementation that never pre-campaigns is checked against raft.tla's elections
         # (with PreVote on, the spec only lets a pre-candidate start an election).
         options = tuple(o for o in options if o != "prevote")
-    v = Validator(names, options, max_interpretations)
+    changes = next((ev for ev in events if ev.kind in MEMBERSHIP_EVENTS), None)
+    start = tuple(x for x in initial_configuration(events) if x in names) or names
+    initial = 0
+    if changes is None and len(start) == len(names):
+        # A cluster that never changed its membership is checked against the spec without it
+        # (the same behaviours, without two actions to try behind every event). One with
+        # spares (nodes outside the initial configuration) needs it even so: majorities are
+        # of the configuration, not of every node.
+        options = tuple(o for o in options if o != "membership")
+    elif "membership" not in options:
+        where = changes or events[0]
+        what = f"{where.kind} is a membership event" if changes else "the trace has spares"
+        raise TraceError(where.path, where.line, "event" if changes else None,
+                         f"{what}, but the options leave out membership")  # fmt: skip
+    else:
+        # The spec's initial configuration is its first servers: the trace's initial cluster
+        # first, then the servers that may join.
+        names = start + tuple(x for x in names if x not in start)
+        initial = len(start)
+    v = Validator(names, options, max_interpretations, initial)
     v.on_step = on_step
     kinds: dict[str, int] = {}
     failure = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from raftkit.impl.testing.sim import SimConfig, Simulation
 from raftkit.impl.trace import TraceRecorder
+from raftkit.modelcheck.cli import main as raftmc
 from raftkit.modelcheck.conformance import Outcome, conform_lines
 
 # The simulation profiles of tests/impl_core/test_sim.py, faults included.
@@ -25,3 +28,14 @@ def sim_trace(cfg: SimConfig, seed: int) -> list[str]:
 
 def validate_lines(lines: list[str], name: str = "(trace)") -> Outcome:
     return conform_lines(lines, name)
+
+
+def malformed(tmp_path: Any, lines: list[str], capsys: Any) -> str:
+    """``raftmc conform`` on these lines (as bad.jsonl) refuses them as malformed: exit status
+    2, one line on stderr, no traceback. Returns that line."""
+    p = tmp_path / "bad.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    assert raftmc(["conform", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1
+    return err

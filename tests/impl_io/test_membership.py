@@ -16,7 +16,6 @@ from raftkit.impl.client import Client
 from raftkit.impl.testing.linearizability import check
 from raftkit.impl.testing.nemesis import Workload, lost_writes
 from raftkit.impl.testing.proc_cluster import ProcCluster
-from raftkit.modelcheck.conformance.traceformat import EVENT_KINDS
 
 # The machine is shared and loaded: deadlines are generous; the assertions are not.
 ADMIN_DEADLINE = 90.0
@@ -159,14 +158,15 @@ def test_the_traces_record_the_membership_events_in_order(grown_and_shrunk):
     assert removals[0] == s["old_leader"] and len(removals) == 2
 
 
-@pytest.mark.skipif(
-    "AddServer" not in EVENT_KINDS,
-    reason="raftmc conform has no membership events yet: the trace format has no configuration "
-    "event (docs/conformance.md)",
-)
 def test_raftmc_conform_accepts_the_traces(grown_and_shrunk):
     proc = subprocess.run(
-        [sys.executable, "-m", "raftkit.modelcheck.cli", "conform", *grown_and_shrunk["traces"]],
+        [sys.executable, "-m", "raftkit.modelcheck.cli", "conform", "--json",
+         *grown_and_shrunk["traces"]],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # Validated against the spec with membership changes, every node of the run included.
+    result = json.loads(proc.stdout)
+    assert result["result"] == "conforms" and "membership" in result["options"]
+    assert result["nodes"] == ["n1", "n2", "n3", "n4", "n5"]
+    assert result["events"] > 0
