@@ -69,6 +69,20 @@ class FastRaftModel:
     def canonical(self, state: FastState) -> Hashable:
         return self.compiled.key(state)
 
+    # The symmetry named for liveness under per-instance fairness: the reference's renamings
+    # of servers, in the order the compiled tables index them.
+    def symmetries(self) -> Sequence[tuple[int, ...]] | None:
+        return self.reference.symmetries()
+
+    def compose_symmetries(self, g: tuple[int, ...], h: tuple[int, ...]) -> tuple[int, ...]:
+        return self.reference.compose_symmetries(g, h)
+
+    def canonical_witness(self, state: FastState) -> tuple[Hashable, int]:
+        return self.compiled.key_witness(state)
+
+    def rename_label(self, label: Label, g: tuple[int, ...]) -> Label:
+        return self.reference.rename_label(label, g)
+
     def properties(self) -> Properties[Any]:
         """The reference properties, on compiled states converted back."""
         from ..engine.model import ActionProperty, Invariant, LeadsTo, Sometimes, SometimesStep
