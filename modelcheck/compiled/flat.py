@@ -459,6 +459,9 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
             return self._multi_key(cands, st[n], st[n + 1], st[n + 2])
         return self._multi_key(cands, st[n])
 
+    def servers_key(self, st: tuple[int, ...]) -> tuple[int, ...]:  # type: ignore[override]
+        return st[: self._n]
+
     def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
         if not self.symmetry:
             return self._first_servers_hash(st, self._part_k)

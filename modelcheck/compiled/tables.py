@@ -399,6 +399,10 @@ class CompiledRaft:
         assert best is not None
         return best, best_pi
 
+    def servers_key(self, st: FastState) -> int:
+        """What determines the state's servers (the core: servers, history, ghost)."""
+        return st[0]
+
     def partition(self, st: FastState) -> int:
         """A hash of the state's symmetry class that ignores the network (owner of the state)."""
         return self._core_orbit[st[0]]

@@ -315,3 +315,13 @@ def test_the_quotient_agrees_on_lost_messages_through_the_readable_spec():
 )
 def test_the_quotient_agrees_with_three_servers(make, params):
     assert_quotient_agrees(make, params)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(STATES))
+def test_triggers_and_goals_read_only_the_servers(s):
+    # The compiled model keeps their verdicts per tuple of servers.
+    bare = s._replace(messages=(), history=(), ghost=())
+    for prop in L.LIVENESS:
+        assert prop.trigger(bare) == prop.trigger(s)
+        assert prop.goal(bare) == prop.goal(s)

@@ -150,7 +150,9 @@ def check_liveness(
         edges=graph.edges,
         stuttering_steps=graph.stuttering,
         edges_beyond_bounds=int(np.count_nonzero(np.asarray(graph.target) < 0)),
-        edge_bytes=graph.target.nbytes + graph.label.nbytes,
+        edge_bytes=graph.target.nbytes + graph.label.nbytes + (
+            graph.step_witness.nbytes if graph.step_witness is not None else 0
+        ),
         edges_on_disk=graph.edges_on_disk,
         generated=graph.generated,
         depth=int(graph.depth.max()) + 1 if graph.states else 0,

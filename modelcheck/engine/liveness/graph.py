@@ -19,8 +19,9 @@ What is stored, and what is not:
 * each state's truth value under each formula the properties need (their P and Q), one byte
   per state and formula, evaluated when the state is found: states themselves are not kept.
 
-Costs: 8 bytes per stored step (int32 target, int32 label index), held in memory up to
-``edge_budget`` steps and in two files in ``spill_dir`` beyond it (read back memory-mapped);
+Costs: 8 bytes per stored step (int32 target, int32 label index; 10 with an int16 group
+element under a symmetry witness), held in memory up to ``edge_budget`` steps and in one file
+per column in ``spill_dir`` beyond it (read back memory-mapped);
 per state 16 bytes of arrays (offset, parent, depth) plus one byte per formula, plus the
 dictionary from keys to numbers (about 100 bytes a state in CPython), which is what the
 search needs to recognise a state.
