@@ -325,3 +325,22 @@ def test_triggers_and_goals_read_only_the_servers(s):
     for prop in L.LIVENESS:
         assert prop.trigger(bare) == prop.trigger(s)
         assert prop.goal(bare) == prop.goal(s)
+
+
+@pytest.mark.parametrize("make", [FastRaftModel, RaftModel], ids=["compiled", "readable"])
+def test_the_witness_maps_every_member_of_a_class_onto_one_state(make):
+    # The contract of SymmetryWitness that the cover relies on: g_s(s) is the same state for
+    # every member s of a class, g_s being the element canonical_witness names.
+    params = Params(servers=3, max_term=3, max_log=1)
+    model = make(params)
+    perms = model.symmetries()
+    export = getattr(model, "export_state", lambda s: s)
+    to_model = getattr(getattr(model, "compiled", None), "from_spec", lambda s: s)
+    for s in STATES[::40]:
+        s = s._replace(history=(), ghost=())
+        images = set()
+        for h in perms:
+            member = to_model(relabel(s, h))
+            _key, g = model.canonical_witness(member)
+            images.add(relabel(export(member), perms[g]))
+        assert len(images) == 1
