@@ -8,9 +8,10 @@ search as ``raftmc check`` runs it (the engine's batch path), and
 :func:`raftkit.modelcheck.engine.liveness.check_liveness` through the model's plain protocol.
 ``--properties spec`` (the default) checks the spec's own temporal properties
 (``spec/liveness.py``) under their per-instance fairness, as ``raftmc check --liveness on``
-does: that graph has no symmetry reduction. ``eventual-leader`` checks ``<>LeaderElected``
-under weak fairness of every action as a whole instead, a graph that keeps the symmetry
-reduction (its verdict is beside the point: the costs are what is measured). Each run is in its
+does: the graph is the quotient under symmetry, its loops judged on its cover
+(``engine/liveness/cover.py``). ``eventual-leader`` checks ``<>LeaderElected`` under weak
+fairness of every action as a whole instead, which needs no cover (its verdict is beside the
+point: the costs are what is measured). Each run is in its
 own process, so its peak resident memory is its own.
 
 Prints, for each: seconds, distinct states, steps (generated; for liveness also stored, beyond
@@ -96,7 +97,10 @@ def _liveness(params: Params, store: str, properties: str, out: Any) -> None:
             "stuttering": live.stuttering_steps,
             "edge_bytes": live.edge_bytes,
             "on_disk": live.edges_on_disk,
-            "verdict": {k: v.holds for k, v in live.properties.items()},
+            "verdict": {
+                k: "holds within the bounds" if v.holds and v.beyond_bounds else v.holds
+                for k, v in live.properties.items()
+            },
             "lasso": None if live.violation is None else len(live.violation.trace),
             "symmetry": live.symmetry,
             "peak_mib": _peak_mib(),

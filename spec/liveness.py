@@ -20,6 +20,9 @@ on some actions and none on others:
   restart ends its leadership, which every property below counts as the end of the stability
   it speaks of.
 
+Every trigger and goal below reads only the servers' variables, not the network: the compiled
+model keeps their verdicts per tuple of servers (a test checks it on sampled states).
+
 A property that assumed a fair Timeout would hold vacuously within the bounds (every behaviour
 would have to raise the term beyond ``--max-term``): see docs/liveness.md, "The bounds".
 """

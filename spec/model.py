@@ -36,7 +36,14 @@ from .state import (
     init_state,
     server_name,
 )
-from .symmetry import canonical, canonical_members
+from .symmetry import (
+    all_permutations,
+    canonical,
+    canonical_members,
+    canonical_witness,
+    compose,
+    relabel_action,
+)
 
 
 def within_bounds(p: Params, s: State) -> bool:
@@ -61,6 +68,8 @@ class RaftModel:
         self.symmetry = symmetry
         # With membership, servers fall in classes only renamings within a class keep.
         self.classes = server_classes(params) if params.membership else ()
+        self._perms = list(all_permutations(params.servers))
+        self._perm_index = {perm: k for k, perm in enumerate(self._perms)}
 
     def init_states(self) -> Iterator[State]:
         yield init_state(self.params)
@@ -77,6 +86,24 @@ class RaftModel:
         if self.params.membership:
             return canonical_members(state, self.classes)
         return canonical(state)
+
+    # The symmetry named for liveness under per-instance fairness (engine.model.SymmetryWitness):
+    # every renaming of the servers. Membership's renamings also rename configuration entries,
+    # which labels do not show: that option goes without.
+    def symmetries(self) -> Sequence[tuple[int, ...]] | None:
+        if not self.symmetry or self.params.membership:
+            return None
+        return self._perms
+
+    def compose_symmetries(self, g: tuple[int, ...], h: tuple[int, ...]) -> tuple[int, ...]:
+        return compose(g, h)
+
+    def canonical_witness(self, state: State) -> tuple[Hashable, int]:
+        canon, perm = canonical_witness(state)
+        return canon, self._perm_index[perm]
+
+    def rename_label(self, label: Label, g: tuple[int, ...]) -> Label:
+        return relabel_action(label, g)
 
     def properties(self) -> Properties[State]:
         invariants, sometimes = props.INVARIANTS, props.SOMETIMES

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from itertools import permutations, product
 
+from .action import Action, Arg, definition
 from .configuration import members, relabel_entry, relabel_log
 from .state import (
     NIL,
@@ -143,6 +144,29 @@ def permutations_sorting(sigs: Sequence, order: Sequence[int]) -> Iterator[tuple
 def canonical(s: State) -> State:
     """The representative of ``s``'s class under renaming servers (exact: one per class)."""
     return min(relabel(s, perm) for perm in sorting_permutations(s))
+
+
+def canonical_witness(s: State) -> tuple[State, tuple[int, ...]]:
+    """``canonical(s)`` and a renaming that maps ``s`` onto it."""
+    return min((relabel(s, perm), perm) for perm in sorting_permutations(s))
+
+
+def compose(g: tuple[int, ...], h: tuple[int, ...]) -> tuple[int, ...]:
+    """The renaming ``g`` after ``h``: server ``k`` becomes ``g[h[k]]``."""
+    return tuple(g[x] for x in h)
+
+
+def relabel_action(label: tuple, perm: tuple[int, ...]) -> Action:
+    """A step's label with every server renamed (its server arguments, and the source and
+    destination of the message it reads), for the renamed step of the renamed state."""
+    d = definition(label)
+    args = [
+        perm[value] if kind is Arg.SERVER
+        else _relabel_message(value, perm) if kind is Arg.MESSAGE
+        else value
+        for kind, value in zip(d.args, label[1:], strict=True)
+    ]
+    return Action(label[0], *args)
 
 
 def relabel_members(s: State, perm: tuple[int, ...]) -> State:

@@ -158,3 +158,37 @@ def actions_graph(
         props=properties or Properties(),
         names=sorted({name for _, _, name, _ in edges}),
     )
+
+
+@dataclass
+class Processes(Toy):
+    """``count`` interchangeable processes, each with a local value; a state is the tuple of
+    values, a label ``(name, i)`` names the process that steps. Renaming processes is a
+    symmetry when the steps are (the caller's ``step`` must treat processes alike), and the
+    model names it (the liveness engine's ``SymmetryWitness``): canonical form is the sorted
+    tuple. ``witness`` False leaves the symmetry unnamed."""
+
+    count: int = 2
+    witness: bool = True
+
+    def __post_init__(self) -> None:
+        from itertools import permutations
+
+        self.perms = list(permutations(range(self.count)))
+        self.canon = lambda s: tuple(sorted(s))
+
+    def symmetries(self):
+        return self.perms if self.witness else None
+
+    def compose_symmetries(self, g, h):
+        return tuple(g[x] for x in h)
+
+    def canonical_witness(self, state):
+        order = sorted(range(self.count), key=state.__getitem__)
+        perm = [0] * self.count
+        for position, old in enumerate(order):
+            perm[old] = position
+        return tuple(sorted(state)), self.perms.index(tuple(perm))
+
+    def rename_label(self, label, g):
+        return (label[0], *(g[i] for i in label[1:]))

@@ -426,10 +426,12 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
 
     def _multi_key(
         self, cands: tuple[tuple[int, int], ...], b: int, a: int = -1, e: int = -1
-    ) -> int:
+    ) -> tuple[int, int]:
+        """The least candidate key and the index of the permutation that gives it."""
         rel = self._bag_rel
         np_ = self._np
         best = None
+        best_pi = 0
         for pi, ck in cands:
             bk = rel.get(b * np_ + pi)
             if bk is None:
@@ -442,17 +444,23 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
                     ek = self._els_relabel(e, pi)
                 k = ck ^ bk ^ self._logs_hash[a] ^ ek
             if best is None or k < best:
-                best = k
+                best, best_pi = k, pi
         assert best is not None
-        return best
+        return best, best_pi
 
     def key(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
+        return self.key_witness(st)[0]
+
+    def key_witness(self, st: tuple[int, ...]) -> tuple[int, int]:  # type: ignore[override]
         n = self._n
         sv = st[:n]
         cands = self._cand.get(sv) or self._candidates(sv)
         if self._hist:
             return self._multi_key(cands, st[n], st[n + 1], st[n + 2])
         return self._multi_key(cands, st[n])
+
+    def servers_key(self, st: tuple[int, ...]) -> tuple[int, ...]:  # type: ignore[override]
+        return st[: self._n]
 
     def partition(self, st: tuple[int, ...]) -> int:  # type: ignore[override]
         if not self.symmetry:

@@ -26,6 +26,10 @@ class FastRaftModel:
     flat form's cached loop runs in C (None: where it is built; see ``flat.native_available``).
     """
 
+    #: Verdicts of the temporal properties kept (per tuple of servers) before they are
+    #: forgotten: bounds the memory of very long runs.
+    VERDICT_CACHE = 2_000_000
+
     def __init__(
         self, params: Params, symmetry: bool = True, native: bool | None = None
     ) -> None:
@@ -69,6 +73,20 @@ class FastRaftModel:
     def canonical(self, state: FastState) -> Hashable:
         return self.compiled.key(state)
 
+    # The symmetry named for liveness under per-instance fairness: the reference's renamings
+    # of servers, in the order the compiled tables index them.
+    def symmetries(self) -> Sequence[tuple[int, ...]] | None:
+        return self.reference.symmetries()
+
+    def compose_symmetries(self, g: tuple[int, ...], h: tuple[int, ...]) -> tuple[int, ...]:
+        return self.reference.compose_symmetries(g, h)
+
+    def canonical_witness(self, state: FastState) -> tuple[Hashable, int]:
+        return self.compiled.key_witness(state)
+
+    def rename_label(self, label: Label, g: tuple[int, ...]) -> Label:
+        return self.reference.rename_label(label, g)
+
     def properties(self) -> Properties[Any]:
         """The reference properties, on compiled states converted back."""
         from ..engine.model import ActionProperty, Invariant, LeadsTo, Sometimes, SometimesStep
@@ -79,17 +97,24 @@ class FastRaftModel:
         def inv(fn: Any) -> Any:
             return lambda s: fn(spec(s))
 
-        # The liveness graph evaluates every trigger and goal on each state in turn: one
-        # conversion serves them all.
-        last: list[Any] = [None, None]
+        # Raft's triggers and goals read only the servers (spec/liveness.py), and many states
+        # share their servers: their verdicts are kept per tuple of server ids.
+        predicates = [fn for q in ref.leads_to for fn in (q.p, q.q)]
+        verdicts: dict[Hashable, tuple[bool, ...]] = {}
+        servers_key = self.compiled.servers_key
 
-        def spec_once(s: Any) -> State:
-            if last[0] is not s:
-                last[0], last[1] = s, spec(s)
-            return last[1]
+        def verdicts_of(s: Any) -> tuple[bool, ...]:
+            key = servers_key(s)
+            found = verdicts.get(key)
+            if found is None:
+                if len(verdicts) >= self.VERDICT_CACHE:
+                    verdicts.clear()
+                state = spec(s)
+                found = verdicts[key] = tuple(fn(state) for fn in predicates)
+            return found
 
-        def temporal(fn: Any) -> Any:
-            return lambda s: fn(spec_once(s))
+        def temporal(k: int) -> Any:
+            return lambda s: verdicts_of(s)[k]
 
         def step(fn: Any) -> Any:
             return lambda s, label, t: fn(spec(s), label, spec(t))
@@ -104,8 +129,8 @@ class FastRaftModel:
                 SometimesStep(q.name, step(q.reached), q.doc) for q in ref.sometimes_steps
             ),
             leads_to=tuple(
-                LeadsTo(q.name, temporal(q.p), temporal(q.q), q.doc, q.fairness)
-                for q in ref.leads_to
+                LeadsTo(q.name, temporal(2 * k), temporal(2 * k + 1), q.doc, q.fairness)
+                for k, q in enumerate(ref.leads_to)
             ),
             fairness=ref.fairness,
         )

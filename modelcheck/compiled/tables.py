@@ -379,19 +379,29 @@ class CompiledRaft:
 
     def key(self, st: FastState) -> int:
         """The 64-bit key of a state's symmetry class (of the state itself without symmetry)."""
+        return self.key_witness(st)[0]
+
+    def key_witness(self, st: FastState) -> tuple[int, int]:
+        """``key`` and the index of the permutation whose relabelling of the state gives it
+        (in ``_perms``; the identity without symmetry)."""
         c, b = st
         rel = self._bag_rel
         np_ = self._np
         best = None
+        best_pi = 0
         for perm_index, ck in self._core_cand[c]:
             bk = rel.get(b * np_ + perm_index)
             if bk is None:
                 bk = self._rel(b, perm_index)
             k = hash((ck, bk))
             if best is None or k < best:
-                best = k
+                best, best_pi = k, perm_index
         assert best is not None
-        return best
+        return best, best_pi
+
+    def servers_key(self, st: FastState) -> int:
+        """What determines the state's servers (the core: servers, history, ghost)."""
+        return st[0]
 
     def partition(self, st: FastState) -> int:
         """A hash of the state's symmetry class that ignores the network (owner of the state)."""

@@ -180,3 +180,33 @@ class Model(Protocol[S]):
     def format_label(self, label: Label) -> str:
         """A label for people, e.g. ``RequestVote(s1, s2)``."""
         ...
+
+
+class SymmetryWitness(Protocol[S]):
+    """What a model with a symmetry may add so that liveness under per-instance fairness can use
+    the quotient graph (:mod:`raftkit.modelcheck.engine.liveness.cover`). Optional: a model
+    without these methods, or whose :meth:`symmetries` returns None, gets a graph without
+    symmetry reduction whenever some fairness is per instance.
+
+    The group acts on states and on labels: if ``s`` steps to ``t`` by ``label``, then ``g(s)``
+    steps to ``g(t)`` by ``rename_label(label, g)``, and the model's bounds, P and Q are the same
+    on ``s`` and ``g(s)``.
+    """
+
+    def symmetries(self) -> Sequence[Hashable] | None:
+        """Every element of the symmetry group, the identity first; None when the model cannot
+        name them (then liveness under per-instance fairness goes without symmetry)."""
+        ...
+
+    def compose_symmetries(self, g: Hashable, h: Hashable) -> Hashable:
+        """``g`` after ``h``: the element mapping a state ``s`` to ``g(h(s))``."""
+        ...
+
+    def canonical_witness(self, state: S) -> tuple[Hashable, int]:
+        """``canonical(state)`` and the index, in :meth:`symmetries`, of an element ``g`` such
+        that ``g(state)`` is the class's representative: the same state for every member."""
+        ...
+
+    def rename_label(self, label: Label, g: Hashable) -> Label:
+        """The label of a step renamed by ``g``."""
+        ...

@@ -40,7 +40,8 @@ def assert_real_fair_lasso(fast: FastRaftModel, violation) -> None:
     """The lasso is a behaviour of the readable spec, its cycle closes, P holds at the trigger
     and Q never from there on, and every fairness condition is met by the cycle."""
     params = fast.params
-    trace = [(label, fast.export_state(s)) for label, s in violation.trace]
+    export = getattr(fast, "export_state", lambda s: s)  # the readable spec's states are its own
+    trace = [(label, export(s)) for label, s in violation.trace]
     reference = RaftModel(params, symmetry=False)
     replay(reference, trace)
     states = [s for _label, s in trace]
@@ -247,3 +248,99 @@ def test_every_liveness_mutant_names_a_liveness_property():
     for mutant in FOUND:
         assert L.liveness_finding(mutant).breaks in names
     assert L.liveness_finding(Mutant.COMMIT_OLD_TERM) is None
+
+
+# --- the quotient graph under per-instance fairness (engine/liveness/cover.py) ---------------
+
+SMALL = dict(values=1, max_dup=1, max_inflight=1)
+QUOTIENT_CASES = [
+    Params(servers=2, max_term=2, max_log=0, **SMALL),
+    Params(servers=2, max_term=2, max_log=1, **SMALL),
+    Params(servers=3, max_term=2, max_log=0, **SMALL),
+    Params(servers=2, max_term=2, max_log=1, faults=True),
+    Params(servers=2, max_term=3, max_log=1, faults=True, **SMALL),
+    *(params_of(m) for m in FOUND),
+    Params(servers=3, max_term=2, max_log=0, mutant=Mutant.KEEP_NEXT_INDEX_ON_REJECT, **SMALL),
+    Params(servers=3, max_term=2, max_log=0, mutant=Mutant.CANDIDATE_SKIPS_OWN_VOTE, **SMALL),
+]
+
+
+class FastWeakDelivery(FastRaftModel):
+    """WeakDelivery on the compiled model."""
+
+    def properties(self):
+        props = super().properties()
+        weak = tuple(
+            replace(f, kind="weak") if f.actions == L.DELIVERY else f for f in props.fairness
+        )
+        return replace(props, fairness=weak)
+
+
+def assert_quotient_agrees(make, params: Params) -> None:
+    """With symmetry the graph is the quotient, and every verdict, the property violated first
+    and its lasso's prefix length are those of the graph without symmetry; its lasso is a real
+    fair behaviour."""
+    full = check_liveness(make(params, symmetry=False))
+    model = make(params)
+    reduced = check_liveness(model)
+    assert reduced.symmetry and reduced.notes == []
+    assert reduced.states < full.states
+    assert reduced.properties == full.properties
+    assert (reduced.violation is None) == (full.violation is None)
+    if full.violation is not None:
+        v, w = reduced.violation, full.violation
+        assert (v.property, v.trigger, v.loop) == (w.property, w.trigger, w.loop)
+        assert_real_fair_lasso(model, v)
+
+
+@pytest.mark.parametrize("params", QUOTIENT_CASES, ids=str)
+def test_the_quotient_gives_the_verdicts_and_prefixes_of_the_full_graph(params):
+    assert_quotient_agrees(FastRaftModel, params)
+
+
+def test_the_quotient_agrees_on_lost_messages_through_the_readable_spec():
+    # Violations whose fair loops take per-message instances (DropMessage, deliveries).
+    assert_quotient_agrees(WeakDelivery, LOSSY)
+    assert check_liveness(WeakDelivery(LOSSY)).result == "violation"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "make, params",
+    [
+        (FastRaftModel, Params(servers=3, max_term=2, max_log=1, **SMALL)),
+        (FastWeakDelivery, Params(servers=3, max_term=2, max_log=0, faults=True, **SMALL)),
+    ],
+    ids=["three-servers-one-entry", "three-servers-lossy-weak-delivery"],
+)
+def test_the_quotient_agrees_with_three_servers(make, params):
+    assert_quotient_agrees(make, params)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(STATES))
+def test_triggers_and_goals_read_only_the_servers(s):
+    # The compiled model keeps their verdicts per tuple of servers.
+    bare = s._replace(messages=(), history=(), ghost=())
+    for prop in L.LIVENESS:
+        assert prop.trigger(bare) == prop.trigger(s)
+        assert prop.goal(bare) == prop.goal(s)
+
+
+@pytest.mark.parametrize("make", [FastRaftModel, RaftModel], ids=["compiled", "readable"])
+def test_the_witness_maps_every_member_of_a_class_onto_one_state(make):
+    # The contract of SymmetryWitness that the cover relies on: g_s(s) is the same state for
+    # every member s of a class, g_s being the element canonical_witness names.
+    params = Params(servers=3, max_term=3, max_log=1)
+    model = make(params)
+    perms = model.symmetries()
+    export = getattr(model, "export_state", lambda s: s)
+    to_model = getattr(getattr(model, "compiled", None), "from_spec", lambda s: s)
+    for s in STATES[::40]:
+        s = s._replace(history=(), ghost=())
+        images = set()
+        for h in perms:
+            member = to_model(relabel(s, h))
+            _key, g = model.canonical_witness(member)
+            images.add(relabel(export(member), perms[g]))
+        assert len(images) == 1

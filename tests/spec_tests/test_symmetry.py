@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.state import init_state
-from raftkit.spec.symmetry import canonical, relabel
+from raftkit.spec.symmetry import (
+    canonical,
+    canonical_witness,
+    compose,
+    relabel,
+    relabel_action,
+)
 
 from .strategies import states
 
@@ -77,3 +83,28 @@ def test_renaming_commutes_with_every_action():
             for perm in permutations(range(p.servers)):
                 renamed = sorted(relabel(t, perm) for _label, t in next_steps(p, s))
                 assert renamed == sorted(t for _label, t in next_steps(p, relabel(s, perm)))
+
+
+def test_renaming_a_state_renames_each_step_with_its_label():
+    # What liveness under per-instance fairness relies on (engine/liveness/cover.py): the step
+    # of s by label a, renamed, is the step of the renamed state by the renamed label.
+    for p in (
+        Params(servers=3, max_term=3, max_log=1, faults=True),
+        Params(servers=3, max_term=3, max_log=2, values=2),
+    ):
+        for s in reachable(p, limit=1500)[::11]:
+            for perm in permutations(range(p.servers)):
+                renamed = sorted((relabel_action(a, perm), relabel(t, perm))
+                                 for a, t in next_steps(p, s))
+                assert renamed == sorted(next_steps(p, relabel(s, perm)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(states(), st.data())
+def test_the_witness_maps_the_state_onto_its_canonical_form(s, data):
+    c, perm = canonical_witness(s)
+    assert c == canonical(s) == relabel(s, perm)
+    n = len(s.servers)
+    g = data.draw(st.permutations(range(n)).map(tuple))
+    h = data.draw(st.permutations(range(n)).map(tuple))
+    assert relabel(relabel(s, h), g) == relabel(s, compose(g, h))

@@ -23,13 +23,15 @@ shortest prefix (:mod:`.lasso`). The semantics, and why:
   the warned action runs into, or call with ``beyond_bounds_enables=False`` to see the lasso
   that the bounds cut.
 * **Symmetry.** TLC warns that liveness under symmetry reduction can miss violations. Here the
-  graph is the quotient (states keyed by ``model.canonical``) only when every fairness is of
-  actions as a whole: then the quotient and the model have the same behaviours up to renaming,
-  with the same action names, the same enabledness and the same stuttering, provided that
+  graph is the quotient (states keyed by ``model.canonical``). When every fairness is of
+  actions as a whole, the quotient and the model have the same behaviours up to renaming, with
+  the same action names, the same enabledness and the same stuttering, provided that
   ``canonical`` is a symmetry of the successors, of the bounds and of P and Q (the same
   assumption as for invariants under symmetry; the replayed lasso rechecks P and Q). A
-  per-instance fairness names instances that renaming permutes, which the quotient cannot
-  track: then the graph is built without symmetry, and the result says so in its notes.
+  per-instance fairness names instances that renaming permutes, which the quotient alone
+  cannot track: a model that names its symmetries (``SymmetryWitness``) has its loops judged
+  on the quotient's cover (:mod:`.cover`), exactly; a model that does not gets a graph without
+  symmetry, and the result says so in its notes.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ from ..model import Fairness, Model
 from ..progress import Snapshot
 from ..result import LivenessResult, LivenessVerdict, Violation
 from ..trace import ReplayError
+from .cover import Cover, group_of
 from .fair import compile_conditions, fair_states
 from .graph import EDGE_BUDGET, StateGraph, build_graph, spill_directory
-from .lasso import fairness_notes, graph_lasso, replay_lasso
+from .lasso import GraphLasso, fairness_notes, graph_lasso, replay_lasso, shortest_prefix
 
 __all__ = ["check_liveness", "build_graph", "StateGraph", "Temporal", "temporal_properties"]
 
@@ -108,7 +111,8 @@ def check_liveness(
     notes: list[str] = []
     per_instance = sorted({f.name for t in temporal for f in t.fairness if f.per_instance})
     wanted_symmetry = symmetry
-    symmetry = symmetry and not per_instance
+    group = group_of(model) if symmetry and per_instance else None
+    symmetry = symmetry and (not per_instance or group is not None)
     formulas: list[Callable[[Any], bool]] = []
     for t in temporal:
         for f in (t.trigger, t.goal):
@@ -131,8 +135,9 @@ def check_liveness(
             if beyond_bounds_enables
             else frozenset()
         ),
+        witness=group is not None,
     )
-    if wanted_symmetry and per_instance and graph.reducible:
+    if wanted_symmetry and not symmetry and graph.reducible:
         shown = ", ".join(per_instance[:3]) + (", ..." if len(per_instance) > 3 else "")
         notes.append(
             f"symmetry reduction is off for the liveness graph: per-instance fairness ({shown}) "
@@ -145,7 +150,9 @@ def check_liveness(
         edges=graph.edges,
         stuttering_steps=graph.stuttering,
         edges_beyond_bounds=int(np.count_nonzero(np.asarray(graph.target) < 0)),
-        edge_bytes=graph.target.nbytes + graph.label.nbytes,
+        edge_bytes=graph.target.nbytes + graph.label.nbytes + (
+            graph.step_witness.nbytes if graph.step_witness is not None else 0
+        ),
         edges_on_disk=graph.edges_on_disk,
         generated=graph.generated,
         depth=int(graph.depth.max()) + 1 if graph.states else 0,
@@ -163,32 +170,41 @@ def check_liveness(
 
     start = perf_counter()
     sources = graph.sources()
+    cover = Cover(model, graph, group) if group is not None else None
 
     def values(f: Callable[[Any], bool]) -> np.ndarray:
         return graph.values[next(i for i, g in enumerate(formulas) if g is f)]
 
     for t in temporal:
-        conditions = compile_conditions(t.fairness, graph.labels, model.format_label)
+        if cover is not None:
+            conditions = cover.conditions(t.fairness, model.format_label)
+        else:
+            conditions = compile_conditions(t.fairness, graph.labels, model.format_label)
         allowed = ~values(t.goal)
         if t.trigger is None:
             triggers = graph.initial[allowed[graph.initial]]
         else:
             triggers = np.flatnonzero(values(t.trigger) & allowed).astype(np.int32)
         verdict = LivenessVerdict(True, [f.name for f in t.fairness])
-        fair = fair_states(graph, sources, allowed, conditions, beyond_bounds_enables)
-        lasso = graph_lasso(graph, triggers, allowed, fair, conditions, beyond_bounds_enables)
+        fair = _fair(graph, cover, sources, allowed, conditions, beyond_bounds_enables)
+        loop_of = None
+        if cover is not None:
+            found = shortest_prefix(graph, triggers, allowed, fair)
+            lasso = None if found is None else GraphLasso(*found, loop=[])
+            if found is not None:
+                loop_of = _cover_loop(model, cover, found[0][-1], conditions, beyond_bounds_enables)
+        else:
+            lasso = graph_lasso(graph, triggers, allowed, fair, conditions, beyond_bounds_enables)
         if lasso is not None:
             verdict.holds = False
             if live.violation is None:
                 live.violation = _violation(
-                    model, graph, t, lasso, exact, symmetry, beyond_bounds_enables
+                    model, graph, t, lasso, exact, symmetry, beyond_bounds_enables, loop_of
                 )
                 live.result = "violation"
         elif beyond_bounds_enables and live.edges_beyond_bounds:
-            cut = fair_states(graph, sources, allowed, conditions, False)
-            verdict.beyond_bounds = (
-                graph_lasso(graph, triggers, allowed, cut, conditions, False) is not None
-            )
+            cut = _fair(graph, cover, sources, allowed, conditions, False)
+            verdict.beyond_bounds = shortest_prefix(graph, triggers, allowed, cut) is not None
         live.properties[t.name] = verdict
     live.analysis_seconds = perf_counter() - start
     return live
@@ -202,8 +218,9 @@ def _violation(
     exact: bool,
     symmetry: bool,
     beyond_bounds_enables: bool,
+    loop_of: Callable[[Any], list[tuple[int, Any]]] | None = None,
 ) -> Violation:
-    trace, loop = replay_lasso(model, graph, lasso, exact, symmetry)
+    trace, loop = replay_lasso(model, graph, lasso, exact, symmetry, loop_of)
     trigger = lasso.trigger
     # The graph decided on keys; the replayed states must tell the same story.
     states = [state for _, state in trace]
@@ -226,3 +243,31 @@ def _violation(
             "is canonical() a symmetry of successors() and are they deterministic?"
         )
     return Violation(prop.name, "liveness", trace, loop=loop, trigger=trigger, fairness=notes)
+
+
+def _cover_loop(
+    model: Any, cover: Cover, state: int, conditions: Any, beyond_bounds_enables: bool
+) -> Callable[[Any], list[tuple[int, Any]]]:
+    """The fair loop from quotient state ``state``, for the concrete member of its class the
+    replayed prefix ends in: the cover's loop from that member's node."""
+
+    def loop_of(member: Any) -> list[tuple[int, Any]]:
+        _canonical, witness = model.canonical_witness(member)
+        element = cover.element_of(state, witness)
+        return cover.loop(state, element, conditions, beyond_bounds_enables)
+
+    return loop_of
+
+
+def _fair(
+    graph: StateGraph,
+    cover: Cover | None,
+    sources: np.ndarray,
+    allowed: np.ndarray,
+    conditions: Any,
+    beyond: bool,
+) -> np.ndarray:
+    """The states on a fair loop among ``allowed``: on the cover when there is one."""
+    if cover is not None:
+        return cover.fair_states(sources, allowed, conditions, beyond)
+    return fair_states(graph, sources, allowed, conditions, beyond)

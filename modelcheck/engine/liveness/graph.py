@@ -19,8 +19,9 @@ What is stored, and what is not:
 * each state's truth value under each formula the properties need (their P and Q), one byte
   per state and formula, evaluated when the state is found: states themselves are not kept.
 
-Costs: 8 bytes per stored step (int32 target, int32 label index), held in memory up to
-``edge_budget`` steps and in two files in ``spill_dir`` beyond it (read back memory-mapped);
+Costs: 8 bytes per stored step (int32 target, int32 label index; 10 with an int16 group
+element under a symmetry witness), held in memory up to ``edge_budget`` steps and in one file
+per column in ``spill_dir`` beyond it (read back memory-mapped);
 per state 16 bytes of arrays (offset, parent, depth) plus one byte per formula, plus the
 dictionary from keys to numbers (about 100 bytes a state in CPython), which is what the
 search needs to recognise a state.
@@ -84,6 +85,11 @@ class StateGraph:
     #: Why the search stopped before the graph was complete, or None.
     stopped_by: str | None = None
     seconds: float = 0.0
+    #: With a symmetry witness (``witness=True``): per step, the index of the group element
+    #: that maps the step's concrete successor to its class's representative; per state, that
+    #: of the state the search expanded (the first member of its class it found). Else None.
+    step_witness: np.ndarray | None = None
+    node_witness: np.ndarray | None = None
     _keep: list[Any] = field(default_factory=list, repr=False)
 
     @property
@@ -105,57 +111,71 @@ class StateGraph:
 
 
 class _EdgeLog:
-    """Steps as two int32 columns, in memory up to a budget and in two files beyond it."""
+    """Steps as int32 columns (target, label) and, under a symmetry witness, an int16 column
+    of group elements: in memory up to a budget and in files beyond it."""
 
-    def __init__(self, budget: int, spill_dir: str | None) -> None:
+    def __init__(self, budget: int, spill_dir: str | None, witness: bool = False) -> None:
         self.budget = budget
         self.spill_dir = spill_dir
-        self.target = array("i")
-        self.label = array("i")
+        self.codes = ("i", "i", "h") if witness else ("i", "i")
+        self.columns = [array(code) for code in self.codes]
         self.files: list[Any] = []
         self.spilled = 0
 
+    @property
+    def target(self) -> array[int]:
+        return self.columns[0]
+
+    @property
+    def label(self) -> array[int]:
+        return self.columns[1]
+
     def __len__(self) -> int:
-        return self.spilled + len(self.target)
+        return self.spilled + len(self.columns[0])
 
     def spill_if_full(self) -> None:
-        if len(self.target) < self.budget:
+        if len(self.columns[0]) < self.budget:
             return
         if not self.files:
             directory = self.spill_dir or tempfile.gettempdir()
             self.files = [
-                tempfile.NamedTemporaryFile(prefix=f"liveness-{name}-", dir=directory)
-                for name in ("target", "label")
+                tempfile.NamedTemporaryFile(prefix=f"liveness-{k}-", dir=directory)
+                for k in range(len(self.codes))
             ]
-        for column, f in zip((self.target, self.label), self.files, strict=True):
+        for column, f in zip(self.columns, self.files, strict=True):
             column.tofile(f.file)
-        self.spilled += len(self.target)
-        self.target = array("i")
-        self.label = array("i")
+        self.spilled += len(self.columns[0])
+        self.columns = [array(code) for code in self.codes]
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-        """Both columns as arrays: memory-mapped files once spilled (the files are unlinked
+    def even_up(self) -> None:
+        """An interrupt between the columns' appends leaves them uneven: drop the odd step."""
+        shortest = min(len(c) for c in self.columns)
+        for column in self.columns:
+            del column[shortest:]
+
+    def finish(self) -> tuple[list[np.ndarray], list[Any]]:
+        """Every column as an array: memory-mapped files once spilled (the files are unlinked
         at once and live as long as the maps)."""
+        dtypes = [np.dtype(code) for code in self.codes]
         if not self.files:
-            return (
-                np.frombuffer(self.target, dtype=np.int32),
-                np.frombuffer(self.label, dtype=np.int32),
-                [self.target, self.label],
-            )
-        columns = []
-        for column, f in zip((self.target, self.label), self.files, strict=True):
+            out = [
+                np.frombuffer(column, dtype=dtype)
+                for column, dtype in zip(self.columns, dtypes, strict=True)
+            ]
+            return out, list(self.columns)
+        out = []
+        for column, f, dtype in zip(self.columns, self.files, dtypes, strict=True):
             column.tofile(f.file)
             f.file.flush()
             total = self.spilled + len(column)
-            columns.append(
-                np.memmap(f.name, dtype=np.int32, mode="r", shape=(total,))
+            out.append(
+                np.memmap(f.name, dtype=dtype, mode="r", shape=(total,))
                 if total
-                else np.zeros(0, dtype=np.int32)
+                else np.zeros(0, dtype=dtype)
             )
             f.close()  # deletes the name; the map keeps the data
-        self.target = array("i")
-        self.label = array("i")
-        return columns[0], columns[1], []
+        self.columns = [array(code) for code in self.codes]
+        return out, []
 
 
 def _identity(state: Hashable) -> Hashable:
@@ -175,6 +195,7 @@ def build_graph(
     progress: Callable[[Snapshot], None] | None = None,
     progress_interval: float = 0.5,
     beyond_actions: frozenset[str] | None = None,
+    witness: bool = False,
 ) -> StateGraph:
     """Explore every state of ``model`` reachable within its bounds, keeping every step.
 
@@ -184,7 +205,8 @@ def build_graph(
     ``max_states`` distinct states, ``max_seconds`` or on Ctrl-C. ``progress`` is called with a
     :class:`~raftkit.modelcheck.progress.Snapshot` every ``progress_interval`` seconds or so.
     Steps beyond the bounds are kept for the actions named in ``beyond_actions`` (all when
-    None).
+    None). ``witness`` (with ``symmetry``) keys states by ``model.canonical_witness`` and keeps
+    the group elements it returns (see :class:`~raftkit.modelcheck.engine.model.SymmetryWitness`).
     """
     start = perf_counter()
     canonical = model.canonical
@@ -205,7 +227,10 @@ def build_graph(
     label_ids: dict[Label, int] = {}
     labels: list[Label] = []
     keep_beyond: list[bool] = []  # per label index: keep its steps beyond the bounds
-    log = _EdgeLog(edge_budget, spill_dir)
+    witness = witness and symmetry
+    log = _EdgeLog(edge_budget, spill_dir, witness)
+    witness_of = model.canonical_witness if witness else None  # type: ignore[attr-defined]
+    node_witness = array("h")
     queue: deque[tuple[Any, int]] = deque()
     initial: list[int] = []
     initial_seen: set[int] = set()
@@ -214,8 +239,9 @@ def build_graph(
     stopped_by: str | None = None
     reduced = False
 
-    def add(state: Any, key: Hashable, source: int, steps: int) -> int:
+    def add(state: Any, key: Hashable, source: int, steps: int, element: int = 0) -> int:
         number = len(keys)
+        node_witness.append(element)
         ids[key] = number
         keys.append(key)
         parent.append(source)
@@ -232,12 +258,16 @@ def build_graph(
         for state in model.init_states():
             generated += 1
             if within(state):
-                canon = canonical(state)
+                element = 0
+                if witness_of is not None:
+                    canon, element = witness_of(state)
+                else:
+                    canon = canonical(state)
                 reduced = reduced or canon != state
                 key = keyof(canon if symmetry else state)
                 number = ids.get(key)
                 if number is None:
-                    number = add(state, key, -1, 0)
+                    number = add(state, key, -1, 0, element)
                 if number not in initial_seen:
                     initial_seen.add(number)
                     initial.append(number)
@@ -266,6 +296,7 @@ def build_graph(
             steps = depth[number] + 1
             target = log.target
             label_column = log.label
+            witness_column = log.columns[-1]
             for label, succ in successors(state):
                 generated += 1
                 lid = label_ids.get(label)
@@ -274,6 +305,21 @@ def build_graph(
                     labels.append(label)
                     keep_beyond.append(beyond_actions is None or label[0] in beyond_actions)
                 if within(succ):
+                    if witness_of is not None:
+                        canon, element = witness_of(succ)
+                        if not reduced and canon is not succ and canon != succ:
+                            reduced = True
+                        key = keyof(canon)
+                        to = ids.get(key)
+                        if to is None:
+                            to = add(succ, key, number, steps, element)
+                        elif to == number and succ == state:
+                            stuttering += 1
+                            continue
+                        target.append(to)
+                        witness_column.append(element)
+                        label_column.append(lid)
+                        continue
                     if symmetry:
                         canon = canonical(succ)
                         if not reduced and canon is not succ and canon != succ:
@@ -293,6 +339,8 @@ def build_graph(
                     target.append(to)
                 elif keep_beyond[lid]:
                     target.append(BEYOND)
+                    if witness_of is not None:
+                        witness_column.append(0)
                 else:
                     continue
                 label_column.append(lid)
@@ -306,6 +354,7 @@ def build_graph(
         log, keys, initial, parent, depth, offsets, labels, values,
         generated=generated, stuttering=stuttering, symmetry=symmetry, reduced=reduced,
         stopped_by=stopped_by, seconds=perf_counter() - start,
+        node_witness=node_witness if witness else None,
     )
 
 
@@ -325,17 +374,19 @@ def _assemble(
     reduced: bool,
     stopped_by: str | None,
     seconds: float,
+    node_witness: array[int] | None = None,
 ) -> StateGraph:
     """The explored states and steps as a :class:`StateGraph` of numpy columns."""
     # States found but never expanded (an early stop) get no steps.
     while len(offsets) <= len(keys):
         offsets.append(len(log))
-    # An interrupt between the two columns' appends leaves them uneven: drop the odd step.
-    if len(log.target) != len(log.label):
-        del log.target[len(log.label) :]
+    log.even_up()
     on_disk = log.spilled
-    target_col, label_col, keep = log.finish()
+    columns, keep = log.finish()
+    target_col, label_col = columns[0], columns[1]
     n = len(keys)
+    if node_witness is not None:
+        del node_witness[n:]
     return StateGraph(
         keys=keys,
         initial=np.array(initial, dtype=np.int32),
@@ -357,6 +408,8 @@ def _assemble(
         reducible=reduced,
         stopped_by=stopped_by,
         seconds=seconds,
+        step_witness=columns[2] if node_witness is not None else None,
+        node_witness=None if node_witness is None else np.array(node_witness, dtype=np.int16),
         _keep=[*keep, parent, depth, offsets],
     )
 

@@ -305,11 +305,13 @@ def replay_lasso(
     lasso: GraphLasso,
     exact: bool = False,
     keyed_by_canonical: bool = True,
+    loop_of: Callable[[Any], list[tuple[int, Label]]] | None = None,
 ) -> tuple[list[Step], int]:
     """The lasso as a real behaviour: (steps, index of the state where the loop starts). The
     steps end with the loop's last step back to that state (none when it stutters). States
     are keyed as the graph keyed them: by canonical form unless ``keyed_by_canonical`` is
-    False, by hash unless ``exact``."""
+    False, by hash unless ``exact``. ``loop_of``, when given, makes the loop from the last
+    state of the replayed prefix (as (state number, label) steps) in place of ``lasso.loop``."""
     canonical = model.canonical if keyed_by_canonical else (lambda s: s)
     hasher: Callable[[Hashable], Hashable] = (lambda c: c) if exact else hash
 
@@ -329,7 +331,11 @@ def replay_lasso(
         step = _step(model, key, current, keys[state], wanted, number)
         trace.append(step)
         current = step[1]
-    if not lasso.loop:
+    if loop_of is not None:
+        loop = loop_of(current)
+    else:
+        loop = [(state, graph.labels[label]) for state, label in lasso.loop]
+    if not loop:
         return trace, len(trace) - 1
     # Replay the loop round after round until a round starts where an earlier one did.
     starts: dict[Any, int] = {}
@@ -337,8 +343,8 @@ def replay_lasso(
         if current in starts:
             return trace, starts[current]
         starts[current] = len(trace) - 1
-        for state, label in lasso.loop:
-            step = _step(model, key, current, keys[state], graph.labels[label], len(trace) + 1)
+        for state, wanted in loop:
+            step = _step(model, key, current, keys[state], wanted, len(trace) + 1)
             trace.append(step)
             current = step[1]
     raise ReplayError(f"the loop did not come back to a state within {MAX_ROUNDS} rounds")
