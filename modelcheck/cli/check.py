@@ -86,6 +86,17 @@ def add_command(commands: Any) -> None:
         ),
     )
     run.add_argument(
+        "--invariant",
+        action="append",
+        metavar="NAME",
+        default=None,
+        help=(
+            "check only this invariant or action property, as TLC's INVARIANT in a cfg; "
+            "repeat for several. The others are not evaluated, so the search can go past a "
+            "state that breaks one. Runs the readable spec (default: every property)"
+        ),
+    )
+    run.add_argument(
         "--reference",
         action="store_true",
         help=(
@@ -367,6 +378,7 @@ def compiled_applies(params: Any, args: argparse.Namespace) -> bool:
     and the exact store use the readable spec."""
     return not (
         args.reference
+        or args.invariant
         or args.exact_store
         or getattr(params, "extended", False)
         or getattr(args, "z3", False)
@@ -397,7 +409,15 @@ def make_model(params: Any, args: argparse.Namespace) -> Any:
             )
     from ...spec.model import RaftModel
 
-    return RaftModel(params, symmetry=args.symmetry)
+    model = RaftModel(params, symmetry=args.symmetry)
+    if not args.invariant:
+        return model
+    from ..engine import CheckingOnly
+
+    try:
+        return CheckingOnly(model, args.invariant)
+    except ValueError as exc:
+        raise UsageError(f"--invariant: {exc}") from None
 
 
 def model_form(model: Any) -> str:

@@ -8,7 +8,7 @@ depth), so they can be compared with TLC's on the same model.
 """
 
 from .checker import Options, OptionsError, WorkerFailed, check
-from .model import Label, Model, Properties
+from .model import CheckingOnly, Label, Model, Properties
 from .result import Coverage, Result, Violation
 from .store import ExactStore, FingerprintStore, make_store
 from .trace import ReplayError, replay
@@ -20,6 +20,7 @@ __all__ = [
     "WorkerFailed",
     "Model",
     "Properties",
+    "CheckingOnly",
     "Label",
     "Result",
     "Coverage",

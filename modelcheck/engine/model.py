@@ -210,3 +210,64 @@ class SymmetryWitness(Protocol[S]):
     def rename_label(self, label: Label, g: Hashable) -> Label:
         """The label of a step renamed by ``g``."""
         ...
+
+
+class CheckingOnly(Generic[S]):
+    """``model`` with only some of its invariants and action properties checked: TLC's
+    ``INVARIANT`` lines of a cfg. The others are not evaluated, so a search can go past a state
+    that breaks one of them (a lemma that fails one step before the property a user is after,
+    say). Sometimes-properties and temporal properties are kept.
+
+    It offers the plain protocol only: a batch model checks every property inside its loop.
+    Every other attribute is the wrapped model's, so output and pictures describe states as
+    before.
+    """
+
+    def __init__(self, model: Model[S], names: Iterable[str]) -> None:
+        wanted = tuple(dict.fromkeys(names))
+        props = model.properties()
+        known = [p.name for p in (*props.invariants, *props.action_properties)]
+        unknown = [n for n in wanted if n not in known]
+        if unknown or not wanted:
+            what = f"unknown {', '.join(unknown)}" if unknown else "none given"
+            raise ValueError(f"{what} (known: {', '.join(known)})")
+        self.wrapped = model
+        self.names = wanted
+        self._properties = Properties(
+            invariants=tuple(p for p in props.invariants if p.name in wanted),
+            action_properties=tuple(p for p in props.action_properties if p.name in wanted),
+            sometimes=props.sometimes,
+            sometimes_steps=props.sometimes_steps,
+            eventually=props.eventually,
+            leads_to=props.leads_to,
+            fairness=props.fairness,
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "batch":
+            raise AttributeError(name)
+        return getattr(self.wrapped, name)
+
+    def init_states(self) -> Iterable[S]:
+        return self.wrapped.init_states()
+
+    def successors(self, state: S) -> Iterable[tuple[Label, S]]:
+        return self.wrapped.successors(state)
+
+    def within_bounds(self, state: S) -> bool:
+        return self.wrapped.within_bounds(state)
+
+    def canonical(self, state: S) -> Hashable:
+        return self.wrapped.canonical(state)
+
+    def properties(self) -> Properties[S]:
+        return self._properties
+
+    def describe(self, state: S) -> Mapping[str, Any]:
+        return self.wrapped.describe(state)
+
+    def action_names(self) -> Sequence[str]:
+        return self.wrapped.action_names()
+
+    def format_label(self, label: Label) -> str:
+        return self.wrapped.format_label(label)
