@@ -76,14 +76,20 @@ def _own_term_top(leader: Server) -> int:
 
 
 def replicated(s: State) -> bool:
-    """Every server's log is the leader's, and every server's commitIndex covers the leader's
-    entries of its own term (raft.tla has no no-op entry at the start of a term, §8: an entry of
-    an earlier term is committed only with one of the leader's term after it, §5.4.2)."""
+    """Every server stores the leader's whole log (§5.3: "until all followers eventually store
+    all log entries"), and every server's commitIndex covers the leader's entries of its own
+    term (raft.tla has no no-op entry at the start of a term, §8: an entry of an earlier term is
+    committed only with one of the leader's term after it, §5.4.2).
+
+    A follower's log may go on beyond the leader's: an uncommitted entry of an older term past
+    the leader's last index is deleted only when the leader sends an entry at that index
+    (§5.3), and nothing makes a leader with nothing new to send do so."""
     leader = newest_term_leader(s)
     if leader is None:
         return False
     top = _own_term_top(leader)
-    return all(srv.log == leader.log and srv.commitIndex >= top for srv in s.servers)
+    n = len(leader.log)
+    return all(srv.log[:n] == leader.log and srv.commitIndex >= top for srv in s.servers)
 
 
 def leader_log_pending(s: State) -> bool:

@@ -16,9 +16,13 @@ HasNewestLeader == \E i \in Server : NewestLeader(i)
 OwnTop(i) == LET own == {k \in 1..Len(log[i]) : log[i][k].term = currentTerm[i]}
              IN IF own = {} THEN 0 ELSE Max(own)
 
+\* Every server stores the leader's whole log (its own may go on beyond it: an uncommitted entry
+\* beyond the leader's last one stays until the leader sends one at its index).
 Replicated == \E i \in Server :
                  /\ NewestLeader(i)
-                 /\ \A k \in Server : log[k] = log[i] /\ commitIndex[k] >= OwnTop(i)
+                 /\ \A k \in Server : /\ Len(log[k]) >= Len(log[i])
+                                     /\ SubSeq(log[k], 1, Len(log[i])) = log[i]
+                                     /\ commitIndex[k] >= OwnTop(i)
 
 LeaderLogPending == HasNewestLeader /\ ~Replicated
 LeaderLogDone == ~HasNewestLeader \/ Replicated

@@ -80,8 +80,8 @@ def add_command(commands: Any) -> None:
         default=None,
         help=(
             "the temporal properties (spec/liveness.py): 'on' checks them after a safety search "
-            "that found nothing, 'only' checks them alone, 'off' skips them. Their graph has no "
-            "symmetry reduction, so 'on' costs several times the safety search (default: off; "
+            "that found nothing, 'only' checks them alone, 'off' skips them. Their graph keeps "
+            "every step, so 'on' costs several times the safety search (default: off; "
             "'only' for a mutant that is a liveness bug, at the bounds that show it)"
         ),
     )
