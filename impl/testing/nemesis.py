@@ -179,7 +179,7 @@ class _Monitor(threading.Thread):
         while not self.halt.is_set():
             for i in list(self.c.procs):
                 st = self.c.status(i)
-                if not st:
+                if not st or "term" not in st:
                     continue
                 term = int(st["term"])
                 if self.first_term is None:

@@ -6,6 +6,7 @@ every 100 ms (``raftkit.impl.server``)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -135,9 +136,12 @@ class ProcCluster:
             return json.loads(resp.read())
 
     def status(self, node: str) -> dict[str, Any] | None:
+        """The node's status, or None when it does not answer in full: a node killed or
+        paused mid-answer leaves a short body (IncompleteRead, or JSON cut off) as well as
+        refused and timed-out connections, and a poller must live through all of them."""
         try:
             return self.http(node, "GET", "/status", timeout=1.0)
-        except OSError:
+        except (OSError, ValueError, http.client.HTTPException):
             return None
 
     def leader(self) -> str | None:

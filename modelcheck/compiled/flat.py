@@ -426,6 +426,13 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
 
     def _multi_key(
         self, cands: tuple[tuple[int, int], ...], b: int, a: int = -1, e: int = -1
+    ) -> int:
+        """The least candidate key (the generated Python loops call it with several
+        candidates; the C loop computes it itself)."""
+        return self._multi_key_witness(cands, b, a, e)[0]
+
+    def _multi_key_witness(
+        self, cands: tuple[tuple[int, int], ...], b: int, a: int = -1, e: int = -1
     ) -> tuple[int, int]:
         """The least candidate key and the index of the permutation that gives it."""
         rel = self._bag_rel
@@ -456,8 +463,8 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
         sv = st[:n]
         cands = self._cand.get(sv) or self._candidates(sv)
         if self._hist:
-            return self._multi_key(cands, st[n], st[n + 1], st[n + 2])
-        return self._multi_key(cands, st[n])
+            return self._multi_key_witness(cands, st[n], st[n + 1], st[n + 2])
+        return self._multi_key_witness(cands, st[n])
 
     def servers_key(self, st: tuple[int, ...]) -> tuple[int, ...]:  # type: ignore[override]
         return st[: self._n]
