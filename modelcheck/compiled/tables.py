@@ -507,9 +507,10 @@ class CompiledRaft:
             labels.append(label)
             found = self._check_step(s, label, t, c2) if first is None else None
             if found is not None:
+                b2 = self._apply(b, m, op, r)
                 first = StepViolation(
-                    found[0], found[1], st, label, (c2, self._apply(b, m, op, r)),
-                    self._core_inb[c2] and self._bag_inb[self._apply(b, m, op, r)],
+                    found[0], found[1], st, label, (c2, b2),
+                    self._core_inb[c2] and self._bag_inb[b2],
                 )
         return tuple(out), tuple(labels), first
 

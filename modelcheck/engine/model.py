@@ -13,7 +13,7 @@ stores 64-bit fingerprints of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 S = TypeVar("S", bound=Hashable)
@@ -232,15 +232,10 @@ class CheckingOnly(Generic[S]):
             what = f"unknown {', '.join(unknown)}" if unknown else "none given"
             raise ValueError(f"{what} (known: {', '.join(known)})")
         self.wrapped = model
-        self.names = wanted
-        self._properties = Properties(
+        self._properties = replace(
+            props,
             invariants=tuple(p for p in props.invariants if p.name in wanted),
             action_properties=tuple(p for p in props.action_properties if p.name in wanted),
-            sometimes=props.sometimes,
-            sometimes_steps=props.sometimes_steps,
-            eventually=props.eventually,
-            leads_to=props.leads_to,
-            fairness=props.fairness,
         )
 
     def __getattr__(self, name: str) -> Any:
