@@ -90,8 +90,8 @@ class Params:
                 ("--init-config", self.init_config),
                 ("--max-changes", self.max_changes != 1),
                 ("--candidates", self.candidates),
-                ("catch_up", self.catch_up),
-                ("stand_until_removed", self.stand_until_removed),
+                ("--catch-up", self.catch_up),
+                ("--stand-until-removed", self.stand_until_removed),
             ):
                 if given:
                     raise ValueError(f"{flag} needs --membership")

@@ -33,6 +33,10 @@ _PARAM_FLAGS: tuple[tuple[str, str], ...] = (
      "(0: every server)"),
     ("max_changes", "membership bound: no log holds more than N configuration entries"),
     ("candidates", "membership bound: only s1..sN ever start an election (0: every server)"),
+    ("catch_up", "membership: a leader also replicates to servers outside its configuration, "
+     "to catch a new server up before adding it (dissertation 4.2.1)"),
+    ("stand_until_removed", "membership: a server removed by an uncommitted entry may still "
+     "stand for election, its own vote not counted (dissertation 4.2.2)"),
 )
 
 

@@ -54,6 +54,23 @@ def test_membership_flags_without_the_option_are_usage_errors(capsys):
     assert status == 2 and "--values" in out.err
 
 
+def test_the_freedoms_conformance_runs_are_flags_of_check(capsys):
+    # With them a leader sends to spares, so runs differ from those without: both were explored.
+    argv = ["check", "--membership", "--servers", "3", "--init-config", "2", "--values", "0",
+            "--noop", "--max-term", "2", "--max-log", "1", "--json"]
+    status, out = _run(argv, capsys)
+    plain = json.loads(out.out)
+    status_free, out = _run([*argv, "--catch-up", "--stand-until-removed"], capsys)
+    free = json.loads(out.out)
+    assert status == status_free == 0
+    assert free["parameters"]["catch_up"] and free["parameters"]["stand_until_removed"]
+    assert "catch_up" not in plain["parameters"]
+    assert free["distinct_states"] > plain["distinct_states"]
+    for flag in ("--catch-up", "--stand-until-removed"):
+        status, out = _run(["check", flag], capsys)
+        assert status == 2 and f"{flag} needs --membership" in out.err
+
+
 def test_mutants_lists_the_membership_mutants(capsys):
     status, out = _run(["mutants", "--json"], capsys)
     assert status == 0
