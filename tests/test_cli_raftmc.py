@@ -428,6 +428,8 @@ def test_invariant_checks_only_the_properties_named():
     out = json.loads(done.stdout)
     assert (out["result"], out["stopped_by"]) == ("incomplete", "max_states")
     assert out["form"] == "readable spec (spec/actions.py)"
+    # A JSON reader learns which properties the verdict covers.
+    assert out["checked_only"] == ["LogMatching"] and "checked_only" not in every
     alone = raftmc("check", "--mutant", "concurrent-config-changes", "--invariant",
                    "ElectableLogsHoldCommitted", "--json")
     assert json.loads(alone.stdout)["violation"]["trace"] == every["violation"]["trace"]

@@ -229,6 +229,8 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         out = result_to_json(result, model, parameters)
         out["form"] = form
+        if args.invariant:
+            out["checked_only"] = list(args.invariant)
         if args.z3:
             from .symbolic import check_z3_figures
 
