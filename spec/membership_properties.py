@@ -15,7 +15,7 @@ from functools import partial
 
 from .configuration import configuration, is_config
 from .params import Params
-from .properties import Kind, Property
+from .properties import Form, Kind, Property
 from .state import State, log_up_to_date
 
 
@@ -55,7 +55,7 @@ def configuration_committed(s: State) -> bool:
 
 
 CONFIGURATION_COMMITTED = Property(
-    "ConfigurationCommitted", Kind.SOMETIMES, configuration_committed, "§4.1"
+    "ConfigurationCommitted", Kind.SOMETIMES, configuration_committed, "§4.1", Form.STEP
 )
 
 

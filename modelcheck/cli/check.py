@@ -93,7 +93,8 @@ def add_command(commands: Any) -> None:
         help=(
             "check only this invariant or action property, as TLC's INVARIANT in a cfg; "
             "repeat for several. The others are not evaluated, so the search can go past a "
-            "state that breaks one. Runs the readable spec (default: every property)"
+            "state that breaks one. The compiled spec runs it where every property named has "
+            "a compiled form (default: every property)"
         ),
     )
     run.add_argument(
@@ -202,12 +203,6 @@ def run_check(args: argparse.Namespace) -> int:
         from .symbolic import wrap_model
 
         model = wrap_model(model, params, workers=args.workers)
-    if getattr(params, "membership", False) and not (args.reference or args.json):
-        # Said (once every usage check has passed) because membership changes what a majority
-        # is: the compiled tables count majorities of all servers, so they never run it.
-        sys.stderr.write(
-            "raftmc: --membership has no compiled form; running the readable spec (slower)\n"
-        )
     parameters = parameters_json(params, args)
 
     console = Console(highlight=False)
@@ -380,9 +375,12 @@ def compiled_applies(params: Any, args: argparse.Namespace) -> bool:
     and the exact store use the readable spec."""
     return not (
         args.reference
-        or args.invariant
         or args.exact_store
-        or getattr(params, "extended", False)
+        or getattr(params, "batch", 0)
+        or getattr(params, "prevote", False)
+        or getattr(params, "noop", False)
+        or getattr(params, "snapshots", False)
+        or getattr(params, "stepdown", False)
         or getattr(args, "z3", False)
     )
 
@@ -391,11 +389,19 @@ def make_model(params: Any, args: argparse.Namespace) -> Any:
     """The model for a check run: compiled by default, readable with ``--reference``, with an
     option the compiled form does not cover, or a property it has no form of (said on stderr:
     the run is then several times slower)."""
+    narrowed = args.invariant or getattr(params, "membership", False)
+    if narrowed and (args.workers > 1 or args.checkpoint or args.resume or args.ray):
+        raise UsageError(
+            "--workers, --checkpoint, --resume and --ray do not run --invariant or "
+            "--membership: one process does"
+        )
     if compiled_applies(params, args):
         from ..compiled import FastRaftModel, Uncompiled
 
         try:
-            return FastRaftModel(params, symmetry=args.symmetry)
+            return FastRaftModel(params, symmetry=args.symmetry, only=args.invariant)
+        except ValueError as exc:
+            raise UsageError(f"--invariant: {exc}") from None
         except Uncompiled as exc:
             if args.workers > 1 or args.checkpoint or args.resume or args.ray:
                 raise UsageError(

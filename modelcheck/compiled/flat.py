@@ -11,10 +11,11 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ...spec.model import RaftModel
+from ...spec.configuration import relabel_log, server_classes
+from ...spec.model import RaftModel, within_bounds
 from ...spec.params import Params
 from ...spec.state import Election, History, Message, Server, State
-from ...spec.symmetry import _relabel_server, permutations_sorting, signature
+from ...spec.symmetry import _relabel_server, member_signature, permutations_sorting, signature
 from ..engine.batch import StepViolation
 from ..engine.model import Label
 from .codegen import load, variant_name
@@ -68,15 +69,25 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
     STEP_CACHE = 400_000
 
     def __init__(
-        self, params: Params, symmetry: bool = True, native: bool | None = None
+        self,
+        params: Params,
+        symmetry: bool = True,
+        native: bool | None = None,
+        only: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(params, symmetry)
+        super().__init__(params, symmetry, only)
         assert not params.ghost
         if native and _cloop is None:
             raise RuntimeError("the C loop (raftkit.modelcheck.compiled._cloop) is not built")
         #: Whether the cached loop runs in C (``_cloop``): by default where it is built.
         self.native = native_available() if native is None else native
         self._n = params.servers
+        # With membership, servers are alike only within their class (spare or not, may stand
+        # or not): renamings keep classes and rename the members of configuration entries.
+        self._classes = server_classes(params) if params.membership else ()
+        self._msig: dict[int, int] = {}
+        kinds = sorted(set(self._classes))
+        self._class_rank = [kinds.index(c) for c in self._classes]
         # With raft.tla's history variables a server carries its voterLog, and a state ends
         # with allLogs and elections: (s_0, ..., s_{n-1}, bag, allLogs, elections).
         self._hist = params.history
@@ -223,8 +234,9 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
             self._srv_vl.append(vl)
             self._srv_hash.append(hash(value))
             p = self.params
-            self._srv_inb.append(srv.currentTerm <= p.max_term and len(srv.log) <= p.max_log)
             alone = State((srv,) * self._n, (), (), ())
+            # The state constraint on one server (the network's part is the bag's).
+            self._srv_inb.append(within_bounds(p, alone))
             note = 0
             for k, (_name, reached) in enumerate(self._sometimes_states):
                 if reached(alone):
@@ -343,6 +355,8 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
         if r is None:
             perm = self._perms[perm_index]
             srv = _relabel_server(self._srv_val[sid], perm)
+            if self._classes:
+                srv = srv._replace(log=relabel_log(srv.log, perm))
             vl = tuple(sorted((perm[v], lg) for v, lg in self._srv_vl[sid]))
             r = self._intern_srv(srv, vl)
             self._srv_rel[key] = r
@@ -375,8 +389,11 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
         if not self.symmetry:
             cands: tuple[tuple[int, int], ...] = ((0, self._first_servers_hash(sv, n)),)
         else:
-            sig = self._srv_sig
-            sigs = tuple(sig[k] for k in sv)
+            if self._classes:
+                sigs = self._member_sigs(sv)
+            else:
+                sig = self._srv_sig
+                sigs = tuple(sig[k] for k in sv)
             perms = self._sig_perms.get(sigs)
             if perms is None:
                 perms = self._perms_of(sigs)
@@ -396,6 +413,25 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
             self._cand.clear()
         self._cand[sv] = cands
         return cands
+
+    def _member_sigs(self, sv: tuple[int, ...]) -> tuple[int, ...]:
+        """With membership, the signatures of a server tuple's servers at their places: a
+        server's class and whether its configuration names it depend on its place, so only
+        renamings within classes sort by them (``symmetry.member_signature``)."""
+        cache = self._msig
+        if len(cache) >= self.CAND_CACHE:
+            cache.clear()
+        out = []
+        for i, sid in enumerate(sv):
+            key = (sid << 8) | i
+            h = cache.get(key)
+            if h is None:
+                # Sorted by these: the class ranks first, so that every sorting permutation
+                # keeps each class in its own places (a hash alone would mix them).
+                sig = hash(member_signature(i, self._srv_val[sid], self._classes))
+                h = cache[key] = (self._class_rank[i] << 64) | (sig & _M64)
+            out.append(h)
+        return tuple(out)
 
     def _first_servers_hash(self, st: Sequence[int], k: int) -> int:
         """Without symmetry: the XOR of the first ``k`` servers' hashes at their places (all

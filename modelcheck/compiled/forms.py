@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...spec.properties import INVARIANTS, Form, Kind, Property
+from ...spec.membership_properties import membership_properties
+from ...spec.params import Params
+from ...spec.properties import (
+    ACTION_PROPERTIES,
+    INVARIANTS,
+    SOMETIMES,
+    SOMETIMES_STEPS,
+    Form,
+    Kind,
+    Property,
+)
 from ...spec.state import Server
 
 
@@ -25,6 +35,19 @@ def uncompiled(properties: Sequence[Property]) -> list[str]:
         p.name for p in properties
         if p.form is None or (p.kind is not Kind.INVARIANT and p.form is not Form.STEP)
     ]
+
+
+def checked_properties(p: Params, only: Sequence[str] | None = None) -> tuple[Property, ...]:
+    """The properties a run of ``p`` checks, with their forms: the membership forms with
+    ``--membership``, the invariants and action properties narrowed to ``only`` when given
+    (the rest are kept)."""
+    invariants, sometimes = INVARIANTS, SOMETIMES
+    if p.membership:
+        invariants, sometimes = membership_properties(p, invariants, sometimes)
+    checked = (*invariants, *ACTION_PROPERTIES)
+    if only is not None:
+        checked = tuple(q for q in checked if q.name in only)
+    return (*checked, *sometimes, *SOMETIMES_STEPS)
 
 
 def _names(form: Form) -> frozenset[str]:

@@ -8,11 +8,10 @@ from typing import Any
 
 from ...spec.model import RaftModel, describe, format_label
 from ...spec.params import Params
-from ...spec.properties import PROPERTIES
 from ...spec.state import State
-from ..engine.model import Label, Properties
+from ..engine.model import Label, Properties, only_properties
 from .flat import FlatRaft
-from .forms import Uncompiled, uncompiled
+from .forms import Uncompiled, checked_properties, uncompiled
 from .tables import CompiledRaft, FastState
 
 
@@ -21,9 +20,11 @@ class FastRaftModel:
 
     It implements the plain model protocol (states are compiled pairs of ids, converted with
     ``to_spec`` for people) and the checker's batch protocol (``batch()``), which the engine
-    prefers. Every option of the reference model is supported (history, ghost, faults,
-    mutants): the steps themselves come from the reference actions. ``native``: whether the
-    flat form's cached loop runs in C (None: where it is built; see ``flat.native_available``).
+    prefers. History, ghost variables, faults, mutants and membership changes (not with ghost
+    variables) are supported: the steps themselves come from the reference actions; the
+    options of ``spec/options.py`` are not. ``native``: whether the flat form's cached loop
+    runs in C (None: where it is built; see ``flat.native_available``). ``only``: the
+    invariants and action properties to check, as TLC's ``INVARIANT`` lines (None: all).
     """
 
     #: Verdicts of the temporal properties kept (per tuple of servers) before they are
@@ -31,22 +32,32 @@ class FastRaftModel:
     VERDICT_CACHE = 2_000_000
 
     def __init__(
-        self, params: Params, symmetry: bool = True, native: bool | None = None
+        self,
+        params: Params,
+        symmetry: bool = True,
+        native: bool | None = None,
+        only: Sequence[str] | None = None,
     ) -> None:
-        if params.extended:
-            # The options add actions the tables do not know; the readable spec runs them.
-            raise Uncompiled(
-                "the options of spec/options.py and spec/membership.py have no compiled form"
-            )
-        missing = uncompiled(PROPERTIES)
+        if params.batch or params.prevote or params.noop or params.snapshots or params.stepdown:
+            # Not shown step for step equal to the readable spec's: the readable spec runs them.
+            raise Uncompiled("the options of spec/options.py have no compiled form")
+        if params.membership and params.ghost:
+            raise Uncompiled("--membership has no compiled form with ghost variables")
+        if only is not None:
+            # An unknown name is a ValueError, as with CheckingOnly.
+            only_properties(RaftModel(params, symmetry).properties(), only)
+        missing = uncompiled(checked_properties(params, only))
         if missing:
-            raise Uncompiled(f"no compiled form of {', '.join(missing)} (spec/properties.py)")
+            what = " (its --membership form)" if params.membership else ""
+            raise Uncompiled(f"no compiled form of {', '.join(missing)}{what}")
         self.params = params
         self.symmetry = symmetry
+        #: The invariants and action properties checked (None: all), as ``--invariant``.
+        self.only = tuple(only) if only is not None else None
         self.reference = RaftModel(params, symmetry)
         self.compiled: CompiledRaft = (
-            CompiledRaft(params, symmetry) if params.ghost
-            else FlatRaft(params, symmetry, native)
+            CompiledRaft(params, symmetry, self.only) if params.ghost
+            else FlatRaft(params, symmetry, native, self.only)
         )
 
     # batch protocol
@@ -92,6 +103,8 @@ class FastRaftModel:
         from ..engine.model import ActionProperty, Invariant, LeadsTo, Sometimes, SometimesStep
 
         ref = self.reference.properties()
+        if self.only is not None:
+            ref = only_properties(ref, self.only)
         spec = self.export_state
 
         def inv(fn: Any) -> Any:

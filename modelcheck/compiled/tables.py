@@ -43,9 +43,9 @@ from ...spec.next import record_all_logs as _record_all_logs
 from ...spec.next import record_ghost as _record_ghost
 from ...spec.params import Params
 from ...spec.state import Message, Server, State
-from ...spec.symmetry import _relabel_server, relabel, sorting_permutations
+from ...spec.symmetry import _relabel_entries, _relabel_server, relabel, sorting_permutations
 from ..engine.batch import StepViolation
-from ..engine.model import Label
+from ..engine.model import Label, only_properties
 from .forms import MESSAGE_INVARIANTS
 
 # A compiled state: (core id, bag id).
@@ -81,10 +81,17 @@ def _relabel_message(m: Message, perm: tuple[int, ...]) -> Message:
     return m._replace(msource=perm[m.msource], mdest=perm[m.mdest])
 
 
+def _relabel_message_members(m: Message, perm: tuple[int, ...]) -> Message:
+    """A message renamed, with the members of the configuration entries it carries."""
+    return _relabel_entries(_relabel_message(m, perm), perm)
+
+
 class CompiledRaft:
     """The tables and the hot loop for one configuration (one per process)."""
 
-    def __init__(self, params: Params, symmetry: bool = True) -> None:
+    def __init__(
+        self, params: Params, symmetry: bool = True, only: Sequence[str] | None = None
+    ) -> None:
         params.validate()
         self.params = params
         self.symmetry = symmetry
@@ -95,6 +102,8 @@ class CompiledRaft:
         self._perm_idx = {perm: k for k, perm in enumerate(self._perms)}
         self._np = len(self._perms)
         props = RaftModel(p, symmetry).properties()
+        if only is not None:
+            props = only_properties(props, only)
         self._invariants = [(q.name, q.holds) for q in props.invariants]
         self._action_props = [(q.name, q.holds) for q in props.action_properties]
         self._sometimes_states = [(q.name, q.reached) for q in props.sometimes]
@@ -347,9 +356,8 @@ class CompiledRaft:
         """Hash of bag ``b`` relabelled by a permutation (memoised)."""
         perm = self._perms[perm_index]
         msg_val = self._msg_val
-        value = tuple(
-            sorted((_relabel_message(msg_val[m], perm), c) for m, c in self._bag_val[b])
-        )
+        relabel = _relabel_message_members if self.params.membership else _relabel_message
+        value = tuple(sorted((relabel(msg_val[m], perm), c) for m, c in self._bag_val[b]))
         h = _mix(hash(value), _SALT_BAG)
         self._bag_rel[b * self._np + perm_index] = h
         return h

@@ -8,7 +8,7 @@ depth), so they can be compared with TLC's on the same model.
 """
 
 from .checker import Options, OptionsError, WorkerFailed, check
-from .model import CheckingOnly, Label, Model, Properties
+from .model import CheckingOnly, Label, Model, Properties, only_properties
 from .result import Coverage, Result, Violation
 from .store import ExactStore, FingerprintStore, make_store
 from .trace import ReplayError, replay
@@ -21,6 +21,7 @@ __all__ = [
     "Model",
     "Properties",
     "CheckingOnly",
+    "only_properties",
     "Label",
     "Result",
     "Coverage",

@@ -212,6 +212,23 @@ class SymmetryWitness(Protocol[S]):
         ...
 
 
+def only_properties(props: Properties[S], names: Iterable[str]) -> Properties[S]:
+    """``props`` with only the invariants and action properties named (a TLC cfg's
+    ``INVARIANT`` lines); sometimes and temporal properties kept. ``ValueError`` (one line,
+    naming the known ones) for an unknown name or none."""
+    wanted = tuple(dict.fromkeys(names))
+    known = [p.name for p in (*props.invariants, *props.action_properties)]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        what = f"unknown {', '.join(unknown)}" if unknown else "none given"
+        raise ValueError(f"{what} (known: {', '.join(known)})")
+    return replace(
+        props,
+        invariants=tuple(p for p in props.invariants if p.name in wanted),
+        action_properties=tuple(p for p in props.action_properties if p.name in wanted),
+    )
+
+
 class CheckingOnly(Generic[S]):
     """``model`` with only some of its invariants and action properties checked: TLC's
     ``INVARIANT`` lines of a cfg. The others are not evaluated, so a search can go past a state
@@ -224,19 +241,8 @@ class CheckingOnly(Generic[S]):
     """
 
     def __init__(self, model: Model[S], names: Iterable[str]) -> None:
-        wanted = tuple(dict.fromkeys(names))
-        props = model.properties()
-        known = [p.name for p in (*props.invariants, *props.action_properties)]
-        unknown = [n for n in wanted if n not in known]
-        if unknown or not wanted:
-            what = f"unknown {', '.join(unknown)}" if unknown else "none given"
-            raise ValueError(f"{what} (known: {', '.join(known)})")
+        self._properties = only_properties(model.properties(), names)
         self.wrapped = model
-        self._properties = replace(
-            props,
-            invariants=tuple(p for p in props.invariants if p.name in wanted),
-            action_properties=tuple(p for p in props.action_properties if p.name in wanted),
-        )
 
     def __getattr__(self, name: str) -> Any:
         if name == "batch":
