@@ -31,6 +31,10 @@ STOP_WITHIN = 5.0
 START_WITHIN = 120.0
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Run:
     """`raftmc ARGS` in a new session, stdout on a pipe, stderr on a pseudo-terminal."""
 
@@ -42,6 +46,9 @@ class Run:
             stderr=slave,
             start_new_session=True,
             env=dict(os.environ, COLUMNS="120"),
+            # As from a shell: a suite started in the background (nohup, `&` in a script)
+            # ignores SIGINT, and its children would inherit that and never see Ctrl-C.
+            preexec_fn=_default_sigint,
         )
         os.close(slave)
         self.pid = self.proc.pid
