@@ -63,13 +63,14 @@ class Params:
             object.__setattr__(self, "mutant", Mutant(self.mutant))
 
     @property
+    def options_on(self) -> bool:
+        """True if any option of ``spec/options.py`` is on (the readable spec then runs)."""
+        return bool(self.batch or self.prevote or self.noop or self.snapshots or self.stepdown)
+
+    @property
     def extended(self) -> bool:
-        """True if any option (``spec/options.py``, ``spec/membership.py``) is on (the readable
-        spec then runs it)."""
-        return bool(
-            self.batch or self.prevote or self.noop or self.snapshots or self.stepdown
-            or self.membership
-        )
+        """True if any option (``spec/options.py``, ``spec/membership.py``) is on."""
+        return self.options_on or self.membership
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a one-line message naming the CLI flag at fault."""

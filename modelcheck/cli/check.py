@@ -371,16 +371,12 @@ def _paths_problem(args: argparse.Namespace) -> str | None:
 
 def compiled_applies(params: Any, args: argparse.Namespace) -> bool:
     """True when the run can use the compiled model: raft.tla's actions (with or without
-    history, ghost, faults and mutants); the options of ``spec/options.py``, Z3 cross-checks
-    and the exact store use the readable spec."""
+    history, ghost, faults, mutants, membership); the options of ``spec/options.py``, Z3
+    cross-checks and the exact store use the readable spec."""
     return not (
         args.reference
         or args.exact_store
-        or getattr(params, "batch", 0)
-        or getattr(params, "prevote", False)
-        or getattr(params, "noop", False)
-        or getattr(params, "snapshots", False)
-        or getattr(params, "stepdown", False)
+        or getattr(params, "options_on", False)
         or getattr(args, "z3", False)
     )
 

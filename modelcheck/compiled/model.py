@@ -24,7 +24,8 @@ class FastRaftModel:
     variables) are supported: the steps themselves come from the reference actions; the
     options of ``spec/options.py`` are not. ``native``: whether the flat form's cached loop
     runs in C (None: where it is built; see ``flat.native_available``). ``only``: the
-    invariants and action properties to check, as TLC's ``INVARIANT`` lines (None: all).
+    invariants and action properties to check, as TLC's ``INVARIANT`` lines (None: all; an
+    unknown name is a ValueError, as with ``CheckingOnly``).
     """
 
     #: Verdicts of the temporal properties kept (per tuple of servers) before they are
@@ -38,14 +39,11 @@ class FastRaftModel:
         native: bool | None = None,
         only: Sequence[str] | None = None,
     ) -> None:
-        if params.batch or params.prevote or params.noop or params.snapshots or params.stepdown:
+        if params.options_on:
             # Not shown step for step equal to the readable spec's: the readable spec runs them.
             raise Uncompiled("the options of spec/options.py have no compiled form")
         if params.membership and params.ghost:
             raise Uncompiled("--membership has no compiled form with ghost variables")
-        if only is not None:
-            # An unknown name is a ValueError, as with CheckingOnly.
-            only_properties(RaftModel(params, symmetry).properties(), only)
         missing = uncompiled(checked_properties(params, only))
         if missing:
             what = " (its --membership form)" if params.membership else ""
