@@ -21,7 +21,7 @@ from raftkit.spec.model import RaftModel, within_bounds
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
-from raftkit.spec.state import init_state
+from raftkit.spec.state import Entry, init_state
 from raftkit.spec.symmetry import all_permutations, canonical, relabel
 from spec_walks import param_ids, reachable
 
@@ -336,3 +336,24 @@ def test_a_generated_loop_has_a_real_file_name():
     filename = c.expand.__code__.co_filename
     assert "fast_n2" in filename
     assert "def expand(" in "".join(linecache.getlines(filename))
+
+
+@pytest.mark.parametrize("only", [("ElectionSafety",), ("LogMatching",), None])
+def test_a_narrowed_run_stops_only_on_the_invariants_it_checks(only):
+    """Two logs that break LogMatching (same index and term, different values), ElectionSafety
+    kept: every step keeps both logs, so each successor breaks LogMatching exactly when the run
+    checks it, like TLC with only some INVARIANT lines."""
+    p = Params(values=2, max_log=2)
+    s = init_state(p)
+    servers = list(s.servers)
+    for i, value in ((0, 1), (1, 2)):
+        servers[i] = servers[i]._replace(log=(Entry(1, value),))
+    s = s._replace(servers=tuple(servers))
+    c = FastRaftModel(p, True, only=only).compiled
+    breaks = only is None or "LogMatching" in only
+    try:
+        c.expand([c.from_spec(s)], [], [], [], [])
+    except StepViolation as v:
+        assert breaks and v.name == "LogMatching"
+    else:
+        assert not breaks

@@ -27,6 +27,7 @@ from .forms import (
     PAIR_INVARIANTS,
     WHOLE_INVARIANTS,
     Uncompiled,
+    pair_checks,
     pair_invariants,
 )
 from .loop_cached import _fast_source
@@ -116,6 +117,7 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
         known = PAIR_INVARIANTS | MESSAGE_INVARIANTS | WHOLE_INVARIANTS
         if not names <= known:
             raise Uncompiled(f"no compiled form of {', '.join(sorted(names - known))}")
+        self._pairs = pair_checks(names)
         # Invariants over all servers at once, which read only each server's log and
         # commitIndex: decided per combination of (log, commitIndex) ids and cached, and only
         # looked at when a step changes a server's log or commitIndex (rare among steps).
@@ -522,7 +524,7 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
 
     # tables
     def _pair_ok(self, x: int, y: int) -> bool:
-        ok = pair_invariants(self._srv_val[x], self._srv_val[y])
+        ok = pair_invariants(self._srv_val[x], self._srv_val[y], self._pairs)
         self._pok[(x << _SHIFT) | y] = ok
         return ok
 
