@@ -68,7 +68,7 @@ def membership_properties(
     lemma.__doc__ = electable_logs_hold_committed.__doc__
     return (
         tuple(
-            dataclasses.replace(q, predicate=lemma, section="lemma, §5.4.3, §4.1", form=None,
+            dataclasses.replace(q, predicate=lemma, section="lemma, §5.4.3, §4.1",
                                 symbolic=False)
             if q.name == "ElectableLogsHoldCommitted" else q
             for q in invariants

@@ -258,7 +258,8 @@ class Form(Enum):
     PAIRWISE = "pairwise"
     #: A conjunction over (message, the server that sent it).
     PER_MESSAGE = "per-message"
-    #: Over all servers together, reading only their logs and commitIndex.
+    #: Over all servers together, reading only their logs and commitIndex, and each one's place
+    #: (membership's configurations name servers by place).
     LOGS = "logs"
     #: Of one step of one server (or one state's servers, for a sometimes property): decided
     #: when a step's table entry is built.

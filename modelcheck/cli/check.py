@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ...spec.liveness import liveness_finding
+from ...spec.mutants import ALL_MUTANTS
 from ..engine import Options, OptionsError, check
 from ..engine.progress import progress_for
 from ..engine.result import Result
@@ -179,6 +180,7 @@ def run_check(args: argparse.Namespace) -> int:
     finding = liveness_finding(args.mutant) if args.liveness is None else None
     liveness = args.liveness or ("only" if finding else "off")
     params = params_from_args(args, finding.bounds if finding else None)
+    mutant_checks = _mutant_checks(args, finding is not None)
     problem = _paths_problem(args) or _ray_problem(args.ray)
     if problem:
         raise UsageError(problem)
@@ -213,6 +215,10 @@ def run_check(args: argparse.Namespace) -> int:
         mutant = f", mutant {params.mutant}" if params.mutant else ""
         console.print(Text(f"raftmc: checking Raft{mutant}: {shown}"), soft_wrap=True)
         console.print(Text(f"raftmc: exploring the {form}"), soft_wrap=True)
+        if mutant_checks:
+            console.print(Text(
+                f"raftmc: checking {', '.join(mutant_checks)} only, as {params.mutant} names "
+                "(a cfg's INVARIANT lines; --invariant to choose others)"), soft_wrap=True)
         if finding:
             console.print(Text(
                 f"raftmc: {params.mutant} is a liveness bug ({finding.breaks}): checking the "
@@ -240,6 +246,17 @@ def run_check(args: argparse.Namespace) -> int:
             print_check_z3(model, result, console)
     _write_outputs(args, result, model, parameters)
     return exit_status(result)
+
+
+def _mutant_checks(args: argparse.Namespace, liveness_bug: bool) -> tuple[str, ...]:
+    """The properties the mutant's safety run checks when ``--invariant`` names none (set into
+    ``args.invariant``); () when it checks every one."""
+    if args.invariant or args.mutant is None or liveness_bug:
+        return ()
+    checks = ALL_MUTANTS[args.mutant].checks
+    if checks:
+        args.invariant = list(checks)
+    return checks
 
 
 def _search(model: Any, options: Options, args: argparse.Namespace, liveness: str) -> Result:

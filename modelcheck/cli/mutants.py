@@ -41,6 +41,7 @@ def run_mutants(args: argparse.Namespace) -> int:
                         "breaks": m.breaks,
                         "description": m.description,
                         "bounds": dict(m.bounds),
+                        **({"checks": list(m.checks)} if m.checks else {}),
                         **(
                             {"liveness": {"breaks": LIVENESS_FINDINGS[m.name].breaks,
                                           "bounds": dict(LIVENESS_FINDINGS[m.name].bounds)}}
@@ -70,6 +71,7 @@ def run_mutants(args: argparse.Namespace) -> int:
                 f"  found by: raftmc check --mutant {m.name}"
                 + (" --liveness on" if again else "")
                 + (f"  (bounds {flags})" if flags else "")
+                + (f"  (checks {', '.join(m.checks)} only)" if m.checks else "")
             ),
             soft_wrap=True,
         )

@@ -316,6 +316,17 @@ static int receipt_checks(Loop *L, Ctx *c, int i, PyObject *x, PyObject *m, PyOb
                         : PyNumber_Or(sh, PyList_GET_ITEM(L->lcs, PyLong_AsSsize_t(c->sv[o])));
         Py_XDECREF(sh);
     }
+    if (kk != NULL) {
+        /* The stepping server's place, in the low 3 bits (FlatRaft._whole_ok). */
+        PyObject *three = PyLong_FromLong(3);
+        PyObject *sh = three == NULL ? NULL : PyNumber_Lshift(kk, three);
+        Py_XDECREF(three);
+        Py_DECREF(kk);
+        PyObject *place = sh == NULL ? NULL : PyLong_FromLong(i);
+        kk = place == NULL ? NULL : PyNumber_Or(sh, place);
+        Py_XDECREF(place);
+        Py_XDECREF(sh);
+    }
     Py_XDECREF(shift);
     if (kk == NULL) {
         Py_DECREF(args);

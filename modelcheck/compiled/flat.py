@@ -529,11 +529,15 @@ class FlatRaft(HistoryParts, Transfer, CachedPath, CompiledRaft):
         return ok
 
     def _whole_ok(self, key: int, sids: Sequence[int]) -> bool:
-        """The whole-state invariants on servers ``sids`` (cached under ``key``, which packs
-        their (log, commitIndex) ids: all these invariants read)."""
+        """The whole-state invariants on servers ``sids``: the server that stepped, then the
+        others in place order. ``key`` packs their (log, commitIndex) ids, which is all these
+        invariants read of a server, and, in its low 3 bits, the stepping server's place: with
+        membership, configurations name servers by place."""
         rep = self._lc_rep
         lcs = self._srv_lc
-        s = State(tuple(rep[lcs[x]] for x in sids), (), (), ())
+        i = key & 7
+        placed = (*sids[1 : i + 1], sids[0], *sids[i + 1 :])
+        s = State(tuple(rep[lcs[x]] for x in placed), (), (), ())
         ok = all(holds(s) for _name, holds in self._whole)
         if len(self._wok) >= self.CAND_CACHE:
             self._wok.clear()

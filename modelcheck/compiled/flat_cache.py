@@ -154,6 +154,7 @@ class CachedPath:
                         kk = lc
                         for y in others:
                             kk = (kk << 24) | lcs[y]
+                        kk = (kk << 3) | i
                         v = wok_get(kk)
                         if not (self._whole_ok(kk, (x, *others)) if v is None else v):
                             return False

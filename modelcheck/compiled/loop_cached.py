@@ -342,6 +342,7 @@ class _FastLoop:
         a("                            kk = lcs[x]")
         a("                            for o in others:")
         a("                                kk = (kk << 24) | lcs[st[o]]")
+        a("                            kk = (kk << 3) | i")
         a("                            v = wok_get(kk)")
         a("                            if v is None:")
         a("                                v = whole_ok(kk, (x, *[st[o] for o in others]))")

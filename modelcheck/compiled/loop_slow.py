@@ -163,6 +163,7 @@ class _SlowLoop:
             a("                        kk = lcs[x]")
             for o in others:
                 a(f"                        kk = (kk << 24) | lcs[{o}]")
+            a(f"                        kk = (kk << 3) | {i}")
             a("                        v = wok_get(kk)")
             a("                        if v is None:")
             a(f"                            v = whole_ok(kk, (x, {', '.join(others)}))")
@@ -227,6 +228,7 @@ class _SlowLoop:
         a("                            for k in range(N):")
         a("                                if k != i:")
         a("                                    kk = (kk << 24) | lcs[st[k]]")
+        a("                            kk = (kk << 3) | i")
         a("                            v = wok_get(kk)")
         a("                            if v is None:")
         a("                                v = whole_ok(kk, (x, *[st[k] for k in range(N)"

@@ -46,8 +46,7 @@ class FastRaftModel:
             raise Uncompiled("--membership has no compiled form with ghost variables")
         missing = uncompiled(checked_properties(params, only))
         if missing:
-            what = " (its --membership form)" if params.membership else ""
-            raise Uncompiled(f"no compiled form of {', '.join(missing)}{what}")
+            raise Uncompiled(f"no compiled form of {', '.join(missing)}")
         self.params = params
         self.symmetry = symmetry
         #: The invariants and action properties checked (None: all), as ``--invariant``.

@@ -1,5 +1,5 @@
-"""The membership option as users meet it: Z3 refuses it in one line, the compiled model refuses
-it and the checker says it runs the readable spec instead, the mutants are listed."""
+"""The membership option as users meet it: Z3 refuses it in one line, the checker runs it in the
+compiled spec (the readable spec with another option), the mutants are listed."""
 
 from __future__ import annotations
 
@@ -35,18 +35,22 @@ def test_z3_refuses_membership_in_one_line(argv, capsys):
     assert out.err.count("\n") == 1 and "--membership" in out.err and "Traceback" not in out.err
 
 
-def test_the_compiled_model_refuses_membership():
-    with pytest.raises(Uncompiled, match="membership"):
-        FastRaftModel(Params(membership=True))
+def test_the_compiled_model_runs_membership_but_not_with_ghost_variables():
+    assert FastRaftModel(Params(membership=True)).properties().invariants
+    with pytest.raises(Uncompiled, match="ghost"):
+        FastRaftModel(Params(membership=True, ghost=True))
 
 
-def test_check_says_it_runs_the_readable_spec(capsys):
+def test_check_runs_membership_in_the_compiled_spec(capsys):
     status, out = _run(["check", "--membership", "--servers", "2", "--max-term", "2"], capsys)
     assert status == 0
-    # The lemma's membership form has no compiled form; the other properties have.
-    assert "no compiled form of ElectableLogsHoldCommitted (its --membership form); running " \
-        "the readable spec" in out.err
+    assert "exploring the compiled spec" in out.out and out.err == ""
     assert "ConfigurationCommitted" in out.out
+    # With an option of spec/options.py, the readable spec.
+    status, out = _run(["check", "--membership", "--noop", "--servers", "2", "--max-term", "2"],
+                       capsys)
+    assert status == 0
+    assert "exploring the readable spec" in out.out
 
 
 def test_membership_flags_without_the_option_are_usage_errors(capsys):
@@ -79,6 +83,19 @@ def test_mutants_lists_the_membership_mutants(capsys):
     listed = {m["name"]: m for m in json.loads(out.out)}
     for name, m in MEMBERSHIP_MUTANTS.items():
         assert listed[name]["breaks"] == m.breaks
+        assert listed[name].get("checks", []) == list(m.checks)
+    assert listed["config-change-before-noop-commit"]["checks"] == ["ElectionSafety"]
+
+
+def test_a_mutant_that_names_its_checks_runs_them_unless_invariant_says_otherwise(capsys):
+    # Smaller bounds than the mutant's own, so the run is quick; the checks are still its.
+    small = ["--mutant", "config-change-before-noop-commit", "--max-term", "2"]
+    status, out = _run(["check", *small, "--json"], capsys)
+    assert status == 0 and json.loads(out.out)["checked_only"] == ["ElectionSafety"]
+    status, out = _run(["check", *small], capsys)
+    assert status == 0 and "checking ElectionSafety only" in out.out
+    status, out = _run(["check", *small, "--invariant", "LeaderCompleteness", "--json"], capsys)
+    assert status == 0 and json.loads(out.out)["checked_only"] == ["LeaderCompleteness"]
 
 
 def test_itf_shows_a_configuration_entry_as_the_set_of_its_members(tmp_path, capsys):
