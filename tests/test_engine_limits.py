@@ -4,7 +4,7 @@ import io
 
 import pytest
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.engine.progress import ProgressLine, Snapshot, progress_for
+from raftkit.modelcheck.engine.progress import ProgressLine, ProgressLog, Snapshot, progress_for
 from toy_models import Toy, dials
 
 
@@ -77,5 +77,15 @@ def test_progress_line_writes_one_line_and_erases_it():
     assert out.getvalue().endswith("\r")
 
 
-def test_no_progress_when_not_a_terminal():
-    assert progress_for(io.StringIO()) is None
+def test_a_line_a_minute_when_not_a_terminal():
+    out = io.StringIO()
+    log = progress_for(out)
+    assert isinstance(log, ProgressLog) and progress_for(out, enabled=False) is None
+    for seconds in (0.5, 30.0, 61.0, 90.0, 120.5, 125.0):
+        log(Snapshot(generated=int(seconds * 100), distinct=int(seconds * 10), queue=7,
+                     depth=3, seconds=seconds))
+    log.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in out.getvalue()
+    assert lines[0].startswith("raftmc: 61s  generated 6,100  distinct 610")
+    assert lines[1].startswith("raftmc: 125s")  # a minute after the last line, not 120 s

@@ -56,9 +56,40 @@ class ProgressLine:
             self._width = 0
 
 
-def progress_for(stream: TextIO | None = None, enabled: bool = True) -> ProgressLine | None:
-    """A progress line on ``stream`` (stderr) if enabled and it is a terminal, else ``None``."""
+class ProgressLog:
+    """One plain line a minute, for a stream that is not a terminal (a log file, a CI job, a
+    run under ``nohup``): like TLC's progress reports, it shows that a long run is alive and
+    how far it got, where ``\r`` rewrites would pile up in the file."""
+
+    #: Seconds between two lines.
+    EVERY = 60.0
+
+    def __init__(self, stream: TextIO | None = None, every: float = EVERY) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.every = every
+        self._next = every
+
+    def __call__(self, snap: Snapshot) -> None:
+        """Write ``snap`` as a line once ``every`` seconds have passed since the last one."""
+        if snap.seconds < self._next:
+            return
+        self._next = snap.seconds + self.every
+        self.stream.write(
+            f"raftmc: {snap.seconds:.0f}s  generated {snap.generated:,}  distinct "
+            f"{snap.distinct:,}  queue {snap.queue:,}  depth {snap.depth}\n"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Nothing to erase: the lines stay in the log."""
+
+
+def progress_for(
+    stream: TextIO | None = None, enabled: bool = True
+) -> ProgressLine | ProgressLog | None:
+    """The progress on ``stream`` (stderr) if enabled: a line rewritten in place on a terminal,
+    a line a minute elsewhere; ``None`` if not enabled."""
     stream = stream if stream is not None else sys.stderr
-    if not enabled or not stream.isatty():
+    if not enabled:
         return None
-    return ProgressLine(stream)
+    return ProgressLine(stream) if stream.isatty() else ProgressLog(stream)
