@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Issue 3's configurations: (name, bounds, TLC distinct, TLC generated, TLC depth,
+#: The benchmark's configurations: (name, bounds, TLC distinct, TLC generated, TLC depth,
 #: TLC distinct and generated with symmetry), TLC's counts with raft.tla's history variables.
 CONFIGS: dict[str, dict[str, Any]] = {
     "A": {"bounds": {"max_term": 2, "max_log": 0, "max_inflight": 1, "faults": False},
