@@ -9,6 +9,7 @@ the in-bounds ones; whole searches give the same counts and verdicts.
 from collections import Counter
 
 import pytest
+from compiled_walks import assert_same_state_by_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from raftkit.modelcheck.compiled import FastRaftModel
@@ -17,12 +18,12 @@ from raftkit.modelcheck.engine import check
 from raftkit.modelcheck.engine.batch import StepViolation, delta_keys, parent_positions
 from raftkit.modelcheck.engine.trace import replay
 from raftkit.spec import properties as props
-from raftkit.spec.model import RaftModel, within_bounds
+from raftkit.spec.model import RaftModel
 from raftkit.spec.mutants import MUTANTS
 from raftkit.spec.next import next_steps
 from raftkit.spec.params import Params
 from raftkit.spec.state import Entry, init_state
-from raftkit.spec.symmetry import all_permutations, canonical, relabel
+from raftkit.spec.symmetry import all_permutations, relabel
 from spec_walks import param_ids, reachable
 
 CONFIGS = [
@@ -44,65 +45,7 @@ CONFIGS = [
 @pytest.mark.parametrize("p", CONFIGS, ids=param_ids)
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_same_successors_bounds_and_keys(p, symmetry):
-    fast = FastRaftModel(p, symmetry)
-    c = fast.compiled
-    keys_by_class: dict[object, int] = {}
-    classes_by_key: dict[int, object] = {}
-    for s in reachable(p, 2500 if symmetry else 1200):
-        st_ = c.from_spec(s)
-        assert c.to_spec(st_) == s
-        assert c.in_bounds(st_) == within_bounds(p, s)
-        ref = Counter(next_steps(p, s))
-        try:
-            got = Counter((label, c.to_spec(t)) for label, t in c.successors(st_))
-        except StepViolation:
-            continue  # a mutant: the violation itself is compared in the search tests
-        assert got == ref
-        # The hot loop: as many generated, exactly the in-bounds successors kept, right keys.
-        keys, succs, acts, firsts = [], [], [], []
-        generated = c.expand([st_], keys, succs, acts, firsts)
-        assert generated == sum(ref.values())
-        kept = Counter(c.to_spec(t) for t in succs)
-        assert kept == Counter(
-            t for (_label, t), n in ref.items() for _ in range(n) if within_bounds(p, t)
-        )
-        assert firsts == [0]
-        assert Counter(
-            (c.names[a], c.to_spec(t)) for a, t in zip(acts, succs, strict=True)
-        ) == Counter(
-            (label[0], t)
-            for (label, t), n in ref.items()
-            for _ in range(n)
-            if within_bounds(p, t)
-        )
-        for key, t in zip(keys, succs, strict=True):
-            assert key == c.key(t)
-        # The variant for --workers: the same successors, and beside each key the part that
-        # routes it (without symmetry its own loop, whose keys and parts are XOR updates).
-        parts_of = getattr(c, "expand_parts", None)
-        if parts_of is not None:
-            pkeys, psuccs, pacts, parts = [], [], [], []
-            assert parts_of([st_], pkeys, psuccs, pacts, [], parts) == generated
-            assert (pkeys, psuccs, pacts) == (keys, succs, acts)
-            assert parts == [c.partition(t) for t in psuccs]
-        # Without symmetry, the variant that appends XORs from per-state bases.
-        delta = getattr(c, "expand_delta", None)
-        if delta is not None:
-            dkeys, dsuccs, dacts, dfirsts, bases = [], [], [], [], []
-            assert delta([st_], dkeys, dsuccs, dacts, dfirsts, bases) == generated
-            assert (dsuccs, dacts, dfirsts) == (succs, acts, firsts) and len(bases) == 1
-            made = delta_keys(dkeys, bases, parent_positions(dfirsts, len(dkeys)))
-            assert made.view("int64").tolist() == keys
-            dkeys, dsuccs, parts, bases = [], [], [], []
-            assert c.expand_parts_delta([st_], dkeys, dsuccs, [], [], parts, bases) == generated
-            made = delta_keys(dkeys, bases, parent_positions([0], len(dkeys)))
-            assert made.view("int64").tolist() == keys and dsuccs == succs
-            assert parts == [c.partition(t) for t in dsuccs]
-        # Symmetry: one key per class of the reference's canonical form, and vice versa.
-        cls = canonical(s) if symmetry else s
-        k = c.key(st_)
-        assert keys_by_class.setdefault(cls, k) == k
-        assert classes_by_key.setdefault(k, cls) == cls
+    assert_same_state_by_state(p, symmetry, 2500 if symmetry else 1200)
 
 
 @pytest.mark.parametrize("p", [p for p in CONFIGS if not p.ghost], ids=param_ids)

@@ -8,17 +8,14 @@ bounds, keys equal exactly when the readable spec's canonical forms are; whole s
 the same counts and the same counterexamples.
 """
 
-from collections import Counter
-
 import pytest
+from compiled_walks import assert_same_state_by_state
 from raftkit.modelcheck.compiled import FastRaftModel, Uncompiled
 from raftkit.modelcheck.engine import check
-from raftkit.modelcheck.engine.batch import StepViolation
 from raftkit.modelcheck.engine.trace import replay
-from raftkit.spec.model import RaftModel, within_bounds
-from raftkit.spec.next import next_steps
+from raftkit.spec.model import RaftModel
 from raftkit.spec.params import Params
-from spec_walks import param_ids, reachable
+from spec_walks import param_ids
 
 CONFIGS = [
     Params(servers=3, membership=True, init_config=2, max_term=2, max_log=2),
@@ -35,47 +32,7 @@ CONFIGS = [
 @pytest.mark.parametrize("p", CONFIGS, ids=param_ids)
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_same_successors_bounds_and_keys(p, symmetry):
-    fast = FastRaftModel(p, symmetry)
-    ref = RaftModel(p, symmetry)
-    c = fast.compiled
-    keys_by_class: dict[object, int] = {}
-    classes_by_key: dict[int, object] = {}
-    for s in reachable(p, 1500 if symmetry else 800):
-        st_ = c.from_spec(s)
-        assert c.to_spec(st_) == s
-        assert c.in_bounds(st_) == within_bounds(p, s)
-        steps = Counter(next_steps(p, s))
-        # The verdict too: the compiled form decides the invariants by parts (pairs, messages,
-        # logs with their places), the readable spec on whole states.
-        broken = _first_broken(ref, s, steps)
-        try:
-            got = Counter((label, c.to_spec(t)) for label, t in c.successors(st_))
-        except StepViolation as v:
-            assert broken is not None and v.name in broken
-            continue
-        assert broken is None
-        assert got == steps
-        keys, succs = [], []
-        generated = c.expand([st_], keys, succs, [], [])
-        assert generated == sum(steps.values())
-        assert Counter(c.to_spec(t) for t in succs) == Counter(
-            t for (_label, t), n in steps.items() for _ in range(n) if within_bounds(p, t)
-        )
-        assert keys == [c.key(t) for t in succs]
-        # One key per class of the readable spec's canonical form, and one class per key.
-        cls = ref.canonical(s)
-        k = c.key(st_)
-        assert keys_by_class.setdefault(cls, k) == k
-        assert classes_by_key.setdefault(k, cls) == cls
-
-
-def _first_broken(model: RaftModel, s, steps) -> set[str] | None:
-    """The properties some successor of ``s`` breaks (None: none), by the readable spec."""
-    props = model.properties()
-    names = {q.name for _label, t in steps for q in props.invariants if not q.holds(t)}
-    names |= {q.name for label, t in steps for q in props.action_properties
-              if not q.holds(s, label, t)}
-    return names or None
+    assert_same_state_by_state(p, symmetry, 1500 if symmetry else 800)
 
 
 #: Whole searches, small enough for the readable spec (seconds each, every one commits a
